@@ -1,0 +1,39 @@
+/**
+ * Errors of the transport layer. Match on `code`, not on `instanceof`: several copies of
+ * this module can be loaded in one process (tests, workers) and `instanceof` fails across them.
+ */
+export type TransportErrorCode =
+  /** The peer did not acknowledge within `giveUpMs`: it may be down, or the path may be lossy beyond repair. */
+  | 'TRANSPORT_ERR_PEER_UNREACHABLE'
+  /** The peer restarted (new session id) before acknowledging the message; it was not delivered to the new incarnation. */
+  | 'TRANSPORT_ERR_PEER_RESTARTED'
+  /** The message is larger than `maxMessageBytes`. */
+  | 'TRANSPORT_ERR_MESSAGE_TOO_LARGE'
+  /** The endpoint was closed before the message was acknowledged. */
+  | 'TRANSPORT_ERR_CLOSED'
+  /** Too many messages queued for one peer (`maxQueuedMessages`). */
+  | 'TRANSPORT_ERR_QUEUE_FULL'
+  /** A constructor option or argument is not valid. */
+  | 'TRANSPORT_ERR_INVALID_ARGUMENT'
+  /** The UDP socket could not be bound (address in use, bad address). */
+  | 'TRANSPORT_ERR_BIND';
+
+export class TransportError extends Error {
+  readonly code: TransportErrorCode;
+  /** The peer the failure concerns, as "host:port", when there is one. */
+  readonly peer: string | undefined;
+
+  constructor(code: TransportErrorCode, message: string, opts: { peer?: string; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'TransportError';
+    this.code = code;
+    this.peer = opts.peer;
+  }
+}
+
+export function isTransportError(e: unknown, code?: TransportErrorCode): e is TransportError {
+  return (
+    typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'TransportError' &&
+    (code === undefined || (e as { code?: unknown }).code === code)
+  );
+}
