@@ -22,6 +22,12 @@ export interface EndpointOptions {
   windowDatagrams?: number;
   /** Congestion window at start and after idle, in datagrams. @default 10 */
   initialCwnd?: number;
+  /**
+   * Floor of the congestion window after a loss, in datagrams. TCP's floor of 1-2 segments is
+   * for sharing the Internet; on a LAN or loopback a higher floor keeps a link with random
+   * (non-congestion) loss usable. Raise it for lossy links. @default 8
+   */
+  minCwnd?: number;
   /** RTO before any RTT sample. @default 100 */
   initialRtoMs?: number;
   /** Floor of the adaptive RTO. Loopback round trips are ~25 us; Node timers tick in 1 ms. @default 4 */
@@ -64,6 +70,7 @@ export const DEFAULTS = {
   maxMessageBytes: 1_048_576,
   windowDatagrams: 64,
   initialCwnd: 10,
+  minCwnd: 8,
   initialRtoMs: 100,
   minRtoMs: 4,
   maxRtoMs: 1000,
@@ -100,6 +107,7 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
     maxMessageBytes: int('maxMessageBytes', o.maxMessageBytes ?? DEFAULTS.maxMessageBytes, 1, 1 << 30),
     windowDatagrams: int('windowDatagrams', o.windowDatagrams ?? DEFAULTS.windowDatagrams, 1, 65535),
     initialCwnd: int('initialCwnd', o.initialCwnd ?? DEFAULTS.initialCwnd, 1, 65535),
+    minCwnd: int('minCwnd', o.minCwnd ?? DEFAULTS.minCwnd, 1, 65535),
     initialRtoMs: ms('initialRtoMs', o.initialRtoMs ?? DEFAULTS.initialRtoMs, 0.1, 60_000),
     minRtoMs: ms('minRtoMs', o.minRtoMs ?? DEFAULTS.minRtoMs, 0.1, 60_000),
     maxRtoMs: ms('maxRtoMs', o.maxRtoMs ?? DEFAULTS.maxRtoMs, 0.1, 600_000),

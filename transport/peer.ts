@@ -24,6 +24,7 @@ export interface PeerConfig {
   maxMessageBytes: number;
   windowDatagrams: number;
   initialCwnd: number;
+  minCwnd: number;
   initialRtoMs: number;
   minRtoMs: number;
   maxRtoMs: number;
@@ -53,9 +54,6 @@ interface OutSeg {
   sentAt: number;
   tx: number;
   sacked: boolean;
-  /** Acks that selectively acknowledged something above this still-missing datagram. */
-  skips: number;
-  fastRetransmitted: boolean;
 }
 
 interface PendingMessage {
@@ -70,7 +68,6 @@ interface Held {
 }
 
 const EMPTY = new Uint8Array(0);
-const DUP_THRESHOLD = 3;
 const RETIRED_SESSIONS = 8;
 
 export class PeerConnection {
@@ -99,6 +96,12 @@ export class PeerConnection {
   private recoveryEnd = 0;
   private peerWindow: number;
   private rtoDeadline = 0;
+  /** The first timer expiry of a stall only probes (a tail-loss probe): no back-off, no window cut. */
+  private probed = false;
+  /** Send time of the most recently sent datagram known to have arrived (RACK, RFC 8985). */
+  private rackSentAt = -Infinity;
+  /** When the next datagram may be declared lost by RACK (0 = none pending). */
+  private rackDeadline = 0;
   private lastAnnounceAt = -Infinity;
 
   // ---- receiving stream
@@ -131,7 +134,7 @@ export class PeerConnection {
     this.stats = {
       peer: address, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
       messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0,
-      rtoUs: 0, cwnd: 0, peerWindow: 0, inFlight: 0, timeouts: 0,
+      rtoUs: 0, cwnd: 0, peerWindow: 0, inFlight: 0, timeouts: 0, probes: 0,
     };
   }
 
@@ -148,7 +151,7 @@ export class PeerConnection {
         seq: this.sndNxt,
         frag: (i === 0 ? F_FIRST : 0) | (i === n - 1 ? F_LAST : 0),
         payload: copy.subarray(i * this.maxPayload, Math.min(copy.length, (i + 1) * this.maxPayload)),
-        firstSentAt: 0, sentAt: 0, tx: 0, sacked: false, skips: 0, fastRetransmitted: false,
+        firstSentAt: 0, sentAt: 0, tx: 0, sacked: false,
       });
       this.sndNxt = seqAdd(this.sndNxt, 1);
     }
@@ -201,6 +204,7 @@ export class PeerConnection {
   /** Earliest time onTimer() has work to do (Infinity when none). */
   nextDeadline(): number {
     let t = this.ackDueAt || Infinity;
+    if (this.rackDeadline) t = Math.min(t, this.rackDeadline);
     if (this.rtoDeadline) t = Math.min(t, this.rtoDeadline, this.inflight[0]!.firstSentAt + this.cfg.giveUpMs);
     return t;
   }
@@ -210,6 +214,7 @@ export class PeerConnection {
       this.ackDueAt = 0;
       if (this.rcvNxt !== this.lastAckSent || this.ackNow) this.sendPureAck();
     }
+    if (this.rackDeadline && now >= this.rackDeadline) this.detectLosses(now);
     if (!this.rtoDeadline) return;
     const oldest = this.inflight[0];
     if (oldest === undefined) {
@@ -232,10 +237,17 @@ export class PeerConnection {
         this.transmitData(seg, now);
       }
     }
+    if (!this.probed) {
+      // Most stalls are a lost tail or a lost ack, not congestion: probe once before backing off.
+      this.probed = true;
+      this.stats.probes++;
+      this.rtoDeadline = now + this.rto.rtoMs;
+      return;
+    }
     this.stats.timeouts++;
     this.rto.backoff();
-    this.ssthresh = Math.max(2, Math.floor(this.inflight.length / 2));
-    this.cwnd = Math.min(this.cwnd, 2);
+    this.ssthresh = Math.max(this.cfg.minCwnd, Math.floor(this.inflight.length / 2));
+    this.cwnd = this.cfg.minCwnd;
     this.inRecovery = false;
     this.rtoDeadline = now + this.rto.rtoMs;
   }
@@ -332,48 +344,60 @@ export class PeerConnection {
       while (this.inflight.length && seqLt(this.inflight[0]!.seq, ack)) {
         const seg = this.inflight.shift()!;
         if (seg.tx === 1 && !seg.sacked) sampleFrom = seg;
+        if (seg.sentAt > this.rackSentAt) this.rackSentAt = seg.sentAt;
         if (!this.inRecovery) this.cwnd += this.cwnd < this.ssthresh ? 1 : 1 / this.cwnd;
       }
       if (this.cwnd > 65535) this.cwnd = 65535;
       this.sndUna = ack;
+      this.probed = false;
+      this.rto.restore();
       if (this.inRecovery && !seqLt(ack, this.recoveryEnd)) this.inRecovery = false;
       this.rtoDeadline = this.inflight.length ? now + this.rto.rtoMs : 0;
       this.settleAcked();
     }
-    if (d.sacks.length && this.inflight.length) {
-      let highest: number | undefined;
-      for (let i = 0; i < d.sacks.length; i += 2) {
-        const start = d.sacks[i]!;
-        const end = d.sacks[i + 1]!;
-        for (const seg of this.inflight) {
-          if (!seqLt(seg.seq, start) && seqLt(seg.seq, end)) {
-            if (!seg.sacked) {
-              seg.sacked = true;
-              if (seg.tx === 1) sampleFrom = seg;
-            }
-            if (highest === undefined || seqLt(highest, seg.seq)) highest = seg.seq;
-          }
-        }
-      }
-      if (highest !== undefined) {
-        for (const seg of this.inflight) {
-          if (!seqLt(seg.seq, highest)) break;
-          if (!seg.sacked && ++seg.skips >= DUP_THRESHOLD && !seg.fastRetransmitted) {
-            seg.fastRetransmitted = true;
-            this.stats.retransmits++;
-            if (!this.inRecovery) {
-              this.inRecovery = true;
-              this.recoveryEnd = this.sndMax;
-              this.ssthresh = Math.max(2, Math.floor(this.cwnd / 2));
-              this.cwnd = this.ssthresh;
-            }
-            this.transmitData(seg, now);
-          }
+    for (let i = 0; i < d.sacks.length; i += 2) {
+      const start = d.sacks[i]!;
+      const end = d.sacks[i + 1]!;
+      for (const seg of this.inflight) {
+        if (!seg.sacked && !seqLt(seg.seq, start) && seqLt(seg.seq, end)) {
+          seg.sacked = true;
+          if (seg.tx === 1) sampleFrom = seg;
+          if (seg.sentAt > this.rackSentAt) this.rackSentAt = seg.sentAt;
         }
       }
     }
     if (sampleFrom !== undefined) this.rto.sample(now - sampleFrom.sentAt); // Karn: sent once only
+    this.detectLosses(now);
     return true;
+  }
+
+  /**
+   * Time-based loss detection (RACK, RFC 8985): a datagram is lost once a datagram sent after
+   * it has arrived and it has been out for longer than SRTT plus a reordering allowance. Works
+   * with any number in flight, unlike counting three duplicate acks. Each loss episode halves
+   * the congestion window once (multiplicative decrease).
+   */
+  private detectLosses(now: number): void {
+    this.rackDeadline = 0;
+    if (this.rackSentAt === -Infinity) return;
+    const srtt = this.rto.samples ? this.rto.srttMs : this.rto.rtoMs;
+    const wait = srtt + Math.max(srtt / 4, 0.25);
+    for (const seg of this.inflight) {
+      if (seg.sacked || seg.sentAt >= this.rackSentAt) continue;
+      const due = seg.sentAt + wait;
+      if (due > now) {
+        if (!this.rackDeadline || due < this.rackDeadline) this.rackDeadline = due;
+        continue;
+      }
+      if (!this.inRecovery) {
+        this.inRecovery = true;
+        this.recoveryEnd = this.sndMax;
+        this.ssthresh = Math.max(this.cfg.minCwnd, Math.floor(this.cwnd / 2));
+        this.cwnd = this.ssthresh;
+      }
+      this.stats.retransmits++;
+      this.transmitData(seg, now);
+    }
   }
 
   private settleAcked(): void {
@@ -409,6 +433,9 @@ export class PeerConnection {
     this.ssthresh = Infinity;
     this.inRecovery = false;
     this.rtoDeadline = 0;
+    this.probed = false;
+    this.rackSentAt = -Infinity;
+    this.rackDeadline = 0;
     this.peerWindow = this.cfg.windowDatagrams;
     for (let i = head; i < pending.length; i++) pending[i]!.reject(err);
   }

@@ -43,6 +43,16 @@ export class RtoEstimator {
     this.rtoMs = clamp(this.srttMs + Math.max(this.g, 4 * this.rttvarMs), this.opts.minRtoMs, this.opts.maxRtoMs);
   }
 
+  /**
+   * Undo back-off once the peer acknowledges new data again: the RTO returns to the value the
+   * estimator gives, without taking a sample from a retransmitted datagram (Karn still holds).
+   */
+  restore(): void {
+    this.rtoMs = this.samples
+      ? clamp(this.srttMs + Math.max(this.g, 4 * this.rttvarMs), this.opts.minRtoMs, this.opts.maxRtoMs)
+      : clamp(this.opts.initialRtoMs, this.opts.minRtoMs, this.opts.maxRtoMs);
+  }
+
   backoff(): void {
     this.rtoMs = Math.min(this.opts.maxRtoMs, this.rtoMs * 2);
   }

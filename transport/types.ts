@@ -52,7 +52,10 @@ export interface PeerStats {
   peerWindow: number;
   /** Datagrams sent but not yet acknowledged. */
   inFlight: number;
+  /** Retransmission timeouts that backed off the RTO and cut the congestion window. */
   timeouts: number;
+  /** First timer expiries of a stall, which only resend (tail-loss probes). */
+  probes: number;
 }
 
 export interface EndpointStats {

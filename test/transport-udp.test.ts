@@ -1,0 +1,248 @@
+/**
+ * The transport over real loopback UDP sockets: delivery under injected faults, sequence
+ * wraparound, peer restart, unreachable peers, bursts, hostile datagrams, ack piggybacking.
+ */
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isTransportError, type UdpEndpoint } from '../transport/index.js';
+import { crc32c } from '../transport/crc32c.js';
+import { seededRandom } from '../transport/random.js';
+import { encodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, F_SYN } from '../transport/wire.js';
+import { collect, Endpoints, makeMessage, workloadSizes } from './support/transport.js';
+import { waitFor, within } from './support/wait.js';
+
+const eps = new Endpoints();
+afterEach(() => eps.closeAll());
+
+/** Check messages [0, n) arrived once each, in order, byte-identical to makeMessage(seed, i, sizes[i]). */
+function expectExactlyOnceInOrder(got: { data: Uint8Array }[], seed: number, sizes: number[]): void {
+  expect(got.length).toBe(sizes.length);
+  for (let i = 0; i < sizes.length; i++) {
+    const want = makeMessage(seed, i, sizes[i]!);
+    const have = Buffer.from(got[i]!.data);
+    if (!have.equals(want)) throw new Error(`message ${i} differs: ${have.length} bytes vs ${want.length} expected`);
+  }
+}
+
+describe('transport over UDP', () => {
+  it('delivers a message larger than a datagram, fragmented and reassembled', async () => {
+    const a = await eps.make();
+    const b = await eps.make();
+    const got = collect(b);
+    const msg = makeMessage(1, 0, 300_000);
+    await a.send(b.address, msg);
+    await waitFor(() => got.length === 1, 'delivery');
+    expect(Buffer.from(got[0]!.data).equals(msg)).toBe(true);
+    expect(got[0]!.peer).toBe(a.address);
+    expect(a.peerStats(b.address)!.datagramsSent).toBeGreaterThanOrEqual(Math.ceil(300_000 / 1200));
+  });
+
+  it('delivers an empty message', async () => {
+    const a = await eps.make();
+    const b = await eps.make();
+    const got = collect(b);
+    await a.send(b.address, new Uint8Array(0));
+    await waitFor(() => got.length === 1, 'delivery');
+    expect(got[0]!.data.length).toBe(0);
+  });
+
+  for (const seed of [1, 2, 3]) {
+    it(`delivers 10,000 messages of 1 B..256 KiB exactly once, in order, byte-identical under 30% drop, 30% duplication, reordering and 5% corruption (seed ${seed})`, async () => {
+      const faults = { seed, outbound: { drop: 0.3, duplicate: 0.3, reorder: 0.2, delay: 0.05, delayMs: 3, corrupt: 0.05 } };
+      // Configured as for a known-lossy link: give-up is for dead peers, not a 30%-loss path;
+      // a congestion-window floor of 16 because this loss is random, not congestion.
+      const common = { giveUpMs: 60_000, maxRtoMs: 100, minRtoMs: 2, initialRtoMs: 10, minCwnd: 16 };
+      const a = await eps.make({ ...common, faults });
+      const b = await eps.make({ ...common, faults: { ...faults, seed: seed + 1000 } });
+      const got = collect(b);
+      const sizes = workloadSizes(seed, 10_000);
+      const sends = sizes.map((size, i) => a.send(b.address, makeMessage(seed, i, size)));
+      await within(Promise.all(sends), 120_000, 'all sends acknowledged');
+      await waitFor(() => got.length >= sizes.length, 'all deliveries', 5_000);
+      expectExactlyOnceInOrder(got, seed, sizes);
+      const fa = a.faultStats().outbound!;
+      const fb = b.faultStats().outbound!;
+      // The faults really happened, and the checksum caught every corrupted datagram.
+      expect(fa.dropped).toBeGreaterThan(1000);
+      expect(fa.duplicated).toBeGreaterThan(1000);
+      expect(fa.reordered).toBeGreaterThan(100);
+      expect(fa.corrupted).toBeGreaterThan(100);
+      expect(b.stats().bad.badChecksum).toBeGreaterThan(0);
+      expect(b.stats().bad.badChecksum + a.stats().bad.badChecksum).toBeLessThanOrEqual(fa.corrupted * 2 + fb.corrupted * 2);
+      expect(b.peerStats(a.address)!.duplicatesDropped).toBeGreaterThan(0);
+      expect(a.peerStats(b.address)!.retransmits).toBeGreaterThan(0);
+    });
+  }
+
+  it('keeps delivering in order across the 2^32 sequence wrap (start 5 below 2^32)', async () => {
+    const opts = { initialSeq: 2 ** 32 - 5, faults: { seed: 9, outbound: { drop: 0.1, reorder: 0.2 } }, giveUpMs: 30_000 };
+    const a = await eps.make(opts);
+    const b = await eps.make({ ...opts, faults: { seed: 10, outbound: { drop: 0.1, reorder: 0.2 } } });
+    const got = collect(b);
+    const sizes = Array.from({ length: 1000 }, (_, i) => (i % 7 === 0 ? 3000 : 20 + i)); // some span 3 datagrams
+    await within(Promise.all(sizes.map((s, i) => a.send(b.address, makeMessage(4, i, s)))), 60_000, 'sends');
+    await waitFor(() => got.length >= 1000, 'deliveries');
+    expectExactlyOnceInOrder(got, 4, sizes);
+  });
+
+  it('rejects a send to a port with nothing behind it with PEER_UNREACHABLE within the default give-up time', async () => {
+    const hole = dgram.createSocket('udp4');
+    await new Promise<void>((r) => hole.bind(0, '127.0.0.1', () => r()));
+    const port = hole.address().port;
+    await new Promise<void>((r) => hole.close(() => r()));
+    const a = await eps.make();
+    const events: string[] = [];
+    a.on('peer-unreachable', (e) => events.push(e.peer));
+    const t0 = performance.now();
+    const err = await within(a.send(`127.0.0.1:${port}`, Buffer.from('anyone?')).then(() => undefined, (e: unknown) => e), 5_000, 'rejection');
+    const waited = performance.now() - t0;
+    expect(isTransportError(err, 'TRANSPORT_ERR_PEER_UNREACHABLE')).toBe(true);
+    expect((err as Error).message).toMatch(/did not acknowledge for \d+ ms \(giveUpMs 2000\)/);
+    expect(waited).toBeGreaterThanOrEqual(1990);
+    expect(waited).toBeLessThan(2000 + 1500); // give-up is checked at the latest one max RTO after it is due
+    expect(events).toEqual([`127.0.0.1:${port}`]);
+  });
+
+  it('sends 10,000 messages in one burst without awaiting over real loopback: all delivered', async () => {
+    const a = await eps.make({ giveUpMs: 30_000 });
+    const b = await eps.make();
+    const got = collect(b);
+    const n = 10_000;
+    const sends: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) sends.push(a.send(b.address, makeMessage(5, i, 100 + (i % 900))));
+    await within(Promise.all(sends), 60_000, 'burst acknowledged');
+    await waitFor(() => got.length === n, 'burst delivered');
+    expectExactlyOnceInOrder(got, 5, Array.from({ length: n }, (_, i) => 100 + (i % 900)));
+    const s = a.peerStats(b.address)!;
+    expect(s.messagesSent).toBe(n);
+    expect(s.timeouts).toBeLessThan(50); // the window keeps it from collapsing into timeouts
+  });
+
+  it('uses at most 2.1 datagrams per request/reply exchange on a clean link (acks piggyback)', async () => {
+    const client = await eps.make();
+    const server = await eps.make();
+    server.on('message', (m) => void server.send(m.peer, m.data).catch(() => undefined));
+    let replies = 0;
+    let next: (() => void) | undefined;
+    client.on('message', () => {
+      replies++;
+      next?.();
+    });
+    // Warm up (first contact carries SYN and the first RTT samples), then measure.
+    await client.send(server.address, Buffer.from('warm'));
+    await waitFor(() => replies === 1, 'warm-up reply');
+    const before = client.stats().datagramsSent + server.stats().datagramsSent;
+    for (let i = 0; i < 1000; i++) {
+      const replied = new Promise<void>((r) => (next = r));
+      void client.send(server.address, makeMessage(6, i, 64));
+      await within(replied, 5_000, `reply ${i}`);
+    }
+    await new Promise((r) => setTimeout(r, 20)); // let the last delayed ack go out, so it is counted
+    const used = client.stats().datagramsSent + server.stats().datagramsSent - before;
+    expect(used / 1000).toBeLessThanOrEqual(2.1);
+    expect(used).toBeGreaterThanOrEqual(2000);
+  });
+
+  it('rejects messages over maxMessageBytes with MESSAGE_TOO_LARGE and bad peers with INVALID_ARGUMENT', async () => {
+    const a = await eps.make({ maxMessageBytes: 1000 });
+    await expect(a.send('127.0.0.1:9', new Uint8Array(1001))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_MESSAGE_TOO_LARGE' });
+    await expect(a.send('nowhere', new Uint8Array(1))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+    await expect(a.send('example.com:80', new Uint8Array(1))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+    await expect(a.send('127.0.0.1:0', new Uint8Array(1))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+    await expect(a.send('127.0.0.1:9', 'text' as unknown as Uint8Array)).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+  });
+
+  it('a receiver drops a message over its own maxMessageBytes and keeps the stream going', async () => {
+    const a = await eps.make();
+    const b = await eps.make({ maxMessageBytes: 10_000 });
+    const got = collect(b);
+    await a.send(b.address, new Uint8Array(20_000)); // acknowledged (the datagrams arrived) but not delivered
+    await a.send(b.address, Buffer.from('after'));
+    await waitFor(() => got.length === 1, 'the next message');
+    expect(Buffer.from(got[0]!.data).toString()).toBe('after');
+  });
+
+  it('validates options at construction with messages that say what is allowed', async () => {
+    await expect(eps.make({ datagramBytes: 50 })).rejects.toThrow(/datagramBytes must be an integer in \[\d+, 65507\], got 50/);
+    await expect(eps.make({ minRtoMs: 1, ackDelayMs: 2 })).rejects.toThrow(/ackDelayMs \(2\) must be below minRtoMs \(1\)/);
+    await expect(eps.make({ faults: { outbound: { drop: 1.5 } } })).rejects.toThrow(/faults.outbound.drop must be a probability between 0 and 1, got 1.5/);
+    await expect(eps.make({ host: 'not-an-ip' })).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+  });
+
+  it('reports a port already in use as TRANSPORT_ERR_BIND', async () => {
+    const a = await eps.make();
+    await expect(eps.make({ port: a.port })).rejects.toMatchObject({ code: 'TRANSPORT_ERR_BIND' });
+  });
+
+  it('rejects pending sends with TRANSPORT_ERR_CLOSED when closed', async () => {
+    const a = await eps.make();
+    const p = a.send('127.0.0.1:9', Buffer.from('x'));
+    await a.close();
+    await expect(p).rejects.toMatchObject({ code: 'TRANSPORT_ERR_CLOSED' });
+    await expect(a.send('127.0.0.1:9', Buffer.from('x'))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_CLOSED' });
+  });
+});
+
+describe('hostile input', () => {
+  it('survives 100,000 random and mutated datagrams: keeps serving a normal peer, counts them, delivers none', async () => {
+    const victim = await eps.make();
+    const friend = await eps.make();
+    const fromFriend = collect(victim);
+    const attacker = dgram.createSocket('udp4');
+    await new Promise<void>((r) => attacker.bind(0, '127.0.0.1', () => r()));
+    const attackerAddr = `127.0.0.1:${attacker.address().port}`;
+    const rand = seededRandom(77);
+    const int = (n: number) => Math.floor(rand() * n);
+    const withCrc = (b: Buffer) => {
+      b.writeUInt32BE(crc32c(b, 0, b.length - 4), b.length - 4);
+      return b;
+    };
+    const valid = () => encodeDatagram({
+      flags: F_DATA | F_FIRST | F_LAST | F_ACK | (rand() < 0.5 ? F_SYN : 0), window: int(65536), srcSession: 1 + int(2 ** 31),
+      dstSession: 1 + int(2 ** 31), seq: int(2 ** 32), ack: int(2 ** 32), isn: int(2 ** 32), sacks: [], payload: Buffer.from('evil'),
+    });
+    // Every kind of bad datagram except a well-formed stream start (SYN+DATA from a new address
+    // is, by protocol, a new peer: without authentication no transport can tell it is hostile).
+    const kinds: Array<() => Buffer> = [
+      () => Buffer.from(Array.from({ length: int(1500) }, () => int(256))), // random bytes
+      () => { const b = valid(); b[int(b.length)] ^= 1 << int(8); return b; }, // bit flip, stale CRC
+      () => valid().subarray(0, int(26)), // truncated
+      () => { const b = valid(); b[0] = 2 + int(250); return withCrc(b); }, // wrong version
+      () => withCrc(Buffer.alloc(1300 + int(200), 1)), // oversized, valid CRC
+      () => { const b = valid(); b[1] = 0x20 | int(256); return withCrc(b); }, // unknown flags
+      () => { const b = valid(); b[21] = 1 + int(255); return withCrc(b); }, // reserved byte
+      () => { const b = valid(); b[1] = F_DATA | F_FIRST | F_LAST | F_ACK; return withCrc(b); }, // data for a stream nobody started
+      () => { const b = valid(); b[1] = F_ACK; return withCrc(b); }, // ack with payload
+    ];
+    let replies = 0;
+    friend.on('message', () => replies++);
+    victim.on('message', (m) => void victim.send(m.peer, m.data).catch(() => undefined));
+    const total = 100_000;
+    const batch = 500;
+    for (let sent = 0; sent < total; sent += batch) {
+      for (let i = 0; i < batch; i++) attacker.send(kinds[int(kinds.length)]!(), victim.port, '127.0.0.1');
+      await friend.send(victim.address, Buffer.from(`ping ${sent}`)); // the normal peer is still served
+      // Pace the attack to what the victim drains, so the count below is exact, not kernel drops.
+      const target = sent + batch;
+      await waitFor(() => badTotal(victim) >= target, `victim to read batch ending ${target}`);
+    }
+    await new Promise<void>((r) => attacker.close(() => r()));
+    await waitFor(() => replies === total / batch, 'all replies to the normal peer');
+    expect(fromFriend.every((m) => m.peer === friend.address)).toBe(true);
+    expect(fromFriend.length).toBe(total / batch);
+    const st = victim.stats();
+    // A stray data datagram earns (bounded, evictable) state only so we can tell its sender our
+    // current session; nothing from the attacker is ever delivered.
+    for (const p of st.peers) if (p.peer !== friend.address) expect(p.messagesDelivered).toBe(0);
+    expect(badTotal(victim)).toBe(total);
+    for (const k of ['truncated', 'badVersion', 'badChecksum', 'malformed', 'oversized', 'staleSession'] as const) {
+      expect(st.bad[k], k).toBeGreaterThan(0);
+    }
+    expect(attackerAddr).not.toBe(friend.address);
+  });
+});
+
+function badTotal(ep: UdpEndpoint): number {
+  const b = ep.stats().bad;
+  return b.truncated + b.badVersion + b.badChecksum + b.malformed + b.oversized + b.staleSession;
+}
