@@ -1,0 +1,62 @@
+/** A peer that restarts on the same address is a new session; nothing of the old one leaks. */
+import { afterEach, expect, it } from 'vitest';
+import { isTransportError, type PeerRestartedEvent } from '../transport/index.js';
+import { collect, Endpoints } from './support/transport.js';
+import { UdpProxy } from './support/udp-proxy.js';
+import { waitFor, within } from './support/wait.js';
+
+const eps = new Endpoints();
+let proxy: UdpProxy | undefined;
+afterEach(async () => {
+  await eps.closeAll();
+  await proxy?.close();
+});
+
+it('treats a peer restarted on the same port as a new session and never delivers the old session\'s datagrams', async () => {
+  const a = await eps.make({ nodeId: 'a' });
+  const b = await eps.make({ nodeId: 'b' });
+  const port = b.port;
+  proxy = await UdpProxy.start(port);
+  const atA = collect(a);
+  const atB = collect(b);
+  const restarts: PeerRestartedEvent[] = [];
+  a.on('peer-restarted', (e) => restarts.push(e));
+
+  // Old incarnation: traffic both ways, with b's datagrams recorded by the proxy.
+  await a.send(proxy.frontAddress, Buffer.from('hello-old'));
+  await waitFor(() => atB.length === 1, 'b to get hello-old');
+  await b.send(proxy.backAddress, Buffer.from('old-1'));
+  await b.send(proxy.backAddress, Buffer.from('old-2'));
+  await waitFor(() => atA.length === 2, 'a to get old-1, old-2');
+  const oldSession = atA[0]!.session;
+  proxy.recording = false;
+  const fromOld = proxy.recordedFromTarget.slice();
+  expect(fromOld.length).toBeGreaterThanOrEqual(2);
+
+  // b dies with a message from a still unacknowledged; b' starts on the same port.
+  await b.close();
+  const lost = a.send(proxy.frontAddress, Buffer.from('meant-for-old-b')).then(() => 'acked', (e: unknown) => e);
+  const b2 = await eps.make({ nodeId: 'b2', port });
+  const atB2 = collect(b2);
+  await b2.send(proxy.backAddress, Buffer.from('new-1'));
+  await waitFor(() => atA.length === 3, 'a to get new-1');
+
+  // a saw the restart, the pending message failed with a typed error, and b' never got it.
+  const outcome = await within(lost, 5_000, 'pending send to settle');
+  expect(isTransportError(outcome, 'TRANSPORT_ERR_PEER_RESTARTED')).toBe(true);
+  expect(restarts).toHaveLength(1);
+  expect(restarts[0]!.oldSession).toBe(oldSession);
+  expect(atA[2]!.session).toBe(restarts[0]!.newSession);
+  expect(atA[2]!.session).not.toBe(oldSession);
+  expect(Buffer.from(atA[2]!.data).toString()).toBe('new-1');
+
+  // Replaying the old incarnation's datagrams delivers nothing and is counted as stale.
+  const staleBefore = a.stats().bad.staleSession;
+  proxy.replayToClient(fromOld);
+  await waitFor(() => a.stats().bad.staleSession >= staleBefore + fromOld.length, 'replayed datagrams to be dropped as stale');
+  await a.send(proxy.frontAddress, Buffer.from('hello-new'));
+  await waitFor(() => atB2.length === 1, 'b2 to get hello-new');
+  expect(atA.map((m) => Buffer.from(m.data).toString())).toEqual(['old-1', 'old-2', 'new-1']);
+  expect(atB2.map((m) => Buffer.from(m.data).toString())).toEqual(['hello-new']);
+  expect(restarts).toHaveLength(1);
+});
