@@ -1,0 +1,4 @@
+/** Front door of the RPC layer. */
+export * from './contract.js';
+export * from './errors.js';
+export * from './codec.js';
