@@ -1,0 +1,158 @@
+/**
+ * npm run bench:transport [-- --json] [-- --quick]
+ *
+ * One run, client here and server in a child process: round-trip latency of a small message
+ * through the transport next to a raw node:dgram ping-pong (the baseline), their ratio, and
+ * throughput for 4 KiB and 1 MiB messages.
+ */
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
+import { parseBenchArgs, percentile, round } from './stats.js';
+
+const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick]
+  --json   print a human table, then one JSON object as the last line
+  --quick  smaller counts (a smoke run, numbers are noisier)
+`;
+
+const MSG = 32;
+
+async function serve(): Promise<void> {
+  const raw = dgram.createSocket('udp4');
+  await new Promise<void>((r) => raw.bind(0, '127.0.0.1', () => r()));
+  raw.on('message', (m, r) => raw.send(m, r.port, r.address));
+  const ep = await createEndpoint({ nodeId: 'bench-server', giveUpMs: 10_000 });
+  ep.on('message', (m) => {
+    // Echo small messages (latency), count big ones (throughput) with a 1-byte receipt.
+    const reply = m.data.length <= MSG ? m.data : new Uint8Array(1);
+    ep.send(m.peer, reply).catch(() => undefined);
+  });
+  process.stdout.write(JSON.stringify({ raw: raw.address().port, transport: ep.port }) + '\n');
+  process.stdin.resume();
+  process.stdin.on('end', () => process.exit(0));
+}
+
+async function rawPingPong(port: number, n: number): Promise<number[]> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const buf = Buffer.alloc(MSG, 1);
+  const times: number[] = [];
+  let t0 = 0;
+  await new Promise<void>((done) => {
+    s.on('message', () => {
+      times.push(performance.now() - t0);
+      if (times.length === n) return done();
+      t0 = performance.now();
+      s.send(buf, port, '127.0.0.1');
+    });
+    t0 = performance.now();
+    s.send(buf, port, '127.0.0.1');
+  });
+  s.close();
+  return times.map((t) => t * 1000);
+}
+
+async function transportPingPong(ep: UdpEndpoint, peer: string, n: number): Promise<number[]> {
+  const buf = Buffer.alloc(MSG, 2);
+  const times: number[] = [];
+  let t0 = 0;
+  const onMsg = () => {
+    times.push(performance.now() - t0);
+    if (times.length < n) {
+      t0 = performance.now();
+      ep.send(peer, buf).catch(() => undefined);
+    }
+  };
+  ep.on('message', onMsg);
+  const done = new Promise<void>((r) => {
+    const check = () => (times.length >= n ? r() : setTimeout(check, 5));
+    check();
+  });
+  t0 = performance.now();
+  ep.send(peer, buf).catch(() => undefined);
+  await done;
+  ep.off('message', onMsg);
+  return times.map((t) => t * 1000);
+}
+
+/** Send `count` messages of `size` bytes, all queued at once; time until the last receipt. */
+async function throughput(ep: UdpEndpoint, peer: string, size: number, count: number): Promise<number> {
+  const buf = Buffer.alloc(size, 3);
+  let receipts = 0;
+  const onMsg = () => void receipts++;
+  ep.on('message', onMsg);
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: count }, () => ep.send(peer, buf)));
+  while (receipts < count) await new Promise((r) => setTimeout(r, 1));
+  const secs = (performance.now() - t0) / 1000;
+  ep.off('message', onMsg);
+  return secs;
+}
+
+async function main(): Promise<void> {
+  const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag' }, USAGE);
+  if (args.serve) return serve();
+  const quick = args.quick === true;
+  const n = quick ? 2000 : 20_000;
+  const warm = quick ? 500 : 3000;
+
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  try {
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const ports = JSON.parse(line) as { raw: number; transport: number };
+    const ep = await createEndpoint({ nodeId: 'bench-client', giveUpMs: 10_000 });
+    const peer = `127.0.0.1:${ports.transport}`;
+
+    // Interleave the two latency measurements so both see the same machine load.
+    await rawPingPong(ports.raw, warm);
+    await transportPingPong(ep, peer, warm);
+    const raw: number[] = [];
+    const tr: number[] = [];
+    for (let round = 0; round < 4; round++) {
+      raw.push(...(await rawPingPong(ports.raw, n / 4)));
+      tr.push(...(await transportPingPong(ep, peer, n / 4)));
+    }
+    const sentBefore = ep.stats().datagramsSent;
+    const c4k = quick ? 2000 : 20_000;
+    const s4k = await throughput(ep, peer, 4096, c4k);
+    const c1m = quick ? 5 : 40;
+    const s1m = await throughput(ep, peer, 1 << 20, c1m);
+    const ps = ep.peerStats(peer)!;
+    const result = {
+      rtt_p50_us: round(percentile(tr, 50)),
+      rtt_p99_us: round(percentile(tr, 99)),
+      raw_rtt_p50_us: round(percentile(raw, 50)),
+      raw_rtt_p99_us: round(percentile(raw, 99)),
+      ratio_p50: round(percentile(tr, 50) / percentile(raw, 50), 2),
+      msgs_per_s_4k: Math.round(c4k / s4k),
+      mb_per_s_4k: round((c4k * 4096) / s4k / 1e6),
+      mb_per_s_1m: round((c1m * (1 << 20)) / s1m / 1e6),
+      retransmits: ps.retransmits,
+      datagrams_sent_throughput: ep.stats().datagramsSent - sentBefore,
+      samples: tr.length,
+    };
+    await ep.close();
+    const rows: [string, string][] = [
+      ['raw dgram ping-pong p50 / p99', `${result.raw_rtt_p50_us} / ${result.raw_rtt_p99_us} us`],
+      ['transport round trip p50 / p99', `${result.rtt_p50_us} / ${result.rtt_p99_us} us`],
+      ['ratio p50 (transport / raw)', `${result.ratio_p50}x   (aim: <= 1.5x)`],
+      ['4 KiB messages', `${result.msgs_per_s_4k} msg/s  (${result.mb_per_s_4k} MB/s)`],
+      ['1 MiB messages', `${result.mb_per_s_1m} MB/s`],
+      ['retransmissions (whole run)', String(result.retransmits)],
+    ];
+    process.stdout.write(`pagewire transport benchmark, ${result.samples} round trips each, server in a child process\n`);
+    for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(34)} ${v}\n`);
+    if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
+  } finally {
+    child.stdin!.end();
+    child.kill();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});
