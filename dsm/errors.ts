@@ -1,0 +1,46 @@
+/**
+ * Errors of the DSM layer. Match on `code`. Failures an application sees on a load or store are
+ * thrown synchronously from the access, like a fault the OS could not resolve.
+ */
+export type DsmErrorCode =
+  /** The page's only valid copy was on a node that is now dead. */
+  | 'DSM_ERR_PAGE_LOST'
+  /** The page's manager node is dead, so nobody can say who holds it. */
+  | 'DSM_ERR_MANAGER_DEAD'
+  /** Address 0 (null) or an address inside page 0 was dereferenced. */
+  | 'DSM_ERR_NULL_POINTER'
+  /** The address is outside the configured address space, or the access is misaligned. */
+  | 'DSM_ERR_BAD_ADDRESS'
+  /** The fault could not be resolved within the configured bound (should not happen; nothing waits forever). */
+  | 'DSM_ERR_FAULT_TIMEOUT'
+  /** The allocator has no room left in pages this node owns. */
+  | 'DSM_ERR_OUT_OF_MEMORY'
+  /** The DSM node was closed. */
+  | 'DSM_ERR_CLOSED'
+  /** A constructor option or argument is not valid. */
+  | 'DSM_ERR_INVALID_ARGUMENT';
+
+export class DsmError extends Error {
+  readonly code: DsmErrorCode;
+  /** The global address that was being accessed, when there is one. */
+  readonly address: number | undefined;
+  readonly page: number | undefined;
+  /** The node the failure is about (the dead holder or manager), when there is one. */
+  readonly node: number | undefined;
+
+  constructor(code: DsmErrorCode, message: string, opts: { address?: number; page?: number; node?: number; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'DsmError';
+    this.code = code;
+    this.address = opts.address;
+    this.page = opts.page;
+    this.node = opts.node;
+  }
+}
+
+export function isDsmError(e: unknown, code?: DsmErrorCode): e is DsmError {
+  return (
+    typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'DsmError' &&
+    (code === undefined || (e as { code?: unknown }).code === code)
+  );
+}
