@@ -100,6 +100,8 @@ export class PeerConnection {
   private probed = false;
   /** Send time of the most recently sent datagram known to have arrived (RACK, RFC 8985). */
   private rackSentAt = -Infinity;
+  /** Its sequence number: breaks ties between datagrams sent in the same instant. */
+  private rackSeq = 0;
   /** When the next datagram may be declared lost by RACK (0 = none pending). */
   private rackDeadline = 0;
   private lastAnnounceAt = -Infinity;
@@ -344,7 +346,7 @@ export class PeerConnection {
       while (this.inflight.length && seqLt(this.inflight[0]!.seq, ack)) {
         const seg = this.inflight.shift()!;
         if (seg.tx === 1 && !seg.sacked) sampleFrom = seg;
-        if (seg.sentAt > this.rackSentAt) this.rackSentAt = seg.sentAt;
+        this.rackUpdate(seg);
         if (!this.inRecovery) this.cwnd += this.cwnd < this.ssthresh ? 1 : 1 / this.cwnd;
       }
       if (this.cwnd > 65535) this.cwnd = 65535;
@@ -362,13 +364,21 @@ export class PeerConnection {
         if (!seg.sacked && !seqLt(seg.seq, start) && seqLt(seg.seq, end)) {
           seg.sacked = true;
           if (seg.tx === 1) sampleFrom = seg;
-          if (seg.sentAt > this.rackSentAt) this.rackSentAt = seg.sentAt;
+          this.rackUpdate(seg);
         }
       }
     }
     if (sampleFrom !== undefined) this.rto.sample(now - sampleFrom.sentAt); // Karn: sent once only
     this.detectLosses(now);
     return true;
+  }
+
+  /** Remember the most recently sent datagram known delivered. */
+  private rackUpdate(seg: OutSeg): void {
+    if (seg.sentAt > this.rackSentAt || (seg.sentAt === this.rackSentAt && seqLt(this.rackSeq, seg.seq))) {
+      this.rackSentAt = seg.sentAt;
+      this.rackSeq = seg.seq;
+    }
   }
 
   /**
@@ -383,7 +393,7 @@ export class PeerConnection {
     const srtt = this.rto.samples ? this.rto.srttMs : this.rto.rtoMs;
     const wait = srtt + Math.max(srtt / 4, 0.25);
     for (const seg of this.inflight) {
-      if (seg.sacked || seg.sentAt >= this.rackSentAt) continue;
+      if (seg.sacked || seg.sentAt > this.rackSentAt || (seg.sentAt === this.rackSentAt && !seqLt(seg.seq, this.rackSeq))) continue;
       const due = seg.sentAt + wait;
       if (due > now) {
         if (!this.rackDeadline || due < this.rackDeadline) this.rackDeadline = due;
