@@ -514,7 +514,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
         // A server may only vouch for itself: if an earlier copy of this call went out
         // untied, another incarnation may have run it.
         if (executed === 'no' && call.sends > 1 && call.tiedInc === 0) executed = 'maybe';
-        return this.fail(call, msg.code, `${call.iface.name}.${call.proc.name}: ${msg.message}`, executed, undefined, msg.remoteCode);
+        // Server messages about arguments and results already name the procedure: don't repeat it.
+        const name = `${call.iface.name}.${call.proc.name}: `;
+        const text = msg.message.startsWith(name) ? msg.message : name + msg.message;
+        return this.fail(call, msg.code, text, executed, undefined, msg.remoteCode);
       }
       case 'unknown-call':
         this.probeAnswered(call);
