@@ -2,3 +2,4 @@
 export * from './contract.js';
 export * from './errors.js';
 export * from './codec.js';
+export * from './stub-support.js';

@@ -194,9 +194,7 @@ export function generate(model: Model, options: GenerateOptions): string {
     else emitStruct(api, checks, t, reachable.has(t), used);
   }
   for (const iface of model.interfaces) emitInterface(api, checks, iface, used);
-  if (model.interfaces.some((i) => i.procedures.length > 0)) emitCall(checks, used);
-  if (used.has('isRecord$')) emitIsRecord(checks);
-  if (used.has('bigint$')) emitBigint(checks);
+  if (model.interfaces.some((i) => i.procedures.length > 0)) used.add('call$');
 
   const sourceName = options.sourceName.replace(/^.*[\\/]/, '');
   const head = new Lines();
@@ -204,7 +202,9 @@ export function generate(model: Model, options: GenerateOptions): string {
   const runtimeFlag = options.runtimeImport === DEFAULT_RUNTIME ? '' : `--runtime ${options.runtimeImport} `;
   head.line(`// Regenerate with: pagewire-rpcgen ${runtimeFlag}${sourceName}`);
   head.line();
-  const values = ['RpcError', 'ValidationError'].filter((n) => used.has(n));
+  // Shared helpers come from the runtime (rpc/stub-support.ts) under short local names.
+  const helpers: Record<string, string> = { call$: 'callChecked as call$', isRecord$: 'isPlainRecord as isRecord$', bigint$: 'toBigint as bigint$' };
+  const values = ['ValidationError', 'call$', 'isRecord$', 'bigint$'].filter((n) => used.has(n)).map((n) => helpers[n] ?? n);
   const types = ['CallContext', 'CallOptions', 'Caller', 'InterfaceDescriptor', 'ProcedureDescriptor'].filter((n) => used.has(n));
   if (values.length > 0) head.line(`import { ${values.join(', ')} } from ${lit(options.runtimeImport)};`);
   if (types.length > 0) head.line(`import type { ${types.join(', ')} } from ${lit(options.runtimeImport)};`);
@@ -354,48 +354,3 @@ function emitProcedureChecks(out: Lines, I: string, p: Procedure, used: Set<stri
   });
 }
 
-function emitIsRecord(out: Lines): void {
-  out.line();
-  out.doc('A plain object (what msgpack maps decode to), not an array, class instance or null.');
-  out.block('function isRecord$(v: unknown): v is Record<string, unknown>', () => {
-    out.line("if (typeof v !== 'object' || v === null) return false;");
-    out.line('const proto: unknown = Object.getPrototypeOf(v);');
-    out.line('return proto === Object.prototype || proto === null;');
-  });
-}
-
-function emitBigint(out: Lines): void {
-  out.line();
-  out.doc('64-bit integers arrive as bigint, or as a number when small; both come back as bigint.');
-  out.block('function bigint$(v: unknown): bigint | undefined', () => {
-    out.line("return typeof v === 'bigint' ? v : Number.isSafeInteger(v) ? BigInt(v as number) : undefined;");
-  });
-}
-
-const CALL_HELPER = `
-/** Validates the arguments, makes the call and validates the result, failing with a typed RpcError. */
-async function call$(
-  caller: Caller, iface: InterfaceDescriptor, proc: ProcedureDescriptor, args: unknown[], opts: CallOptions | undefined,
-): Promise<unknown> {
-  let checked: unknown[];
-  try {
-    checked = proc.checkArgs(args);
-  } catch (e) {
-    if (!(e instanceof ValidationError)) throw e;
-    throw new RpcError('RPC_ERR_INVALID_ARGS', \`\${iface.name}.\${proc.name}: \${e.message}\`, { cause: e });
-  }
-  const result = await caller.call(iface, proc, checked, opts);
-  try {
-    return proc.checkResult(result);
-  } catch (e) {
-    if (!(e instanceof ValidationError)) throw e;
-    throw new RpcError('RPC_ERR_INVALID_RESULT', \`\${iface.name}.\${proc.name}: \${e.message}\`, { executed: 'once', cause: e });
-  }
-}`;
-
-function emitCall(out: Lines, used: Set<string>): void {
-  for (const name of ['RpcError', 'ValidationError', 'Caller', 'InterfaceDescriptor', 'ProcedureDescriptor', 'CallOptions']) {
-    used.add(name);
-  }
-  for (const line of CALL_HELPER.split('\n')) out.line(line);
-}

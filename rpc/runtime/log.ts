@@ -1,31 +1,16 @@
 /**
- * `debug` loggers, one namespace per component, every line prefixed with the node id so
- * several nodes in one process log distinguishably:
+ * `debug` loggers for the runtime, built on the transport's createLogger so every layer logs
+ * the same way: one namespace per component, each line prefixed with the node id.
  *   DEBUG=pagewire:rpc:* node app.js
  */
-import createDebug from 'debug';
+import { createLogger, type Logger } from '../../transport/log.js';
 
-export type Log = (fmt: string, ...args: unknown[]) => void;
-
-const clientDebug = createDebug('pagewire:rpc:client');
-const serverDebug = createDebug('pagewire:rpc:server');
-
-function prefixed(d: createDebug.Debugger, nodeId: string): Log {
-  return (fmt, ...args) => {
-    if (d.enabled) d(`[%s] ${fmt}`, nodeId, ...args);
-  };
-}
+export type Log = Logger;
 
 export function clientLog(nodeId: string): Log {
-  return prefixed(clientDebug, nodeId);
+  return createLogger('rpc:client', () => nodeId);
 }
+
 export function serverLog(nodeId: string): Log {
-  return prefixed(serverDebug, nodeId);
-}
-/** True when the namespace is enabled, to skip building expensive log arguments. */
-export function clientLogEnabled(): boolean {
-  return clientDebug.enabled;
-}
-export function serverLogEnabled(): boolean {
-  return serverDebug.enabled;
+  return createLogger('rpc:server', () => nodeId);
 }
