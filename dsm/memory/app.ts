@@ -1,0 +1,404 @@
+/**
+ * AppMemory: the application side of the local page store. Any thread (main or worker) handed the
+ * DsmBuffers attaches one and reads/writes the global address space through it.
+ *
+ * ## The access protocol (why no write is ever lost)
+ *
+ * Per page the control buffer holds STATE (rights: none < read < write), GEN (a generation), and
+ * two in-access counters IN_READ / IN_WRITE. Every access runs
+ *
+ *     if load(STATE) >= need:             // fast check
+ *        add(IN_x, 1)                     // announce: "I am between my check and my access"
+ *        if load(STATE) >= need: ACCESS   // re-check after announcing
+ *        sub(IN_x, 1)                     // (+ notify if the runtime is draining, see P_DRAIN)
+ *     else fault
+ *
+ * and the runtime, to take rights away (PageStore.downgrade/invalidate), runs the mirror image:
+ *
+ *     store(STATE, lower); set DRAIN; wait until load(IN_WRITE) == 0 (and IN_READ for invalidate)
+ *     then copy the frame.
+ *
+ * All of these are Atomics operations, which are sequentially consistent, so this is Dekker's
+ * handshake: of "app: add(IN) then load(STATE)" and "runtime: store(STATE) then load(IN)", at least
+ * one side sees the other's write. Either the app sees the lowered STATE and backs off into a
+ * fault, or the runtime sees IN > 0 and waits until the store is done (the store happens before the
+ * app's Atomics.sub, which the runtime's Atomics.load then observes, so the copy includes it).
+ * A store can therefore never land in a frame after the runtime copied it or handed it away.
+ *
+ * ## The fault protocol (why no wake-up is lost or stolen)
+ *
+ *     loop: g = load(GEN); if load(STATE) >= need: retry the access
+ *           if a failure is recorded: throw it;  if CLOSED: throw DSM_ERR_CLOSED
+ *           store(my mailbox, page|need); add(DOORBELL, 1); notify(DOORBELL)
+ *           Atomics.wait(GEN, g, remaining)   // returns at once if GEN already moved past g
+ *
+ * Every install() and fail() changes STATE/FAIL first and then bumps GEN and notifies, so a change
+ * that happens after we read g makes the wait return immediately ("not-equal"), and one that
+ * happened before is seen by the re-check. GEN is a generation compared for equality, never a
+ * counter of pending wake-ups, so it cannot go negative or be consumed by the wrong waiter; after
+ * every wake-up the loop re-checks the real state (a read install does not satisfy a write fault:
+ * that thread simply posts again). Each app thread owns one mailbox slot and has at most one
+ * outstanding request, so the mailbox cannot overflow; the runtime deduplicates per page. The whole
+ * loop is bounded by faultTimeoutMs (DSM_ERR_FAULT_TIMEOUT).
+ *
+ * Atomic DSM operations (cas32/add32) run with the IN_WRITE mark held, so they are atomic both
+ * against other threads of this node (Atomics on the frame) and against the page moving away.
+ */
+import { performance } from 'node:perf_hooks';
+import { DsmError, type DsmErrorCode } from '../errors.js';
+import {
+  attachLayout,
+  encodeRequest,
+  FAILURE_CODES,
+  hex,
+  H_CLOSED,
+  H_DOORBELL,
+  M_OWNER,
+  M_REQUEST,
+  P_DRAIN,
+  P_FAIL_CODE,
+  P_FAIL_NODE,
+  P_GEN,
+  P_IN_READ,
+  P_IN_WRITE,
+  P_STATE,
+  PAGE_STRIDE,
+  RIGHTS_READ,
+  RIGHTS_WRITE,
+  type DsmBuffers,
+  type Layout,
+  type Need,
+} from './layout.js';
+import { makeView, type DsmView } from './views.js';
+
+export interface AppMemoryOptions {
+  /** Longest a single access may stay blocked in a page fault. @default 10_000 */
+  faultTimeoutMs?: number;
+  /** Longest lock() tries before throwing DSM_ERR_FAULT_TIMEOUT. @default 10_000 */
+  lockTimeoutMs?: number;
+}
+
+export const DEFAULT_FAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 10_000;
+
+/** Counters of one AppMemory (this thread only). */
+export interface AppMemoryStats {
+  readFaults: number;
+  writeFaults: number;
+  /** Total time spent blocked in faults, µs. */
+  faultWaitUs: number;
+}
+
+const LOCKED = 1;
+const PAGE_BASE_MASK = ~(PAGE_STRIDE - 1);
+
+export class AppMemory {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  /** Bytes in the address space; valid addresses are [pageSize, size). */
+  readonly size: number;
+  readonly stats: AppMemoryStats = { readFaults: 0, writeFaults: 0, faultWaitUs: 0 };
+
+  /** Proxy views indexed like typed arrays over the whole address space: `u32[addr >>> 2]`. */
+  readonly u8: DsmView;
+  readonly u16: DsmView;
+  readonly u32: DsmView;
+  readonly i32: DsmView;
+  readonly f64: DsmView;
+
+  private readonly layout: Layout;
+  private readonly ctl: Int32Array;
+  private readonly shift: number;
+  private readonly pagesBase: number;
+  private readonly r8: Uint8Array;
+  private readonly r16: Uint16Array;
+  private readonly r32: Uint32Array;
+  private readonly ri32: Int32Array;
+  private readonly rf64: Float64Array;
+  private readonly slotWord: number;
+  private readonly faultTimeoutMs: number;
+  private readonly lockTimeoutMs: number;
+  private closed = false;
+
+  constructor(buffers: DsmBuffers, opts: AppMemoryOptions = {}) {
+    const { layout, ctl } = attachLayout(buffers);
+    this.layout = layout;
+    this.ctl = ctl;
+    this.pageSize = layout.pageSize;
+    this.pageCount = layout.pageCount;
+    this.size = layout.size;
+    this.shift = layout.pageShift;
+    this.pagesBase = layout.pagesBase;
+    this.faultTimeoutMs = timeoutOption('faultTimeoutMs', opts.faultTimeoutMs, DEFAULT_FAULT_TIMEOUT_MS);
+    this.lockTimeoutMs = timeoutOption('lockTimeoutMs', opts.lockTimeoutMs, DEFAULT_LOCK_TIMEOUT_MS);
+    this.r8 = new Uint8Array(buffers.frames);
+    this.r16 = new Uint16Array(buffers.frames);
+    this.r32 = new Uint32Array(buffers.frames);
+    this.ri32 = new Int32Array(buffers.frames);
+    this.rf64 = new Float64Array(buffers.frames);
+    this.slotWord = this.claimSlot();
+    this.u8 = makeView(this.r8.length, (i) => this.loadU8(i), (i, v) => this.storeU8(i, v), 1);
+    this.u16 = makeView(this.r16.length, (i) => this.loadU16(i << 1), (i, v) => this.storeU16(i << 1, v), 2);
+    this.u32 = makeView(this.r32.length, (i) => this.loadU32(i << 2), (i, v) => this.storeU32(i << 2, v), 4);
+    this.i32 = makeView(this.ri32.length, (i) => this.loadI32(i << 2), (i, v) => this.storeI32(i << 2, v), 4);
+    this.f64 = makeView(this.rf64.length, (i) => this.loadF64(i * 8), (i, v) => this.storeF64(i * 8, v), 8);
+  }
+
+  /** Give the fault mailbox back (the thread may attach again later). Accesses afterwards throw DSM_ERR_CLOSED. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ctl, this.slotWord + M_REQUEST, 0);
+    Atomics.store(this.ctl, this.slotWord + M_OWNER, 0);
+  }
+
+  // ---------------------------------------------------------------- loads and stores (byte addresses)
+
+  loadU8(addr: number): number {
+    const c = this.enter(this.page(addr, 1), RIGHTS_READ, addr);
+    const v = this.r8[addr]!;
+    this.leave(c);
+    return v;
+  }
+  storeU8(addr: number, v: number): void {
+    const c = this.enter(this.page(addr, 1), RIGHTS_WRITE, addr);
+    this.r8[addr] = v;
+    this.leave(c);
+  }
+  loadU16(addr: number): number {
+    const c = this.enter(this.page(addr, 2), RIGHTS_READ, addr);
+    const v = this.r16[addr >>> 1]!;
+    this.leave(c);
+    return v;
+  }
+  storeU16(addr: number, v: number): void {
+    const c = this.enter(this.page(addr, 2), RIGHTS_WRITE, addr);
+    this.r16[addr >>> 1] = v;
+    this.leave(c);
+  }
+  loadU32(addr: number): number {
+    const c = this.enter(this.page(addr, 4), RIGHTS_READ, addr);
+    const v = this.r32[addr >>> 2]!;
+    this.leave(c);
+    return v;
+  }
+  storeU32(addr: number, v: number): void {
+    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    this.r32[addr >>> 2] = v;
+    this.leave(c);
+  }
+  loadI32(addr: number): number {
+    const c = this.enter(this.page(addr, 4), RIGHTS_READ, addr);
+    const v = this.ri32[addr >>> 2]!;
+    this.leave(c);
+    return v;
+  }
+  storeI32(addr: number, v: number): void {
+    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    this.ri32[addr >>> 2] = v;
+    this.leave(c);
+  }
+  loadF64(addr: number): number {
+    const c = this.enter(this.page(addr, 8), RIGHTS_READ, addr);
+    const v = this.rf64[addr >>> 3]!;
+    this.leave(c);
+    return v;
+  }
+  storeF64(addr: number, v: number): void {
+    const c = this.enter(this.page(addr, 8), RIGHTS_WRITE, addr);
+    this.rf64[addr >>> 3] = v;
+    this.leave(c);
+  }
+
+  /** Bring the page holding `addr` in with at least `access` rights (a prefault); no data moves. */
+  touch(addr: number, access: 'read' | 'write' = 'read'): void {
+    const need = access === 'write' ? RIGHTS_WRITE : RIGHTS_READ;
+    this.leave(this.enter(this.page(addr, 1), need, addr));
+  }
+
+  // ---------------------------------------------------------------- atomics on DSM words (int32)
+
+  /** Compare-and-swap the int32 at `addr` (4-aligned); returns the previous value. Needs write rights. */
+  cas32(addr: number, expected: number, value: number): number {
+    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const old = Atomics.compareExchange(this.ri32, addr >>> 2, expected | 0, value | 0);
+    this.leave(c);
+    return old;
+  }
+  /** Atomically add `delta` to the int32 at `addr` (4-aligned); returns the previous value. */
+  add32(addr: number, delta: number): number {
+    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const old = Atomics.add(this.ri32, addr >>> 2, delta | 0);
+    this.leave(c);
+    return old;
+  }
+  /** Atomically replace the int32 at `addr`; returns the previous value. */
+  xchg32(addr: number, value: number): number {
+    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const old = Atomics.exchange(this.ri32, addr >>> 2, value | 0);
+    this.leave(c);
+    return old;
+  }
+
+  /**
+   * Acquire the spin lock in the int32 at `addr` (0 = free, 1 = held): CAS 0→1, spinning a little,
+   * then sleeping with exponential back-off. A local unlock() wakes local sleepers at once; an
+   * unlock on another node is seen at the next back-off tick (≤ 1 ms). Throws
+   * DSM_ERR_FAULT_TIMEOUT after lockTimeoutMs. Not re-entrant.
+   */
+  lock(addr: number, timeoutMs = this.lockTimeoutMs): void {
+    if (this.cas32(addr, 0, LOCKED) === 0) return;
+    const deadline = performance.now() + timeoutMs;
+    let sleepMs = 0.02;
+    for (let spins = 0; ; spins++) {
+      if (this.cas32(addr, 0, LOCKED) === 0) return;
+      if (spins < 32) continue;
+      const now = performance.now();
+      if (now >= deadline) {
+        throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `lock at ${hex(addr)} not acquired within ${timeoutMs} ms`, {
+          address: addr,
+          page: addr >>> this.shift,
+        });
+      }
+      // A wake-up hint only (no in-access mark is held, so the page may move meanwhile): sleep while
+      // the word still reads LOCKED; unlock() notifies it.
+      Atomics.wait(this.ri32, addr >>> 2, LOCKED, Math.min(sleepMs, deadline - now));
+      sleepMs = Math.min(sleepMs * 2, 1);
+    }
+  }
+
+  /** Release a lock taken with lock(). Throws DSM_ERR_INVALID_ARGUMENT if it was not held. */
+  unlock(addr: number): void {
+    const old = this.xchg32(addr, 0);
+    Atomics.notify(this.ri32, addr >>> 2, 1);
+    if (old !== LOCKED) {
+      throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `unlock of ${hex(addr)}, which was not locked (held ${old})`, { address: addr });
+    }
+  }
+
+  // ---------------------------------------------------------------- the protocol
+
+  /** Validate `addr` for an access of `align` bytes; return its page. */
+  private page(addr: number, align: number): number {
+    if ((addr >>> 0) !== addr || addr >= this.size || (addr & (align - 1)) !== 0) throw this.badAddress(addr, align);
+    if (addr < this.pageSize) {
+      throw new DsmError('DSM_ERR_NULL_POINTER', `null pointer dereference at ${hex(addr)} (page 0 is never mapped)`, {
+        address: addr,
+        page: 0,
+      });
+    }
+    return addr >>> this.shift;
+  }
+
+  /** Announce an access with `need` rights (faulting until they are held); returns the counter to leave. */
+  private enter(page: number, need: Need, addr: number): number {
+    const ctl = this.ctl;
+    const base = this.pagesBase + page * PAGE_STRIDE;
+    const counter = base + (need === RIGHTS_WRITE ? P_IN_WRITE : P_IN_READ);
+    for (;;) {
+      if (Atomics.load(ctl, base + P_STATE) >= need) {
+        Atomics.add(ctl, counter, 1);
+        if (Atomics.load(ctl, base + P_STATE) >= need) return counter;
+        this.leave(counter);
+      }
+      this.fault(page, need, addr);
+    }
+  }
+
+  private leave(counter: number): void {
+    const ctl = this.ctl;
+    if (Atomics.sub(ctl, counter, 1) === 1 && Atomics.load(ctl, (counter & PAGE_BASE_MASK) + P_DRAIN) !== 0) {
+      Atomics.notify(ctl, counter);
+    }
+  }
+
+  /** Block until `page` has `need` rights, or throw (failure recorded, closed, timed out). */
+  private fault(page: number, need: Need, addr: number): void {
+    if (this.closed) throw new DsmError('DSM_ERR_CLOSED', 'this AppMemory was closed', { address: addr, page });
+    const ctl = this.ctl;
+    const base = this.pagesBase + page * PAGE_STRIDE;
+    const start = performance.now();
+    const deadline = start + this.faultTimeoutMs;
+    if (need === RIGHTS_WRITE) this.stats.writeFaults++;
+    else this.stats.readFaults++;
+    try {
+      for (;;) {
+        const gen = Atomics.load(ctl, base + P_GEN);
+        if (Atomics.load(ctl, base + P_STATE) >= need) return;
+        const failCode = Atomics.load(ctl, base + P_FAIL_CODE);
+        if (failCode !== 0) throw this.failure(failCode, Atomics.load(ctl, base + P_FAIL_NODE), page, addr, need);
+        if (Atomics.load(ctl, H_CLOSED) !== 0) throw closedError(page, addr);
+        Atomics.store(ctl, this.slotWord + M_REQUEST, encodeRequest(page, need));
+        Atomics.add(ctl, H_DOORBELL, 1);
+        Atomics.notify(ctl, H_DOORBELL);
+        // Re-check CLOSED after posting: the runtime sets CLOSED before sweeping the mailboxes, so
+        // either it sees our request or we see its flag.
+        if (Atomics.load(ctl, H_CLOSED) !== 0) throw closedError(page, addr);
+        const remaining = deadline - performance.now();
+        if (remaining <= 0) {
+          throw new DsmError(
+            'DSM_ERR_FAULT_TIMEOUT',
+            `${need === RIGHTS_WRITE ? 'write' : 'read'} fault at ${hex(addr)} (page ${page}) not resolved within ${this.faultTimeoutMs} ms`,
+            { address: addr, page },
+          );
+        }
+        Atomics.wait(ctl, base + P_GEN, gen, remaining);
+      }
+    } finally {
+      this.stats.faultWaitUs += (performance.now() - start) * 1000;
+    }
+  }
+
+  private failure(code: number, nodePlus1: number, page: number, addr: number, need: Need): DsmError {
+    const c: DsmErrorCode = FAILURE_CODES[code - 1] ?? 'DSM_ERR_PAGE_LOST';
+    const node = nodePlus1 === 0 ? undefined : nodePlus1 - 1;
+    const on = node === undefined ? '' : ` node ${node}`;
+    const what = need === RIGHTS_WRITE ? 'write' : 'read';
+    const why =
+      c === 'DSM_ERR_PAGE_LOST'
+        ? `its only valid copy was on dead${on || ' node (unknown)'}`
+        : c === 'DSM_ERR_MANAGER_DEAD'
+          ? `its manager${on} is dead`
+          : c === 'DSM_ERR_FAULT_TIMEOUT'
+            ? `the fault could not be resolved in time${on ? ` (waiting for${on})` : ''}`
+            : 'the DSM node was closed';
+    return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why}`, { address: addr, page, node });
+  }
+
+  private badAddress(addr: number, align: number): DsmError {
+    const a = typeof addr === 'number' && Number.isFinite(addr) ? addr : NaN;
+    const why =
+      !Number.isInteger(a) || a < 0
+        ? 'not a non-negative integer'
+        : a >= this.size
+          ? `outside the address space [0, ${hex(this.size)})`
+          : `not aligned to ${align} bytes`;
+    return new DsmError('DSM_ERR_BAD_ADDRESS', `bad address ${Number.isInteger(a) && a >= 0 ? hex(a) : String(addr)}: ${why}`, {
+      address: Number.isInteger(a) ? a : undefined,
+      page: Number.isInteger(a) && a >= 0 && a < this.size ? a >>> this.shift : undefined,
+    });
+  }
+
+  private claimSlot(): number {
+    for (let s = 0; s < this.layout.maxThreads; s++) {
+      const w = this.layout.slotWord(s);
+      if (Atomics.compareExchange(this.ctl, w + M_OWNER, 0, 1) === 0) {
+        Atomics.store(this.ctl, w + M_REQUEST, 0);
+        return w;
+      }
+    }
+    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `all ${this.layout.maxThreads} app-thread slots are in use (raise maxThreads, or close() unused AppMemory instances)`);
+  }
+}
+
+function closedError(page: number, addr: number): DsmError {
+  return new DsmError('DSM_ERR_CLOSED', `fault at ${hex(addr)} (page ${page}): the page store was closed`, { address: addr, page });
+}
+
+function timeoutOption(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `${name} must be a finite number of milliseconds > 0, got ${String(v)}`);
+  }
+  return v;
+}

@@ -1,0 +1,181 @@
+/**
+ * A fake PageFaultHandler for tests and benches: "fetches" pages from an in-process map (the
+ * pretend remote copies) after a short delay, and can fail or stall pages. Load it into a runtime
+ * worker with startRuntime(buffers, { handlerModule: <dist>/dsm/memory/fake-handler.js }) and drive
+ * it with RuntimeHandle.call({ op: ... }) (see FakeOp).
+ *
+ * Faults and the rights changes it makes itself (invalidate, downgrade, churn) are serialised per
+ * page, the way a real protocol must serialise them: an install with data over a page that another
+ * operation just reinstalled would drop writes.
+ */
+import type { Access, PageFailure } from '../contract.js';
+import type { RuntimeHandler, RuntimeHandlerContext } from './runtime.js';
+import type { PageStore } from './store.js';
+
+export interface FakeHandlerOptions {
+  /** Delay before each fault is answered, ms (0 = answer in the same turn). @default 1 */
+  delayMs?: number;
+}
+
+export type FakeOp =
+  /** Contents the next fault on `page` installs (the "remote copy"). */
+  | { op: 'set'; page: number; bytes: Uint8Array }
+  /** Make faults on `page` fail; with now, also fail the page immediately. */
+  | { op: 'fail'; page: number; code: PageFailure['code']; node?: number; now?: boolean }
+  /** Never answer faults on `page` (to test the app-side fault timeout). */
+  | { op: 'stall'; page: number }
+  /** Forget set/fail/stall for `page`. */
+  | { op: 'clear'; page: number }
+  | { op: 'install'; page: number; rights: Access }
+  /** Take the page away (keeping its contents as the remote copy); returns the contents. */
+  | { op: 'invalidate'; page: number }
+  | { op: 'downgrade'; page: number }
+  /** Keep taking `page` away and giving it back (write) until churnStop; contents are kept. */
+  | { op: 'churnStart'; page: number }
+  /** Returns the number of churn rounds done. */
+  | { op: 'churnStop'; page: number }
+  | { op: 'snapshot'; page: number }
+  | { op: 'rights'; page: number }
+  | { op: 'stats' };
+
+export class FakePageSource implements RuntimeHandler {
+  readonly faults = { read: 0, write: 0 };
+  private readonly remote = new Map<number, Uint8Array>();
+  private readonly failures = new Map<number, PageFailure>();
+  private readonly stalled = new Set<number>();
+  private readonly churning = new Map<number, { stop: boolean; rounds: number; done: Promise<void> }>();
+  private readonly chains = new Map<number, Promise<unknown>>();
+  private readonly delayMs: number;
+
+  constructor(
+    private readonly pages: PageStore,
+    opts: FakeHandlerOptions = {},
+  ) {
+    this.delayMs = opts.delayMs ?? 1;
+  }
+
+  async fault(page: number, access: Access): Promise<void> {
+    this.faults[access]++;
+    if (this.stalled.has(page)) return new Promise<void>(() => undefined);
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+    await this.serialised(page, async () => {
+      const have = this.pages.rights(page);
+      if (have === 'write' || have === access) return; // resolved meanwhile (e.g. by churn)
+      const failure = this.failures.get(page);
+      if (failure !== undefined) {
+        this.pages.fail(page, failure);
+        return;
+      }
+      if (have === 'read') this.pages.install(page, null, 'write'); // upgrade in place
+      else this.pages.install(page, this.remote.get(page) ?? new Uint8Array(this.pages.pageSize), access);
+    });
+  }
+
+  async onMessage(raw: unknown): Promise<unknown> {
+    const m = raw as FakeOp;
+    const pages = this.pages;
+    switch (m.op) {
+      case 'set':
+        this.remote.set(m.page, new Uint8Array(m.bytes));
+        return undefined;
+      case 'fail': {
+        const f: PageFailure = { code: m.code, message: `fake failure ${m.code}`, ...(m.node === undefined ? {} : { node: m.node }) };
+        this.failures.set(m.page, f);
+        if (m.now) pages.fail(m.page, f);
+        return undefined;
+      }
+      case 'stall':
+        this.stalled.add(m.page);
+        return undefined;
+      case 'clear':
+        this.stalled.delete(m.page);
+        this.failures.delete(m.page);
+        this.remote.delete(m.page);
+        return undefined;
+      case 'install':
+        return this.serialised(m.page, async () => pages.install(m.page, pages.rights(m.page) === 'none' ? this.remote.get(m.page) ?? new Uint8Array(pages.pageSize) : null, m.rights));
+      case 'invalidate':
+        return this.serialised(m.page, async () => this.keep(m.page, await pages.invalidate(m.page)));
+      case 'downgrade':
+        return this.serialised(m.page, async () => this.keep(m.page, await pages.downgrade(m.page)));
+      case 'churnStart':
+        this.churnStart(m.page);
+        return undefined;
+      case 'churnStop': {
+        const c = this.churning.get(m.page);
+        if (c === undefined) return 0;
+        c.stop = true;
+        await c.done;
+        this.churning.delete(m.page);
+        return c.rounds;
+      }
+      case 'snapshot':
+        return pages.snapshot(m.page);
+      case 'rights':
+        return pages.rights(m.page);
+      case 'stats':
+        return { store: { ...pages.stats }, faults: { ...this.faults } };
+      default:
+        throw new Error(`unknown fake op ${JSON.stringify((m as { op?: unknown }).op)}`);
+    }
+  }
+
+  close(): void {
+    for (const c of this.churning.values()) c.stop = true;
+  }
+
+  private keep(page: number, bytes: Uint8Array): Uint8Array {
+    this.remote.set(page, bytes);
+    return bytes;
+  }
+
+  /**
+   * Rounds cycle through: downgrade then upgrade in place; invalidate then reinstall the copy;
+   * invalidate and leave the page absent (the next app fault brings it back through fault()).
+   */
+  private churnStart(page: number): void {
+    if (this.churning.has(page)) return;
+    const state = { stop: false, rounds: 0, done: Promise.resolve() };
+    state.done = (async () => {
+      while (!state.stop) {
+        const kind = state.rounds % 3;
+        await this.serialised(page, async () => {
+          const have = this.pages.rights(page);
+          if (have === 'none') {
+            this.pages.install(page, this.remote.get(page) ?? new Uint8Array(this.pages.pageSize), 'write');
+            return;
+          }
+          if (kind === 0) {
+            this.keep(page, await this.pages.downgrade(page));
+            this.pages.install(page, null, 'write');
+          } else {
+            const copy = this.keep(page, await this.pages.invalidate(page));
+            if (kind === 1) this.pages.install(page, copy, 'write');
+          }
+        });
+        state.rounds++;
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    this.churning.set(page, state);
+  }
+
+  private serialised<T>(page: number, op: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(page) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(page, tail);
+    void tail.then(() => {
+      if (this.chains.get(page) === tail) this.chains.delete(page);
+    });
+    return next;
+  }
+}
+
+/** The handler-module entry point startRuntime() calls. */
+export function createFaultHandler(ctx: RuntimeHandlerContext): FakePageSource {
+  return new FakePageSource(ctx.pages, (ctx.options ?? {}) as FakeHandlerOptions);
+}

@@ -1,0 +1,191 @@
+/**
+ * The shape of one node's address space and of the two SharedArrayBuffers that hold it:
+ *
+ * - `frames`: every page frame, pageCount × pageSize bytes; page p lives at [p·pageSize, (p+1)·pageSize).
+ *   Page 0 is allocated but never mapped, so address 0 (and every address inside page 0) is null.
+ * - `control`: an Int32Array of coordination words, laid out as
+ *     [header (16 words)] [mailbox: 2 words per app-thread slot] [per page: PAGE_STRIDE words]
+ *   The header records the layout itself, so any thread handed the two buffers can attach without
+ *   being told the options again.
+ *
+ * Byte order: pages are accessed through native typed arrays, and pagewire pins the page format to
+ * little-endian (the same as `DataView#getUint32(off, true)`); attaching on a big-endian host throws.
+ */
+import { DsmError } from '../errors.js';
+
+/** Options that fix the layout. Resolved once, by createDsmBuffers(). */
+export interface LayoutOptions {
+  /** Bytes per page: a power of two from 64 to 65536. @default 4096 */
+  pageSize?: number;
+  /** Pages in the address space, including the null page 0: 2 to 2^24, and pageCount·pageSize ≤ 2^31. @default 1024 */
+  pageCount?: number;
+  /** Application threads that may be attached at once (one fault mailbox each): 1 to 1024. @default 64 */
+  maxThreads?: number;
+}
+
+export const DEFAULT_PAGE_SIZE = 4096;
+export const DEFAULT_PAGE_COUNT = 1024;
+export const DEFAULT_MAX_THREADS = 64;
+
+/** The two buffers a node's threads share. Structured-cloneable: post it to a worker as is. */
+export interface DsmBuffers {
+  readonly frames: SharedArrayBuffer;
+  readonly control: SharedArrayBuffer;
+}
+
+// ---- control header (word indices) ----
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_PAGE_SIZE = 2;
+export const H_PAGE_COUNT = 3;
+export const H_MAX_THREADS = 4;
+/** Non-zero once the page store closed: app threads stop waiting and throw DSM_ERR_CLOSED. */
+export const H_CLOSED = 5;
+/** Fault doorbell: app threads add 1 and notify after posting a request; the runtime waits on it. */
+export const H_DOORBELL = 6;
+const HEADER_WORDS = 16;
+const MAGIC = 0x70777231; // 'pwr1'
+const VERSION = 1;
+
+// ---- mailbox slot (offsets inside a slot of MAILBOX_STRIDE words) ----
+/** 0 = free, 1 = claimed by an attached AppMemory. */
+export const M_OWNER = 0;
+/** 0 = empty, else encodeRequest(page, need): the slot owner's outstanding fault. */
+export const M_REQUEST = 1;
+export const MAILBOX_STRIDE = 2;
+
+// ---- per-page words (offsets inside a page record of PAGE_STRIDE words) ----
+/** Rights: RIGHTS_NONE / RIGHTS_READ / RIGHTS_WRITE, ordered so `state >= need` is the check. */
+export const P_STATE = 0;
+/** Generation: bumped (never decremented) on every install and fail; fault waiters wait on it. */
+export const P_GEN = 1;
+/** App threads between their read-rights check and their load. */
+export const P_IN_READ = 2;
+/** App threads between their write-rights check and their store (or atomic op). */
+export const P_IN_WRITE = 3;
+/** Non-zero while the runtime drains the page: the last leaving thread must Atomics.notify its counter. */
+export const P_DRAIN = 4;
+/** 0, or 1 + index into FAILURE_CODES: the failure recorded by PageStore.fail(). */
+export const P_FAIL_CODE = 5;
+/** Node the failure names, plus 1 (0 = unknown). */
+export const P_FAIL_NODE = 6;
+/** Power of two, so a page record's base is `wordIndex & ~(PAGE_STRIDE - 1)`. */
+export const PAGE_STRIDE = 8;
+
+export const RIGHTS_NONE = 0;
+export const RIGHTS_READ = 1;
+export const RIGHTS_WRITE = 2;
+export type Need = typeof RIGHTS_READ | typeof RIGHTS_WRITE;
+
+export const FAILURE_CODES = ['DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED'] as const;
+
+/** A fault request as stored in a mailbox word: never 0, fits in an int32 for pages < 2^24. */
+export function encodeRequest(page: number, need: Need): number {
+  return (page << 2) | need;
+}
+export function decodeRequest(word: number): { page: number; need: Need } {
+  return { page: word >>> 2, need: (word & 3) as Need };
+}
+
+/** Everything derived from the header; computed once per attaching thread. */
+export class Layout {
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly maxThreads: number;
+  /** log2(pageSize): page = address >>> pageShift. */
+  readonly pageShift: number;
+  /** Bytes in the address space (= frames.byteLength). */
+  readonly size: number;
+  readonly mailboxBase: number;
+  readonly pagesBase: number;
+
+  constructor(pageSize: number, pageCount: number, maxThreads: number) {
+    this.pageSize = pageSize;
+    this.pageCount = pageCount;
+    this.maxThreads = maxThreads;
+    this.pageShift = Math.log2(pageSize);
+    this.size = pageSize * pageCount;
+    this.mailboxBase = HEADER_WORDS;
+    this.pagesBase = alignUp(HEADER_WORDS + maxThreads * MAILBOX_STRIDE, PAGE_STRIDE);
+  }
+
+  get controlWords(): number {
+    return this.pagesBase + this.pageCount * PAGE_STRIDE;
+  }
+  /** Index of the first control word of `page`'s record. */
+  pageWord(page: number): number {
+    return this.pagesBase + page * PAGE_STRIDE;
+  }
+  slotWord(slot: number): number {
+    return this.mailboxBase + slot * MAILBOX_STRIDE;
+  }
+}
+
+function alignUp(n: number, a: number): number {
+  return (n + a - 1) & ~(a - 1);
+}
+
+function invalid(msg: string): DsmError {
+  return new DsmError('DSM_ERR_INVALID_ARGUMENT', msg);
+}
+
+export function resolveLayout(opts: LayoutOptions = {}): Layout {
+  const pageSize = opts.pageSize ?? DEFAULT_PAGE_SIZE;
+  if (!Number.isInteger(pageSize) || pageSize < 64 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) {
+    throw invalid(`pageSize must be a power of two from 64 to 65536, got ${String(pageSize)}`);
+  }
+  const pageCount = opts.pageCount ?? DEFAULT_PAGE_COUNT;
+  if (!Number.isInteger(pageCount) || pageCount < 2 || pageCount > 2 ** 24) {
+    throw invalid(`pageCount must be an integer from 2 to 2^24 (page 0 is the null page), got ${String(pageCount)}`);
+  }
+  if (pageCount * pageSize > 2 ** 31) {
+    throw invalid(`pageCount × pageSize must be at most 2^31 bytes, got ${pageCount} × ${pageSize}`);
+  }
+  const maxThreads = opts.maxThreads ?? DEFAULT_MAX_THREADS;
+  if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > 1024) {
+    throw invalid(`maxThreads must be an integer from 1 to 1024, got ${String(maxThreads)}`);
+  }
+  return new Layout(pageSize, pageCount, maxThreads);
+}
+
+/** Allocate a node's frames and control buffers. Every page starts with no rights (absent). */
+export function createDsmBuffers(opts: LayoutOptions = {}): DsmBuffers {
+  const layout = resolveLayout(opts);
+  const frames = new SharedArrayBuffer(layout.size);
+  const control = new SharedArrayBuffer(layout.controlWords * 4);
+  const ctl = new Int32Array(control);
+  ctl[H_VERSION] = VERSION;
+  ctl[H_PAGE_SIZE] = layout.pageSize;
+  ctl[H_PAGE_COUNT] = layout.pageCount;
+  ctl[H_MAX_THREADS] = layout.maxThreads;
+  Atomics.store(ctl, H_MAGIC, MAGIC); // last, with a barrier: the header is complete once MAGIC is visible
+  return { frames, control };
+}
+
+let littleEndian: boolean | undefined;
+function hostIsLittleEndian(): boolean {
+  littleEndian ??= new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+  return littleEndian;
+}
+
+/** Read and check the layout recorded in `buffers` (any thread). */
+export function attachLayout(buffers: DsmBuffers): { layout: Layout; ctl: Int32Array } {
+  if (!hostIsLittleEndian()) throw invalid('pagewire pages are little-endian; this host is big-endian');
+  if (!(buffers?.frames instanceof SharedArrayBuffer) || !(buffers.control instanceof SharedArrayBuffer)) {
+    throw invalid('buffers must be { frames: SharedArrayBuffer, control: SharedArrayBuffer } from createDsmBuffers()');
+  }
+  const ctl = new Int32Array(buffers.control);
+  if (ctl.length < HEADER_WORDS || Atomics.load(ctl, H_MAGIC) !== MAGIC || ctl[H_VERSION] !== VERSION) {
+    throw invalid('control buffer was not made by createDsmBuffers() (bad magic or version)');
+  }
+  const layout = new Layout(ctl[H_PAGE_SIZE]!, ctl[H_PAGE_COUNT]!, ctl[H_MAX_THREADS]!);
+  if (buffers.frames.byteLength !== layout.size || ctl.length !== layout.controlWords) {
+    throw invalid('frames/control buffer sizes do not match the recorded layout');
+  }
+  return { layout, ctl };
+}
+
+/** Hex address for messages: 0x00012a40. */
+export function hex(addr: number): string {
+  return '0x' + (addr >>> 0).toString(16).padStart(8, '0');
+}
