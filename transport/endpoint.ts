@@ -40,6 +40,13 @@ function formatAddress(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+function ipLiteralLookup(
+  address: string, options: unknown, cb: (err: Error | null, address: string, family: number) => void,
+): void {
+  const family = isIP(address);
+  cb(family === 0 ? new Error(`not an IP address: ${address}`) : null, address, family);
+}
+
 function invalid(message: string): TransportError {
   return new TransportError('TRANSPORT_ERR_INVALID_ARGUMENT', message);
 }
@@ -78,6 +85,9 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.log = createLogger('transport', () => this.nodeId);
     this.socket = dgram.createSocket({
       type: isIP(opts.host) === 6 ? 'udp6' : 'udp4',
+      // Peers are IP literals (parsePeer checks), so resolve them synchronously: the default
+      // dns.lookup defers every datagram's send by a process tick.
+      lookup: ipLiteralLookup,
       recvBufferSize: opts.socketBufferBytes,
       sendBufferSize: opts.socketBufferBytes,
     });
