@@ -3,6 +3,7 @@
  * client) through the in-memory network. Nothing may throw, crash or hang; the server keeps
  * serving a well-behaved client and counts what it dropped. Seeded, so failures reproduce.
  */
+import { seededRandom } from '../transport/random.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { RpcClient, RpcServer, decodeMessage } from '../rpc/runtime/index.js';
@@ -26,17 +27,7 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 10_000): P
   }
 }
 
-/** mulberry32: small seeded PRNG. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 function mutate(src: Uint8Array, rnd: () => number): Uint8Array {
   const r = rnd();

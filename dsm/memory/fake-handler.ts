@@ -8,6 +8,7 @@
  * page, the way a real protocol must serialise them: an install with data over a page that another
  * operation just reinstalled would drop writes.
  */
+import { PerKeySerializer } from './serial.js';
 import type { Access, PageFailure } from '../contract.js';
 import type { RuntimeHandler, RuntimeHandlerContext } from './runtime.js';
 import type { PageStore } from './store.js';
@@ -44,7 +45,7 @@ export class FakePageSource implements RuntimeHandler {
   private readonly failures = new Map<number, PageFailure>();
   private readonly stalled = new Set<number>();
   private readonly churning = new Map<number, { stop: boolean; rounds: number; done: Promise<void> }>();
-  private readonly chains = new Map<number, Promise<unknown>>();
+  private readonly perPage = new PerKeySerializer<number>();
   private readonly delayMs: number;
 
   constructor(
@@ -161,17 +162,7 @@ export class FakePageSource implements RuntimeHandler {
   }
 
   private serialised<T>(page: number, op: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(page) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    const tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(page, tail);
-    void tail.then(() => {
-      if (this.chains.get(page) === tail) this.chains.delete(page);
-    });
-    return next;
+    return this.perPage.run(page, op);
   }
 }
 

@@ -26,6 +26,7 @@
  * Operations that take rights away are serialised per page (a promise chain), so two downgrades
  * never interleave their drains.
  */
+import { PerKeySerializer } from './serial.js';
 import { performance } from 'node:perf_hooks';
 import type { Access, LocalPages, PageFailure, PageFaultHandler } from '../contract.js';
 import { DsmError, isDsmError } from '../errors.js';
@@ -101,7 +102,7 @@ export class PageStore implements LocalPages {
   private readonly drainTimeoutMs: number;
   private readonly installSpinMs: number;
   private readonly inflight = new Set<number>();
-  private readonly chains = new Map<number, Promise<unknown>>();
+  private readonly perPage = new PerKeySerializer<number>();
   private serving = false;
   private closed = false;
 
@@ -308,17 +309,7 @@ export class PageStore implements LocalPages {
   // ---------------------------------------------------------------- internals
 
   private serialised<T>(page: number, op: () => Promise<T>): Promise<T> {
-    const prev = this.chains.get(page) ?? Promise.resolve();
-    const next = prev.then(op, op);
-    const tail = next.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(page, tail);
-    void tail.then(() => {
-      if (this.chains.get(page) === tail) this.chains.delete(page);
-    });
-    return next;
+    return this.perPage.run(page, op);
   }
 
   /** Lower STATE to `to`, then wait (asynchronously, bounded) until no app thread is mid-access. */

@@ -7,23 +7,15 @@
  * RPC_ERR_UNREACHABLE (executed 'maybe') giveUpMs after they were sent or it died.
  * Each node's LocalPages is a FakePages: a Map of page -> {rights, bytes}.
  */
+import { seededRandom } from '../../transport/random.js';
 import type { Access, LocalPages, PageFailure } from '../../dsm/contract.js';
 import { IvyNode, type IvyOptions } from '../../dsm/protocol/index.js';
 import { IvyClient, type IvyHandlers } from '../../dsm/protocol/ivy.stubs.js';
 import { RpcError, decode, encode, type Caller, type CallOptions, type InterfaceDescriptor, type ProcedureDescriptor } from '../../rpc/index.js';
 import type { Timers } from '../../rpc/runtime/index.js';
 
-/** mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32: a small seeded PRNG (the transport's). */
+export const prng = seededRandom;
 
 interface Event {
   readonly time: number;

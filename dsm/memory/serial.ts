@@ -1,0 +1,18 @@
+/** Runs async operations one at a time per key (per page), in call order; a failure does not block the next. */
+export class PerKeySerializer<K> {
+  private readonly chains = new Map<K, Promise<unknown>>();
+
+  run<T>(key: K, op: () => Promise<T>): Promise<T> {
+    const prev = this.chains.get(key) ?? Promise.resolve();
+    const next = prev.then(op, op);
+    const tail = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(key, tail);
+    void tail.then(() => {
+      if (this.chains.get(key) === tail) this.chains.delete(key);
+    });
+    return next;
+  }
+}
