@@ -13,9 +13,9 @@ import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { FIXED_HEADER_BYTES, CRC_BYTES } from '../transport/wire.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { encodeRequestBody, frame, MsgType } from '../rpc/runtime/wire.js';
-import { LabClient, LabDescriptor } from '../test/fixtures/rpc-udp/lab.stubs.js';
+import { LabClient, LabDescriptor } from '../rpc/examples/lab.stubs.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
-import { chainHash } from './rpc-handlers.js';
+import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
 
 const USAGE = `usage: node dist/bench/rpc-bench.js [--quick] [--json]   (or: npm run bench:rpc -- [flags])

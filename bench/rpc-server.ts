@@ -15,8 +15,8 @@ import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { createEndpoint } from '../transport/index.js';
 import { RpcServer } from '../rpc/runtime/index.js';
-import { LabDescriptor, type LabHandlers } from '../test/fixtures/rpc-udp/lab.stubs.js';
-import { chainHash } from './rpc-handlers.js';
+import { LabDescriptor, type LabHandlers } from '../rpc/examples/lab.stubs.js';
+import { chainHash } from '../rpc/examples/lab-handlers.js';
 
 /** The grpc-js service: one unary echo method, raw Buffers in and out. */
 export const GRPC_SERVICE = {
@@ -49,7 +49,7 @@ async function serveRpc(): Promise<{ address: string; close: () => Promise<void>
     hashInline: (rounds, seed) => chainHash(rounds, seed),
   };
   const here = dirname(fileURLToPath(import.meta.url));
-  server.serve(LabDescriptor, lab, { poolModule: pathToFileURL(join(here, 'rpc-handlers.js')), poolThreads: availableParallelism() });
+  server.serve(LabDescriptor, lab, { poolModule: pathToFileURL(join(here, '../rpc/examples/lab-handlers.js')), poolThreads: availableParallelism() });
   return { address: ep.address, close: async () => { await server.close(); await ep.close(); } };
 }
 
