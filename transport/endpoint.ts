@@ -36,15 +36,16 @@ export function parsePeer(peer: string): { host: string; port: number; key: stri
   return { host, port, key: formatAddress(host, port) };
 }
 
+/** "host:port", or "[v6]:port" (any address with a colon is IPv6). */
 function formatAddress(host: string, port: number): string {
-  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function ipLiteralLookup(
   address: string, options: unknown, cb: (err: Error | null, address: string, family: number) => void,
 ): void {
-  const family = isIP(address);
-  cb(family === 0 ? new Error(`not an IP address: ${address}`) : null, address, family);
+  // Only addresses that parsePeer() accepted get here: no need to validate again per datagram.
+  cb(null, address, address.includes(':') ? 6 : 4);
 }
 
 function invalid(message: string): TransportError {
@@ -238,6 +239,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   }
 
   private slotFor(peer: string): PeerSlot {
+    const known = this.peers.get(peer); // the common case: the caller uses the canonical "host:port"
+    if (known !== undefined) return known;
     const { host, port, key } = parsePeer(peer);
     const slot = this.peers.get(key) ?? this.createSlot(key, host, port);
     if (slot === undefined) {
