@@ -1,4 +1,4 @@
-/** A peer that restarts on the same address is a new session; nothing of the old one leaks. */
+/** Peer sessions: restarts are detected and contained; peer state stays bounded. */
 import { afterEach, expect, it } from 'vitest';
 import { isTransportError, type PeerRestartedEvent } from '../transport/index.js';
 import { collect, Endpoints } from './support/transport.js';
@@ -10,6 +10,7 @@ let proxy: UdpProxy | undefined;
 afterEach(async () => {
   await eps.closeAll();
   await proxy?.close();
+  proxy = undefined;
 });
 
 it('treats a peer restarted on the same port as a new session and never delivers the old session\'s datagrams', async () => {
@@ -59,4 +60,38 @@ it('treats a peer restarted on the same port as a new session and never delivers
   expect(atA.map((m) => Buffer.from(m.data).toString())).toEqual(['old-1', 'old-2', 'new-1']);
   expect(atB2.map((m) => Buffer.from(m.data).toString())).toEqual(['hello-new']);
   expect(restarts).toHaveLength(1);
+});
+
+it('tells a sender that its peer restarted within a round trip, even when the new incarnation never sends', async () => {
+  const a = await eps.make({ nodeId: 'a', giveUpMs: 10_000 });
+  const b = await eps.make({ nodeId: 'b' });
+  const port = b.port;
+  const atB = collect(b);
+  await a.send(b.address, Buffer.from('first'));
+  await waitFor(() => atB.length === 1, 'b to get first');
+  await b.close();
+  const b2 = await eps.make({ nodeId: 'b2', port });
+  const atB2 = collect(b2);
+  // a still addresses b's old stream; b2 answers its data with a SYN naming its new session.
+  const t0 = performance.now();
+  const outcome = await within(a.send(`127.0.0.1:${port}`, Buffer.from('to-old-stream')).then(() => 'acked', (e: unknown) => e), 5_000, 'send');
+  expect(isTransportError(outcome, 'TRANSPORT_ERR_PEER_RESTARTED')).toBe(true);
+  expect(performance.now() - t0).toBeLessThan(10_000); // well before giveUpMs: not a give-up
+  expect(atB2).toHaveLength(0);
+  expect(b2.stats().bad.staleSession).toBeGreaterThan(0);
+  await a.send(`127.0.0.1:${port}`, Buffer.from('hello-b2'));
+  await waitFor(() => atB2.length === 1, 'b2 to get hello-b2');
+  expect(Buffer.from(atB2[0]!.data).toString()).toBe('hello-b2');
+});
+
+it('keeps at most maxPeers peer states, evicting idle ones, and still serves every sender', async () => {
+  const hub = await eps.make({ maxPeers: 2 });
+  const got = collect(hub);
+  for (let i = 0; i < 4; i++) {
+    const s = await eps.make();
+    await s.send(hub.address, Buffer.from(`from-${i}`));
+    await waitFor(() => got.length === i + 1, `message ${i}`);
+    expect(hub.stats().peers.length).toBeLessThanOrEqual(2);
+  }
+  expect(got.map((m) => Buffer.from(m.data).toString())).toEqual(['from-0', 'from-1', 'from-2', 'from-3']);
 });
