@@ -1,0 +1,109 @@
+/**
+ * Options of a DSM node, their defaults and validation, and the placement of pages: which node
+ * owns each page before anyone touched it. Everything here is plain data, because the resolved
+ * options travel to the runtime worker thread by structured clone.
+ */
+import type { EndpointOptions } from '../../transport/index.js';
+import { parsePeer } from '../../transport/index.js';
+import { DsmError } from '../errors.js';
+import type { IvyOptions } from '../protocol/index.js';
+
+export interface DsmPeer {
+  /** Node id (uint16), unique in the cluster. */
+  readonly id: number;
+  /** The peer's UDP address, "host:port". */
+  readonly address: string;
+}
+
+export interface DsmNodeOptions {
+  /** This node's id (uint16). */
+  readonly id: number;
+  /** Address to bind, "host:port". */
+  readonly listen: string;
+  /** Every other node of the cluster; all nodes must be given the same set. */
+  readonly peers: readonly DsmPeer[];
+  /** Bytes per page, a power of two from 64 to 65536. @default 4096 */
+  readonly pageSize?: number;
+  /** Pages in the address space, page 0 (null) included. @default 1024 */
+  readonly pageCount?: number;
+  /** Application threads that may attach at once. @default 16 */
+  readonly maxThreads?: number;
+  /** Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). */
+  readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random'>;
+  /** Coherence-protocol options (timeouts, heartbeat). */
+  readonly ivy?: Omit<IvyOptions, 'timers'>;
+}
+
+export interface ResolvedDsmNodeOptions {
+  readonly id: number;
+  readonly host: string;
+  readonly port: number;
+  readonly peers: readonly DsmPeer[];
+  readonly nodes: readonly number[];
+  readonly pageSize: number;
+  readonly pageCount: number;
+  readonly maxThreads: number;
+  readonly transport: DsmNodeOptions['transport'];
+  readonly ivy: DsmNodeOptions['ivy'];
+  /** Bound of one blocked access on the app thread: the protocol's fault timeout plus slack. */
+  readonly appFaultTimeoutMs: number;
+}
+
+export const DSM_NODE_DEFAULTS = { pageSize: 4096, pageCount: 1024, maxThreads: 16 } as const;
+
+function bad(message: string): DsmError {
+  return new DsmError('DSM_ERR_INVALID_ARGUMENT', message);
+}
+
+function nodeId(v: unknown, what: string): number {
+  if (!Number.isInteger(v) || (v as number) < 0 || (v as number) > 0xffff) throw bad(`${what} must be an integer node id in [0, 65535], got ${String(v)}`);
+  return v as number;
+}
+
+function address(v: unknown, what: string): { host: string; port: number; key: string } {
+  try {
+    return parsePeer(v as string);
+  } catch (e) {
+    throw bad(`${what}: ${(e as Error).message}`);
+  }
+}
+
+export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions {
+  if (typeof o !== 'object' || o === null) throw bad('options must be an object');
+  const id = nodeId(o.id, 'id');
+  const listen = address(o.listen, 'listen');
+  if (!Array.isArray(o.peers)) throw bad('peers must be an array of { id, address }');
+  const peers = o.peers.map((p, i) => ({ id: nodeId(p?.id, `peers[${i}].id`), address: address(p?.address, `peers[${i}].address`).key }));
+  const nodes = [id, ...peers.map((p) => p.id)].sort((a, b) => a - b);
+  if (new Set(nodes).size !== nodes.length) throw bad(`node ids must be distinct, got [${nodes.join(', ')}]`);
+  const addrs = [listen.key, ...peers.map((p) => p.address)];
+  if (new Set(addrs).size !== addrs.length) throw bad(`node addresses must be distinct, got [${addrs.join(', ')}]`);
+  const pageSize = o.pageSize ?? DSM_NODE_DEFAULTS.pageSize;
+  const pageCount = o.pageCount ?? DSM_NODE_DEFAULTS.pageCount;
+  if (!Number.isInteger(pageCount) || pageCount - 1 < nodes.length) {
+    throw bad(`pageCount must leave at least one page per node besides the null page: ${nodes.length} nodes need pageCount >= ${nodes.length + 1}, got ${String(pageCount)}`);
+  }
+  const protocolTimeout = o.ivy?.faultTimeoutMs ?? 10_000;
+  return {
+    id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
+    maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
+    transport: o.transport, ivy: o.ivy,
+    appFaultTimeoutMs: protocolTimeout + 2_000,
+  };
+}
+
+/**
+ * Initial placement: pages 1..pageCount-1 split into one contiguous range per node, in node-id
+ * order, so each node allocates from pages it owns and data lives where its creator lives.
+ */
+export function ownedRange(nodes: readonly number[], pageCount: number, node: number): { first: number; end: number } {
+  const k = nodes.indexOf(node);
+  const per = Math.floor((pageCount - 1) / nodes.length);
+  const first = 1 + k * per;
+  return { first, end: k === nodes.length - 1 ? pageCount : first + per };
+}
+
+export function initialOwner(nodes: readonly number[], pageCount: number): (page: number) => number {
+  const per = Math.floor((pageCount - 1) / nodes.length);
+  return (page) => nodes[Math.min(nodes.length - 1, Math.floor((page - 1) / per))]!;
+}

@@ -1,0 +1,69 @@
+/**
+ * The network side of a DSM node, loaded by the runtime worker thread (dsm/memory/runtime.ts) as
+ * its handler module. It binds the node's UDP endpoint, serves the Ivy interface over RPC, keeps
+ * one RPC client per peer, and resolves the page store's faults with IvyNode. The worker posts
+ * 'ready' only after createFaultHandler() resolves, i.e. after the socket is bound and the server
+ * is serving, so the application thread may block in a fault at once.
+ */
+import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
+import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
+import type { RuntimeHandler, RuntimeHandlerContext } from '../memory/index.js';
+import { IvyClient, IvyDescriptor, IvyNode } from '../protocol/index.js';
+import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
+
+/** What the application thread can ask the runtime thread (RuntimeHandle.call). */
+export type RuntimeRequest = { type: 'stats' };
+
+export interface DsmNodeStats {
+  readonly id: number;
+  readonly address: string;
+  readonly deadNodes: number[];
+  readonly ivy: IvyNode['stats'];
+  readonly store: RuntimeHandlerContext['pages']['stats'];
+  readonly transport: ReturnType<UdpEndpoint['stats']>;
+}
+
+export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<RuntimeHandler> {
+  const o = ctx.options as ResolvedDsmNodeOptions;
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}` });
+  const server = new RpcServer(ep);
+  const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
+  const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
+  const rpcClients: RpcClient[] = [];
+  const stubs = new Map<number, IvyClient>();
+  const peer = (n: number): IvyClient => {
+    let c = stubs.get(n);
+    if (c === undefined) {
+      const rpc = new RpcClient(ep, { server: addressOf.get(n)! });
+      rpcClients.push(rpc);
+      c = new IvyClient(rpc);
+      stubs.set(n, c);
+    }
+    return c;
+  };
+  const ivy = new IvyNode({
+    id: o.id, nodes: o.nodes, local: ctx.pages, peer,
+    initialOwner: initialOwner(o.nodes, o.pageCount),
+    options: o.ivy,
+  });
+  server.serve(IvyDescriptor, ivy.handlers);
+  // The transport gave up on a peer: under the fail-stop assumption, it is dead.
+  ep.on('peer-unreachable', (e) => {
+    const n = idOf.get(e.peer);
+    if (n !== undefined) ivy.declareDead(n, `transport: no acknowledgement for ${Math.round(e.waitedMs)} ms`);
+  });
+  return {
+    fault: (page, access) => ivy.fault(page, access),
+    onMessage(msg: unknown): DsmNodeStats {
+      const m = msg as RuntimeRequest;
+      if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
+      return { id: o.id, address: ep.address, deadNodes: ivy.deadNodes, ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats() };
+    },
+    async close(): Promise<void> {
+      ivy.close();
+      await Promise.allSettled(rpcClients.map((c) => c.close()));
+      await server.close();
+      await ep.close();
+    },
+  };
+}
