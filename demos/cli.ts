@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/**
+ * pagewire — the node launcher.
+ *
+ *   pagewire node --id 2 --listen 127.0.0.1:7002 --peers 1@127.0.0.1:7001,3@127.0.0.1:7003
+ *   pagewire node --id 2 --config cluster.json
+ *
+ * Runs one DSM node until SIGINT/SIGTERM. With --control it also reads JSON-line commands on
+ * stdin (demos/control.ts), which is how the demos and tests drive nodes.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
+import { serveControl } from './control.js';
+
+export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
+
+Runs one node of the distributed shared memory until SIGINT/SIGTERM.
+
+  --id N              this node's id (0..65535), unique in the cluster
+  --listen HOST:PORT  UDP address to bind (e.g. 127.0.0.1:7001; IP literals or localhost)
+  --peers LIST        the other nodes, ID@HOST:PORT separated by commas
+  --config FILE       JSON cluster file instead of --listen/--peers:
+                      {"nodes":[{"id":1,"address":"127.0.0.1:7001"},...],"pageSize":4096,"pages":1024}
+  --page-size N       bytes per page, a power of two 64..65536 (default 4096); same on every node
+  --pages N           pages in the address space (default 1024); same on every node
+  --loss P            drop each outgoing datagram with probability P (fault injection, default 0)
+  --seed N            fault-injection seed (default: the node id)
+  --dead-after-ms N   declare a silent peer dead after N ms (default 2000)
+  --control           read JSON-line commands on stdin, answer on stdout (see demos/control.ts)
+  --help              this text
+`;
+
+class UsageError extends Error {}
+
+function int(v: string | undefined, name: string, lo: number, hi: number): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (!Number.isInteger(x) || x < lo || x > hi) throw new UsageError(`--${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  return x;
+}
+
+function parsePeers(list: string): DsmPeer[] {
+  return list.split(',').filter((s) => s.trim() !== '').map((item) => {
+    const m = /^(\d+)@(.+)$/.exec(item.trim());
+    if (!m) throw new UsageError(`--peers items must look like 1@127.0.0.1:7001, got ${JSON.stringify(item)}`);
+    return { id: Number(m[1]), address: m[2]! };
+  });
+}
+
+/** Turn argv (after "node") into DsmNodeOptions; throws UsageError with a message that says what is allowed. */
+export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; control: boolean } | 'help' {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, config: { type: 'string' },
+        'page-size': { type: 'string' }, pages: { type: 'string' }, loss: { type: 'string' }, seed: { type: 'string' },
+        'dead-after-ms': { type: 'string' }, control: { type: 'boolean' }, help: { type: 'boolean' },
+      },
+      strict: true, allowPositionals: false,
+    }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  if (values.help) return 'help';
+  const id = int(values.id, 'id', 0, 65535);
+  if (id === undefined) throw new UsageError('--id is required');
+  let listen = values.listen;
+  let peers: DsmPeer[] = [];
+  let pageSize = int(values['page-size'], 'page-size', 64, 65536);
+  let pageCount = int(values.pages, 'pages', 2, 1 << 24);
+  if (values.config !== undefined) {
+    if (values.listen !== undefined || values.peers !== undefined) throw new UsageError('give either --config or --listen/--peers, not both');
+    let cfg: { nodes?: unknown; pageSize?: unknown; pages?: unknown };
+    try {
+      cfg = JSON.parse(readFileSync(values.config, 'utf8'));
+    } catch (e) {
+      throw new UsageError(`cannot read --config ${values.config}: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(cfg.nodes)) throw new UsageError(`${values.config}: "nodes" must be an array of {"id", "address"}`);
+    const nodes = cfg.nodes as DsmPeer[];
+    const me = nodes.find((n) => n?.id === id);
+    if (me === undefined) throw new UsageError(`${values.config} has no node with id ${id}`);
+    listen = me.address;
+    peers = nodes.filter((n) => n !== me);
+    pageSize ??= typeof cfg.pageSize === 'number' ? cfg.pageSize : undefined;
+    pageCount ??= typeof cfg.pages === 'number' ? cfg.pages : undefined;
+  } else {
+    if (listen === undefined) throw new UsageError('--listen HOST:PORT is required (or --config FILE)');
+    if (values.peers === undefined) throw new UsageError('--peers ID@HOST:PORT,... is required (or --config FILE)');
+    peers = parsePeers(values.peers);
+  }
+  let loss = 0;
+  if (values.loss !== undefined) {
+    loss = Number(values.loss);
+    if (!(loss >= 0 && loss <= 0.9)) throw new UsageError(`--loss must be a probability in [0, 0.9], got ${JSON.stringify(values.loss)}`);
+  }
+  const seed = int(values.seed, 'seed', 0, 2 ** 31) ?? id;
+  const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 100, 600_000);
+  return {
+    control: values.control === true,
+    options: {
+      id, listen, peers, pageSize, pageCount,
+      transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
+      ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
+    },
+  };
+}
+
+async function runNode(argv: string[]): Promise<number> {
+  const parsed = nodeOptionsFromArgs(argv);
+  if (parsed === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let node: DsmNode;
+  try {
+    node = await startDsmNode(parsed.options);
+  } catch (e) {
+    process.stderr.write(`pagewire node: ${(e as Error).message}\n`);
+    return 1;
+  }
+  const stop = async () => {
+    await node.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  const addr = `${node.options.host}:${node.options.port}`;
+  if (parsed.control) {
+    process.stdout.write(JSON.stringify({ event: 'ready', id: node.id, address: addr, pageSize: node.options.pageSize }) + '\n');
+    await serveControl(node, (line) => process.stdout.write(line + '\n'));
+    await node.close();
+    return 0;
+  }
+  process.stdout.write(`node ${node.id} listening on ${addr}; peers ${node.options.peers.map((p) => `${p.id}@${p.address}`).join(', ')}; Ctrl-C to stop\n`);
+  await new Promise(() => undefined); // until a signal
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help') {
+    process.stdout.write(USAGE);
+    return sub === undefined ? 2 : 0;
+  }
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the command is "node"`);
+  return runNode(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError || (e as { code?: unknown })?.code === 'DSM_ERR_INVALID_ARGUMENT') {
+      process.stderr.write(`pagewire: ${(e as Error).message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    process.stderr.write(`pagewire: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,113 @@
+/**
+ * A node's control channel: JSON lines on stdin, one JSON line of answer each on stdout, used by
+ * the demos and the multi-process tests to drive a node process (`pagewire node --control`).
+ *
+ *   → {"seq":1,"cmd":"alloc","bytes":16}
+ *   ← {"seq":1,"ok":true,"value":8192}
+ *   ← {"seq":2,"ok":false,"error":{"code":"DSM_ERR_PAGE_LOST","message":"...","address":12288,"page":3,"node":3}}
+ *
+ * Commands run one at a time on the node's application thread, so a command that touches a
+ * remote page blocks in a page fault exactly as application code would.
+ */
+import { createInterface } from 'node:readline';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { DsmNode } from '../dsm/node/index.js';
+import { createList, prepend, stampOwn, traverse } from './list.js';
+
+export type ControlCommand =
+  | { cmd: 'alloc'; bytes: number }
+  | { cmd: 'read32'; addr: number }
+  | { cmd: 'write32'; addr: number; value: number }
+  | { cmd: 'list-create' }
+  | { cmd: 'list-prepend'; header: number; values: number[] }
+  | { cmd: 'list-traverse'; header: number }
+  | { cmd: 'list-stamp'; header: number }
+  | { cmd: 'locked-increment'; lock: number; counter: number; times: number }
+  | { cmd: 'false-share'; base: number; words: number; threads: number; writes: number }
+  | { cmd: 'stats' }
+  | { cmd: 'exit' };
+
+type Handler = (node: DsmNode, c: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function num(c: Record<string, unknown>, k: string): number {
+  const v = c[k];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw Object.assign(new Error(`${k} must be a non-negative integer, got ${JSON.stringify(v)}`), { code: 'CONTROL_ERR_BAD_COMMAND' });
+  return v;
+}
+
+const handlers: Record<string, Handler> = {
+  alloc: (n, c) => n.alloc(num(c, 'bytes')),
+  read32: (n, c) => n.mem.u32[num(c, 'addr') >>> 2],
+  write32: (n, c) => {
+    n.mem.u32[num(c, 'addr') >>> 2] = num(c, 'value');
+    return null;
+  },
+  'list-create': (n) => createList(n),
+  'list-prepend': (n, c) => {
+    if (!Array.isArray(c.values)) throw Object.assign(new Error('values must be an array of integers'), { code: 'CONTROL_ERR_BAD_COMMAND' });
+    return (c.values as number[]).map((v) => prepend(n, num(c, 'header'), v >>> 0, n.id));
+  },
+  'list-traverse': (n, c) => traverse(n, num(c, 'header')),
+  'list-stamp': (n, c) => stampOwn(n, num(c, 'header'), n.id),
+  'locked-increment': (n, c) => {
+    const lock = num(c, 'lock');
+    const counter = num(c, 'counter');
+    const times = num(c, 'times');
+    const t0 = performance.now();
+    for (let i = 0; i < times; i++) {
+      n.mem.lock(lock);
+      n.mem.u32[counter >>> 2] = n.mem.u32[counter >>> 2]! + 1;
+      n.mem.unlock(lock);
+    }
+    return { ms: performance.now() - t0 };
+  },
+  'false-share': (n, c) => falseShare(n, num(c, 'base'), num(c, 'words'), num(c, 'threads'), num(c, 'writes')),
+  stats: async (n) => ({ node: await n.stats(), app: n.mem.stats }),
+};
+
+/**
+ * `threads` worker threads of this node each get their own `words` consecutive u32 words starting
+ * at base + k*words*4 and perform `writes` increments spread over them (word = i mod words), each a
+ * plain read then write of a word only that thread writes. A lost write (a store landing in a page
+ * the runtime already shipped away) would leave a thread's words summing to less than `writes`.
+ */
+async function falseShare(n: DsmNode, base: number, words: number, threads: number, writes: number): Promise<{ ms: number }> {
+  const file = fileURLToPath(new URL('./false-share-worker.js', import.meta.url));
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: threads }, (_, k) => new Promise<void>((resolve, reject) => {
+    const w = new Worker(file, { workerData: { shared: n.shared, base: base + k * words * 4, words, writes } });
+    w.once('error', reject);
+    w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`false-share worker ${k} exited with ${code}`))));
+  })));
+  return { ms: performance.now() - t0 };
+}
+
+function errorJson(e: unknown): Record<string, unknown> {
+  const x = e as { code?: unknown; message?: unknown; address?: unknown; page?: unknown; node?: unknown };
+  return { code: x?.code ?? 'CONTROL_ERR_INTERNAL', message: String(x?.message ?? e), address: x?.address, page: x?.page, node: x?.node };
+}
+
+/** Serve commands from stdin until it ends or an "exit" command; then resolve. */
+export async function serveControl(node: DsmNode, out: (line: string) => void): Promise<void> {
+  const rl = createInterface({ input: process.stdin });
+  for await (const line of rl) {
+    if (line.trim() === '') continue;
+    let seq: unknown = null;
+    try {
+      const c = JSON.parse(line) as { seq?: unknown; cmd?: unknown };
+      seq = c.seq ?? null;
+      if (c.cmd === 'exit') {
+        out(JSON.stringify({ seq, ok: true, value: null }));
+        break;
+      }
+      const h = typeof c.cmd === 'string' ? handlers[c.cmd] : undefined;
+      if (h === undefined) throw Object.assign(new Error(`unknown command ${JSON.stringify(c.cmd)}; known: ${Object.keys(handlers).join(', ')}, exit`), { code: 'CONTROL_ERR_BAD_COMMAND' });
+      const value = await h(node, c);
+      out(JSON.stringify({ seq, ok: true, value }));
+    } catch (e) {
+      out(JSON.stringify({ seq, ok: false, error: errorJson(e) }));
+    }
+  }
+  rl.close();
+}
