@@ -54,7 +54,10 @@
  * ## Failure (fail-stop)
  * A peer is declared dead when a call to it fails with RPC_ERR_UNREACHABLE or misses its deadline,
  * or when heartbeats go unanswered for deadAfterMs (failure-detector.ts). Then:
- * - a fault on a page whose manager is dead fails DSM_ERR_MANAGER_DEAD naming the manager;
+ * - a fault on a page whose manager is dead fails DSM_ERR_MANAGER_DEAD naming the manager,
+ *   except the owner's own write on its read copy: the owner holds the contents and the copy set,
+ *   so it invalidates the copies and upgrades alone (#upgradeOrphan); pages held by live nodes
+ *   keep working for their holder, though nobody else can find them any more;
  * - a fault on a page whose owner is dead fails DSM_ERR_PAGE_LOST naming the owner: the owner
  *   held the only writable copy and the copy set, and nobody else knows who holds read copies;
  * - a dead copy holder is skipped when invalidating (it can no longer read);
@@ -64,8 +67,8 @@
  *   nodes: promoting one survivor to owner would need the lost copy set and an agreement among
  *   survivors on one new owner, which Ivy does not have. This is the chapter's point: Ivy copies
  *   pages for speed, not for availability, so a dead node takes its pages with it.
- *   (With the current LocalPages contract, fail() after a failed write fault makes later reads on
- *   that node fail too; see the report's contract proposal.)
+ *   A failed write fault leaves the read rights in place (PageStore.fail keeps rights), so the
+ *   copy stays readable after a write to it failed (test/dsm-node-failure.test.ts checks both).
  *
  * ## Bounds
  * Every wait has a deadline (options.ts): a fault resolves or fails within faultTimeoutMs.
@@ -282,7 +285,10 @@ export class IvyNode implements PageFaultHandler {
     const want = access === 'read' ? Want.Read : Want.Write;
     for (;;) {
       if (this.#closed) throw new FaultFailed({ code: 'DSM_ERR_CLOSED', message: `page ${page}: the DSM node is closed` });
-      if (this.#detector.isDead(manager)) throw managerDead(page, manager);
+      if (this.#detector.isDead(manager)) {
+        if (await this.#upgradeOrphan(page, access)) return;
+        throw managerDead(page, manager);
+      }
       const left = deadline - this.#opts.timers.now();
       if (left <= 0) throw new FaultFailed({ code: 'DSM_ERR_FAULT_TIMEOUT', message: `page ${page}: ${access} fault not resolved within ${this.#opts.faultTimeoutMs} ms` });
       let grant: Grant;
@@ -294,6 +300,7 @@ export class IvyNode implements PageFaultHandler {
         } catch (e) {
           if (isRpcError(e, 'RPC_ERR_UNREACHABLE')) {
             this.#detector.callFailed(manager, e);
+            if (await this.#upgradeOrphan(page, access)) return;
             throw managerDead(page, manager);
           }
           if (isRpcError(e, 'RPC_ERR_DEADLINE')) {
@@ -335,6 +342,27 @@ export class IvyNode implements PageFaultHandler {
       this.#epochs.setInstalled(page, grant.epoch);
       return;
     }
+  }
+
+  /**
+   * A write fault of the OWNER on its own read copy while the page's manager is dead: the owner
+   * still knows everything the write needs (it holds the contents and the copy set), and with the
+   * manager dead nobody else can reach the page any more (their faults fail MANAGER_DEAD), so it
+   * invalidates its copy set and upgrades in place, as it would after the manager's grant. Without
+   * this, memory a survivor allocated in its own pages would become read-only the moment the
+   * manager of that page died. #serve refuses forwards from a manager declared dead, so no serve
+   * can interleave with this upgrade (fail-stop assumption, as everywhere in failure handling).
+   * Returns false when this node is not the owner (the fault then fails MANAGER_DEAD).
+   */
+  async #upgradeOrphan(page: number, access: Access): Promise<boolean> {
+    if (access !== 'write' || this.#local.rights(page) !== 'read') return false;
+    const owned = this.#ownedState(page);
+    if (owned === null) return false;
+    await this.#invalidateCopyset(page, owned, this.id, this.#epochs.installed(page));
+    if (this.#closed) throw new FaultFailed({ code: 'DSM_ERR_CLOSED', message: `page ${page}: the DSM node is closed` });
+    if (this.#ownedState(page) !== owned || this.#local.rights(page) !== 'read') return false;
+    this.#local.install(page, null, 'write');
+    return true;
   }
 
   // ---- Manager side ----
@@ -387,6 +415,12 @@ export class IvyNode implements PageFaultHandler {
 
   async #serve(page: number, want: Want, requester: number, epoch: number, ownerEpoch: number): Promise<Handoff> {
     this.#checkPage(page);
+    const manager = this.managerOf(page);
+    if (manager !== this.id && this.#detector.isDead(manager)) {
+      // Only the manager forwards; one declared dead may have left the owner to upgrade alone
+      // (#upgradeOrphan), so a late forward from it must not move the page.
+      throw new DsmError('DSM_ERR_MANAGER_DEAD', `node ${this.id} ignores a forward for page ${page} from its manager, node ${manager}, declared dead`, { page, node: manager });
+    }
     if (!(await this.#epochs.waitInstalled(page, ownerEpoch, this.#opts.installWaitMs))) {
       throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `node ${this.id} has not installed page ${page} (grant ${ownerEpoch}) within ${this.#opts.installWaitMs} ms`, { page });
     }
