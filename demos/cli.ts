@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
+import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
 import { serveControl } from './control.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
@@ -24,9 +24,9 @@ Runs one node of the distributed shared memory until SIGINT/SIGTERM.
                       {"nodes":[{"id":1,"address":"127.0.0.1:7001"},...],"pageSize":4096,"pages":1024}
   --page-size N       bytes per page, a power of two 64..65536 (default 4096); same on every node
   --pages N           pages in the address space (default 1024); same on every node
-  --loss P            drop each outgoing datagram with probability P (fault injection, default 0)
+  --loss P            drop each outgoing datagram with probability P in [0, 0.9] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
-  --dead-after-ms N   declare a silent peer dead after N ms (default 2000)
+  --dead-after-ms N   declare a silent peer dead after N ms (500..600000, default 2000)
   --control           read JSON-line commands on stdin, answer on stdout (see demos/control.ts)
   --help              this text
 `;
@@ -70,6 +70,7 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   let listen = values.listen;
   let peers: DsmPeer[] = [];
   let pageSize = int(values['page-size'], 'page-size', 64, 65536);
+  if (pageSize !== undefined && (pageSize & (pageSize - 1)) !== 0) throw new UsageError(`--page-size must be a power of two from 64 to 65536, got ${pageSize}`);
   let pageCount = int(values.pages, 'pages', 2, 1 << 24);
   if (values.config !== undefined) {
     if (values.listen !== undefined || values.peers !== undefined) throw new UsageError('give either --config or --listen/--peers, not both');
@@ -85,8 +86,9 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
     if (me === undefined) throw new UsageError(`${values.config} has no node with id ${id}`);
     listen = me.address;
     peers = nodes.filter((n) => n !== me);
-    pageSize ??= typeof cfg.pageSize === 'number' ? cfg.pageSize : undefined;
-    pageCount ??= typeof cfg.pages === 'number' ? cfg.pages : undefined;
+    pageSize ??= int(cfg.pageSize === undefined ? undefined : String(cfg.pageSize), 'config pageSize', 64, 65536);
+    pageCount ??= int(cfg.pages === undefined ? undefined : String(cfg.pages), 'config pages', 2, 1 << 24);
+    if (pageSize !== undefined && (pageSize & (pageSize - 1)) !== 0) throw new UsageError(`${values.config}: pageSize must be a power of two from 64 to 65536, got ${pageSize}`);
   } else {
     if (listen === undefined) throw new UsageError('--listen HOST:PORT is required (or --config FILE)');
     if (values.peers === undefined) throw new UsageError('--peers ID@HOST:PORT,... is required (or --config FILE)');
@@ -98,15 +100,27 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
     if (!(loss >= 0 && loss <= 0.9)) throw new UsageError(`--loss must be a probability in [0, 0.9], got ${JSON.stringify(values.loss)}`);
   }
   const seed = int(values.seed, 'seed', 0, 2 ** 31) ?? id;
-  const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 100, 600_000);
-  return {
-    control: values.control === true,
-    options: {
-      id, listen, peers, pageSize, pageCount,
-      transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
-      ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
-    },
+  const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 500, 600_000);
+  const options: DsmNodeOptions = {
+    id, listen, peers, pageSize, pageCount,
+    transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
+    ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
   };
+  // The node's own validation (addresses, distinct ids and addresses, page count), as a usage error.
+  try {
+    resolveDsmNodeOptions(options);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return { control: values.control === true, options };
+}
+
+/** A start failure in words a user can act on (the bind error arrives wrapped by the runtime thread). */
+function startFailure(e: unknown, listen: string): string {
+  const msg = (e as Error)?.message ?? String(e);
+  if (/EADDRINUSE/.test(msg)) return `${listen} is already in use (another node or program has that UDP port); pick another --listen port`;
+  if (/EADDRNOTAVAIL/.test(msg)) return `${listen} is not an address of this host; --listen must name a local interface`;
+  return msg;
 }
 
 async function runNode(argv: string[]): Promise<number> {
@@ -119,15 +133,26 @@ async function runNode(argv: string[]): Promise<number> {
   try {
     node = await startDsmNode(parsed.options);
   } catch (e) {
-    process.stderr.write(`pagewire node: ${(e as Error).message}\n`);
+    process.stderr.write(`pagewire node: ${startFailure(e, parsed.options.listen)}\n`);
     return 1;
   }
-  const stop = async () => {
-    await node.close();
-    process.exit(0);
+  // Graceful shutdown: stop serving peers, close the socket, exit 0. A second signal, or a close
+  // that takes longer than 3 s, exits at once (code 1: the shutdown was not clean).
+  let stopping = false;
+  const stop = (sig: NodeJS.Signals): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    setTimeout(() => {
+      process.stderr.write(`pagewire node ${node.id}: close did not finish within 3 s after ${sig}; exiting\n`);
+      process.exit(1);
+    }, 3_000).unref();
+    void node.close().then(() => {
+      if (!parsed.control) process.stdout.write(`node ${node.id}: ${sig}, closed\n`);
+      process.exit(0);
+    });
   };
-  process.once('SIGINT', () => void stop());
-  process.once('SIGTERM', () => void stop());
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   const addr = `${node.options.host}:${node.options.port}`;
   if (parsed.control) {
     process.stdout.write(JSON.stringify({ event: 'ready', id: node.id, address: addr, pageSize: node.options.pageSize }) + '\n');

@@ -13,18 +13,21 @@ import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { DsmNode } from '../dsm/node/index.js';
-import { createList, prepend, stampOwn, traverse } from './list.js';
+import { createLogger } from '../transport/log.js';
+import { createList, prepend, stampOwn, traverse, type Alloc } from './list.js';
+import { allocAvoidingManager } from './placement.js';
 
 export type ControlCommand =
   | { cmd: 'alloc'; bytes: number }
   | { cmd: 'read32'; addr: number }
   | { cmd: 'write32'; addr: number; value: number }
-  | { cmd: 'list-create' }
-  | { cmd: 'list-prepend'; header: number; values: number[] }
+  | { cmd: 'list-create'; avoidManagedBy?: number }
+  | { cmd: 'list-prepend'; header: number; values: number[]; avoidManagedBy?: number }
   | { cmd: 'list-traverse'; header: number }
   | { cmd: 'list-stamp'; header: number }
   | { cmd: 'locked-increment'; lock: number; counter: number; times: number }
   | { cmd: 'false-share'; base: number; words: number; threads: number; writes: number }
+  | { cmd: 'write-loop'; addr: number; writes: number; startAt?: number }
   | { cmd: 'stats' }
   | { cmd: 'exit' };
 
@@ -36,6 +39,11 @@ function num(c: Record<string, unknown>, k: string): number {
   return v;
 }
 
+/** The list's allocator: the node's own, or one that skips pages managed by `avoidManagedBy` (demos/placement.ts). */
+function listAlloc(n: DsmNode, c: Record<string, unknown>): Alloc | undefined {
+  return c.avoidManagedBy === undefined ? undefined : allocAvoidingManager(n, n.options.nodes, num(c, 'avoidManagedBy'));
+}
+
 const handlers: Record<string, Handler> = {
   alloc: (n, c) => n.alloc(num(c, 'bytes')),
   read32: (n, c) => n.mem.u32[num(c, 'addr') >>> 2],
@@ -43,10 +51,11 @@ const handlers: Record<string, Handler> = {
     n.mem.u32[num(c, 'addr') >>> 2] = num(c, 'value');
     return null;
   },
-  'list-create': (n) => createList(n),
+  'list-create': (n, c) => createList(n, listAlloc(n, c)),
   'list-prepend': (n, c) => {
     if (!Array.isArray(c.values)) throw Object.assign(new Error('values must be an array of integers'), { code: 'CONTROL_ERR_BAD_COMMAND' });
-    return (c.values as number[]).map((v) => prepend(n, num(c, 'header'), v >>> 0, n.id));
+    const alloc = listAlloc(n, c);
+    return (c.values as number[]).map((v) => prepend(n, num(c, 'header'), v >>> 0, n.id, alloc));
   },
   'list-traverse': (n, c) => traverse(n, num(c, 'header')),
   'list-stamp': (n, c) => stampOwn(n, num(c, 'header'), n.id),
@@ -63,8 +72,25 @@ const handlers: Record<string, Handler> = {
     return { ms: performance.now() - t0 };
   },
   'false-share': (n, c) => falseShare(n, num(c, 'base'), num(c, 'words'), num(c, 'threads'), num(c, 'writes')),
+  'write-loop': (n, c) => writeLoop(n, num(c, 'addr'), num(c, 'writes'), c.startAt === undefined ? undefined : num(c, 'startAt')),
   stats: async (n) => ({ node: await n.stats(), app: n.mem.stats }),
 };
+
+/**
+ * `writes` increments of the u32 word at `addr` on the application thread, each a read then a
+ * write, starting when the wall clock (ms since the epoch, same host) reaches `startAt`, so several
+ * nodes can start together. Returns the loop's time and the faults it took.
+ */
+function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; readFaults: number; writeFaults: number } {
+  if (startAt !== undefined) while (performance.timeOrigin + performance.now() < startAt); // spin: a start line, not a sleep
+  const r0 = n.mem.stats.readFaults;
+  const w0 = n.mem.stats.writeFaults;
+  const u32 = n.mem.u32;
+  const w = addr >>> 2;
+  const t0 = performance.now();
+  for (let i = 0; i < writes; i++) u32[w] = u32[w]! + 1;
+  return { ms: performance.now() - t0, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
+}
 
 /**
  * `threads` worker threads of this node each get their own `words` consecutive u32 words starting
@@ -90,6 +116,7 @@ function errorJson(e: unknown): Record<string, unknown> {
 
 /** Serve commands from stdin until it ends or an "exit" command; then resolve. */
 export async function serveControl(node: DsmNode, out: (line: string) => void): Promise<void> {
+  const log = createLogger('control', () => `node${node.id}`);
   const rl = createInterface({ input: process.stdin });
   for await (const line of rl) {
     if (line.trim() === '') continue;
@@ -103,10 +130,15 @@ export async function serveControl(node: DsmNode, out: (line: string) => void): 
       }
       const h = typeof c.cmd === 'string' ? handlers[c.cmd] : undefined;
       if (h === undefined) throw Object.assign(new Error(`unknown command ${JSON.stringify(c.cmd)}; known: ${Object.keys(handlers).join(', ')}, exit`), { code: 'CONTROL_ERR_BAD_COMMAND' });
+      log('%s', line);
       const value = await h(node, c);
-      out(JSON.stringify({ seq, ok: true, value }));
+      const answer = JSON.stringify({ seq, ok: true, value });
+      if (log.enabled) log('→ %s', answer.length > 300 ? `${answer.slice(0, 300)}...` : answer);
+      out(answer);
     } catch (e) {
-      out(JSON.stringify({ seq, ok: false, error: errorJson(e) }));
+      const answer = JSON.stringify({ seq, ok: false, error: errorJson(e) });
+      log('→ %s', answer);
+      out(answer);
     }
   }
   rl.close();

@@ -38,9 +38,12 @@ export interface Traversal {
   readonly ms: number;
 }
 
+/** How a list operation gets memory: by default the node's allocator (pages this node owns). */
+export type Alloc = (bytes: number) => number;
+
 /** Make an empty list; returns the header's address (in a page of its own on this node). */
-export function createList(t: DsmThread): number {
-  const addr = t.alloc(t.mem.pageSize);
+export function createList(t: DsmThread, alloc: Alloc = (b) => t.alloc(b)): number {
+  const addr = alloc(t.mem.pageSize);
   const H = defineStruct(t.mem, HEADER);
   H.set.lock(addr, 0);
   H.set.head(addr, 0);
@@ -49,10 +52,10 @@ export function createList(t: DsmThread): number {
 }
 
 /** Prepend one element holding `value`, created on this node, under the list's DSM lock. */
-export function prepend(t: DsmThread, header: number, value: number, node: number): number {
+export function prepend(t: DsmThread, header: number, value: number, node: number, alloc: Alloc = (b) => t.alloc(b)): number {
   const H = defineStruct(t.mem, HEADER);
   const E = defineStruct(t.mem, ELEMENT);
-  const e = t.alloc(E.size);
+  const e = alloc(E.size);
   E.set.value(e, value);
   E.set.node(e, node);
   E.set.seen(e, 0);

@@ -1,5 +1,5 @@
 /**
- * npm run demo  — the transport layer's demo (the DSM demo replaces it once dsm/ exists).
+ * npm run demo:transport — the transport layer's demo.
  *
  * Two node processes on loopback UDP. Both inject faults on what they send: drops, duplicates,
  * reordering and corrupted bits, the chapter's "unreliable communication layer" made real.
@@ -7,7 +7,7 @@
  * checks every echo arrived exactly once, in order, byte for byte, and prints what the
  * transport did to get there. Exits 0 only if everything arrived intact.
  *
- *   npm run demo -- --loss 0.3 --count 500 --seed 7
+ *   npm run demo:transport -- --loss 0.3 --count 500 --seed 7
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
 
-const USAGE = `usage: npm run demo [-- options]
+const USAGE = `usage: npm run demo:transport [-- options]
   --loss P      probability each datagram is dropped, each direction (default 0.2)
   --corrupt P   probability a datagram gets 1-3 flipped bits (default 0.05)
   --count N     messages to send (default 300)

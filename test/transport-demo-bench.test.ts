@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { runNode } from './support/run.js';
 
-describe('npm run demo (transport demo)', () => {
+describe('npm run demo:transport', () => {
   it('delivers every echo intact under loss and corruption and exits 0', async () => {
     const r = await runNode('demos/transport-demo.js', ['--count', '120', '--loss', '0.3', '--seed', '3']);
     expect(r.stderr).not.toMatch(/demo failed/);
@@ -17,7 +17,7 @@ describe('npm run demo (transport demo)', () => {
     expect(r.stderr).toMatch(/--loss must be a number in \[0, 0.9\], got "lots"/);
     const u = await runNode('demos/transport-demo.js', ['--frobnicate']);
     expect(u.code).toBe(2);
-    expect(u.stderr).toMatch(/usage: npm run demo/);
+    expect(u.stderr).toMatch(/usage: npm run demo:transport/);
   });
 
   it('prints usage for --help', async () => {

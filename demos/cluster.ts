@@ -1,0 +1,234 @@
+/**
+ * Node processes for the demos: spawn `pagewire node --control` children on loopback, send them
+ * JSON-line commands (demos/control.ts) and await the answers, and make sure no child outlives
+ * the demo (on normal exit, on an error, on SIGINT/SIGTERM).
+ *
+ *   const cluster = await startCluster({ ids: [1, 2, 3] });
+ *   const header = await cluster.node(1).call({ cmd: 'list-create' });
+ *   cluster.node(3).kill();             // SIGKILL: no goodbye, the fail-stop model
+ *   await cluster.close();              // "exit" to the living, SIGKILL to stragglers
+ *
+ * A child's stderr (its DEBUG=pagewire:* protocol log, its crash report) passes through to ours.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import dgram from 'node:dgram';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { ControlCommand } from './control.js';
+
+export const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+
+/** A failed command, carrying the node's error fields (code, address, page, node). */
+export class ControlError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly fields: { address?: number; page?: number; node?: number } = {},
+  ) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface NodeProc {
+  readonly id: number;
+  readonly address: string;
+  readonly child: ChildProcess;
+  /** Send one command; resolves with its value, rejects with a ControlError. */
+  call<T = unknown>(command: ControlCommand, timeoutMs?: number): Promise<T>;
+  /** Resolves when the process has exited (code or signal). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL by default: the node disappears mid-protocol. */
+  kill(signal?: NodeJS.Signals): void;
+  readonly alive: boolean;
+}
+
+export interface ClusterOptions {
+  /** Node ids, e.g. [1, 2, 3]. */
+  readonly ids: readonly number[];
+  /** Extra `pagewire node` arguments for every node, e.g. ['--loss', '0.2']. */
+  readonly args?: readonly string[];
+  /** Extra arguments per node id (e.g. a per-node --seed). */
+  readonly argsFor?: (id: number) => readonly string[];
+  /** How long a node may take to print its ready line. @default 15_000 */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface Cluster {
+  readonly nodes: readonly NodeProc[];
+  node(id: number): NodeProc;
+  /** Ask every living node to exit, SIGKILL whoever has not after a grace period. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Every child any cluster of this process started: killed when the process exits, however it exits. */
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\ninterrupted (${sig}): stopping node processes\n`);
+      process.exit(sig === 'SIGINT' ? 130 : 143); // the 'exit' hook kills the children
+    });
+  }
+}
+
+/** n distinct UDP ports that were free a moment ago on 127.0.0.1. */
+export async function freeUdpPorts(n: number): Promise<number[]> {
+  const sockets = await Promise.all(Array.from({ length: n }, () => new Promise<dgram.Socket>((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', reject);
+    s.bind(0, '127.0.0.1', () => resolve(s));
+  })));
+  const ports = sockets.map((s) => s.address().port);
+  await Promise.all(sockets.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
+function spawnNode(id: number, args: string[], readyTimeoutMs: number): Promise<NodeProc> {
+  const child = spawn(process.execPath, [CLI, 'node', '--id', String(id), ...args, '--control'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let stderrTail = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    process.stderr.write(d);
+    stderrTail = (stderrTail + d.toString()).slice(-2000);
+  });
+  child.stdin!.on('error', () => undefined); // EPIPE after a kill: the exit handler reports it
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      children.delete(child);
+      resolve({ code, signal });
+    });
+  });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  let seq = 0;
+  let address = '';
+  let onReady: ((line: Record<string, unknown>) => void) | undefined;
+
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      process.stderr.write(`[node ${id}] ${line}\n`);
+      return;
+    }
+    if (msg.event === 'ready') {
+      onReady?.(msg);
+      return;
+    }
+    const p = pending.get(msg.seq as number);
+    if (p === undefined) return;
+    pending.delete(msg.seq as number);
+    clearTimeout(p.timer);
+    if (msg.ok === true) p.resolve(msg.value);
+    else {
+      const e = (msg.error ?? {}) as { code?: string; message?: string; address?: number; page?: number; node?: number };
+      p.reject(new ControlError(e.code ?? 'CONTROL_ERR_INTERNAL', `node ${id}: ${e.message ?? 'failed'}`, { address: e.address, page: e.page, node: e.node }));
+    }
+  });
+  void exited.then(({ code, signal }) => {
+    for (const p of pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(new ControlError('CONTROL_ERR_EXITED', `node ${id} exited (${signal ?? `code ${code}`}) before answering`));
+    }
+    pending.clear();
+  });
+
+  const proc: NodeProc = {
+    id, child, exited,
+    get address() {
+      return address;
+    },
+    get alive() {
+      return child.exitCode === null && child.signalCode === null;
+    },
+    call<T>(command: ControlCommand, timeoutMs = 60_000): Promise<T> {
+      if (!proc.alive) return Promise.reject(new ControlError('CONTROL_ERR_EXITED', `node ${id} is not running`));
+      const s = ++seq;
+      return new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(s);
+          reject(new ControlError('CONTROL_ERR_TIMEOUT', `node ${id} did not answer ${command.cmd} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        pending.set(s, { resolve: resolve as (v: unknown) => void, reject, timer });
+        child.stdin!.write(JSON.stringify({ seq: s, ...command }) + '\n');
+      });
+    },
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (proc.alive) child.kill(signal);
+    },
+  };
+
+  return new Promise<NodeProc>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`node ${id} did not become ready within ${readyTimeoutMs} ms`));
+    }, readyTimeoutMs);
+    onReady = (msg) => {
+      clearTimeout(timer);
+      address = String(msg.address);
+      resolve(proc);
+    };
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      const last = stderrTail.trim().split('\n').at(-1) ?? '';
+      reject(Object.assign(new Error(`node ${id} exited (${signal ?? `code ${code}`}) before it was ready${last ? `: ${last}` : ''}`), { stderr: stderrTail }));
+    });
+  });
+}
+
+/**
+ * Start one `pagewire node --control` process per id, on free loopback ports, each told about all
+ * the others. If a port was taken between probing and binding, start over once with new ports.
+ */
+export async function startCluster(o: ClusterOptions): Promise<Cluster> {
+  installExitHook();
+  for (let attempt = 1; ; attempt++) {
+    const ports = await freeUdpPorts(o.ids.length);
+    const addr = (i: number) => `127.0.0.1:${ports[i]}`;
+    const started = o.ids.map((id, i) => spawnNode(id, [
+      '--listen', addr(i),
+      '--peers', o.ids.map((p, j) => `${p}@${addr(j)}`).filter((_, j) => j !== i).join(','),
+      ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
+    ], o.readyTimeoutMs ?? 15_000));
+    const results = await Promise.allSettled(started);
+    const nodes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return makeCluster(nodes);
+    for (const n of nodes) n.kill();
+    await Promise.all(nodes.map((n) => n.exited));
+    const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
+    if (attempt < 2 && /EADDRINUSE/.test(stderr)) continue;
+    throw failed.reason;
+  }
+}
+
+function makeCluster(nodes: NodeProc[]): Cluster {
+  let closing: Promise<void> | undefined;
+  return {
+    nodes,
+    node(id) {
+      const n = nodes.find((x) => x.id === id);
+      if (n === undefined) throw new Error(`no node ${id} in this cluster`);
+      return n;
+    },
+    close() {
+      closing ??= Promise.all(nodes.map(async (n) => {
+        if (!n.alive) return;
+        n.call({ cmd: 'exit' }, 2_000).catch(() => undefined);
+        n.child.stdin!.end();
+        const t = setTimeout(() => n.kill('SIGKILL'), 3_000);
+        await n.exited;
+        clearTimeout(t);
+      })).then(() => undefined);
+      return closing;
+    },
+  };
+}
