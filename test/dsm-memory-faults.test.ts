@@ -77,6 +77,21 @@ describe('dsm/memory page faults', () => {
     expect(mem.u32[(10 * PS) >>> 2]).toBe(0);
   });
 
+  it('a page failed by a timeout is asked for again on the next access, unlike a lost page', async () => {
+    const { mem, rt } = await setup(1);
+    // Both pages get a failure recorded now; then the source could serve them again.
+    await rt.call({ op: 'fail', page: 13, code: 'DSM_ERR_FAULT_TIMEOUT', now: true });
+    await rt.call({ op: 'fail', page: 14, code: 'DSM_ERR_PAGE_LOST', node: 3, now: true });
+    await rt.call({ op: 'clear', page: 13 });
+    await rt.call({ op: 'clear', page: 14 });
+    // The timeout was recorded before this access: not a verdict on the page, so it is asked again.
+    expect(mem.u32[(13 * PS) >>> 2]).toBe(0);
+    expect(mem.stats.readFaults).toBe(1);
+    expect(await rt.call({ op: 'rights', page: 13 })).toBe('read');
+    // A lost page stays lost (only a new install clears it).
+    expect(thrown(() => mem.u32[(14 * PS) >>> 2])).toMatchObject({ code: 'DSM_ERR_PAGE_LOST', page: 14, node: 3 });
+  });
+
   it('a fault the runtime never answers ends in DSM_ERR_FAULT_TIMEOUT, bounded', async () => {
     const { buffers, rt } = await setup(1);
     await rt.call({ op: 'stall', page: 11 });

@@ -90,6 +90,8 @@ export interface AppMemoryStats {
 }
 
 const LOCKED = 1;
+/** P_FAIL_CODE value of DSM_ERR_FAULT_TIMEOUT (1 + its index). */
+const TIMEOUT_FAIL_CODE = 1 + FAILURE_CODES.indexOf('DSM_ERR_FAULT_TIMEOUT');
 const PAGE_BASE_MASK = ~(PAGE_STRIDE - 1);
 
 export class AppMemory {
@@ -321,12 +323,17 @@ export class AppMemory {
     const deadline = start + this.faultTimeoutMs;
     if (need === RIGHTS_WRITE) this.stats.writeFaults++;
     else this.stats.readFaults++;
+    // A timeout is not a verdict on the page: one recorded before this fault began is retried
+    // (asked again); lost pages and dead managers stay failed until a new install.
+    const startGen = Atomics.load(ctl, base + P_GEN);
     try {
       for (;;) {
         const gen = Atomics.load(ctl, base + P_GEN);
         if (Atomics.load(ctl, base + P_STATE) >= need) return;
         const failCode = Atomics.load(ctl, base + P_FAIL_CODE);
-        if (failCode !== 0) throw this.failure(failCode, Atomics.load(ctl, base + P_FAIL_NODE), page, addr, need);
+        if (failCode !== 0 && (failCode !== TIMEOUT_FAIL_CODE || gen !== startGen)) {
+          throw this.failure(failCode, Atomics.load(ctl, base + P_FAIL_NODE), page, addr, need);
+        }
         if (Atomics.load(ctl, H_CLOSED) !== 0) throw closedError(page, addr);
         Atomics.store(ctl, this.slotWord + M_REQUEST, encodeRequest(page, need));
         Atomics.add(ctl, H_DOORBELL, 1);
