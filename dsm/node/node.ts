@@ -68,7 +68,7 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
     runtime = await startRuntime(buffers, { handlerModule: handlerModule(), handlerOptions: o });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
-    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
+    throw new DsmError('DSM_ERR_NODE_START', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
   }
   const thread = attachThread(shared);
   let closed = false;
