@@ -9,7 +9,7 @@
  * loudly here instead of silently testing something else.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { killAllNodes, managerOf, startNodes, type ControlError, type DsmProc } from './support/dsm-procs.js';
+import { freePorts, killAllNodes, managerOf, pollUntil, spawnNode, startNodes, type ControlError, type DsmProc } from './support/dsm-procs.js';
 
 afterEach(killAllNodes);
 
@@ -194,5 +194,32 @@ describe('DSM nodes in separate processes: a node dies (SIGKILL)', () => {
     const other = await expectFailure(n2, { cmd: 'write32', addr, value: 3 });
     expect(other.error).toMatchObject({ code: 'DSM_ERR_PAGE_LOST', node: 3, page });
     expect(await read32(n2, addr)).toBe(777);
+  });
+});
+
+describe('starting a cluster one node at a time', () => {
+  it('does not declare dead a peer that has not started yet, and works once it is up', async () => {
+    const [p1, p2] = await freePorts(2);
+    const args = ['--dead-after-ms', '500'];
+    const n1 = spawnNode(1, p1!, `2@127.0.0.1:${p2}`, { args });
+    await n1.ready;
+    const a = n1.proc;
+    const own = await a.call<number>({ cmd: 'alloc', bytes: 8 });
+    await a.call({ cmd: 'write32', addr: own, value: 77 });
+    // Node 1 pings the missing node 2 long past deadAfterMs (three 500 ms heartbeat rounds)...
+    type Stats = { node: { deadNodes: number[]; ivy: { callsSent: { ping: number } } } };
+    await pollUntil(async () => {
+      const s = await a.call<Stats>({ cmd: 'stats' });
+      return s.node.ivy.callsSent.ping >= 3 ? s : undefined;
+    }, 'three heartbeat rounds toward the absent node 2', 10_000);
+    expect((await a.call<Stats>({ cmd: 'stats' })).node.deadNodes).toEqual([]);
+    // ...then node 2 starts and reads node 1's memory, and node 1 reads node 2's.
+    const n2 = spawnNode(2, p2!, `1@127.0.0.1:${p1}`, { args });
+    await n2.ready;
+    expect(await n2.proc.call({ cmd: 'read32', addr: own })).toBe(77);
+    const theirs = await n2.proc.call<number>({ cmd: 'alloc', bytes: 8 });
+    await n2.proc.call({ cmd: 'write32', addr: theirs, value: 78 });
+    expect(await a.call({ cmd: 'read32', addr: theirs })).toBe(78);
+    expect((await a.call<Stats>({ cmd: 'stats' })).node.deadNodes).toEqual([]);
   });
 });

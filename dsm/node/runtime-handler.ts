@@ -28,7 +28,6 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
   const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}` });
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
-  const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
   const rpcClients: RpcClient[] = [];
   const stubs = new Map<number, IvyClient>();
   const peer = (n: number): IvyClient => {
@@ -47,11 +46,9 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
     options: o.ivy,
   });
   server.serve(IvyDescriptor, ivy.handlers);
-  // The transport gave up on a peer: under the fail-stop assumption, it is dead.
-  ep.on('peer-unreachable', (e) => {
-    const n = idOf.get(e.peer);
-    if (n !== undefined) ivy.declareDead(n, `transport: no acknowledgement for ${Math.round(e.waitedMs)} ms`);
-  });
+  // Peers are declared dead by IvyNode's failure detector: heartbeats, and calls that fail
+  // RPC_ERR_UNREACHABLE when the transport gives up. (Not by every transport give-up: a peer that
+  // was never up yet, e.g. started later by hand, is not a peer that died.)
   return {
     fault: (page, access) => ivy.fault(page, access),
     onMessage(msg: unknown): DsmNodeStats {

@@ -5,6 +5,10 @@
  * with no successful ping for deadAfterMs is declared dead. A peer is thus declared dead at most
  * deadAfterMs + heartbeatIntervalMs after it stopped answering. Dead is permanent (fail-stop:
  * a restarted node is a new incarnation, which the RPC layer reports as RPC_ERR_SERVER_RESTARTED).
+ *
+ * The heartbeat only declares dead a peer that answered at least once: nodes of a cluster are
+ * started one by one (by hand, on several hosts), and a peer that is not up yet is not a peer
+ * that died. A call that needs a peer which never answered still fails, and declares it dead.
  */
 import { isRpcError } from '../../rpc/index.js';
 import type { Timers } from '../../rpc/runtime/index.js';
@@ -30,6 +34,8 @@ export class FailureDetector {
   readonly #init: FailureDetectorInit;
   readonly #dead = new Map<number, string>();
   readonly #lastHeard = new Map<number, number>();
+  /** Peers that answered a ping at least once. */
+  readonly #everHeard = new Set<number>();
   readonly #pinging = new Set<number>();
   #handle: unknown;
   #stopped = false;
@@ -86,7 +92,7 @@ export class FailureDetector {
     const now = timers.now();
     for (const peer of this.#init.peers) {
       if (this.#dead.has(peer)) continue;
-      if (now - this.#lastHeard.get(peer)! >= deadAfterMs) {
+      if (this.#everHeard.has(peer) && now - this.#lastHeard.get(peer)! >= deadAfterMs) {
         this.declareDead(peer, `no heartbeat answer for ${Math.round(now - this.#lastHeard.get(peer)!)} ms`);
         continue;
       }
@@ -96,10 +102,11 @@ export class FailureDetector {
         () => {
           this.#pinging.delete(peer);
           this.#lastHeard.set(peer, timers.now());
+          this.#everHeard.add(peer);
         },
         (err: unknown) => {
           this.#pinging.delete(peer);
-          if (isRpcError(err, 'RPC_ERR_UNREACHABLE')) this.declareDead(peer, `unreachable: ${(err as Error).message}`);
+          if (this.#everHeard.has(peer) && isRpcError(err, 'RPC_ERR_UNREACHABLE')) this.declareDead(peer, `unreachable: ${(err as Error).message}`);
         },
       );
     }

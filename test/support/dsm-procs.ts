@@ -88,7 +88,7 @@ export const DEFAULT_COMMAND_TIMEOUT_MS = 20_000;
 const live = new Set<ChildProcess>();
 
 /** Free UDP ports on 127.0.0.1: bound all at once (so they are distinct), then released. */
-async function freePorts(n: number): Promise<number[]> {
+export async function freePorts(n: number): Promise<number[]> {
   const socks: Socket[] = [];
   try {
     for (let i = 0; i < n; i++) {
@@ -105,7 +105,7 @@ async function freePorts(n: number): Promise<number[]> {
   }
 }
 
-function spawnNode(id: number, port: number, peers: string, o: StartOptions): { proc: DsmProc; ready: Promise<void> } {
+export function spawnNode(id: number, port: number, peers: string, o: StartOptions): { proc: DsmProc; ready: Promise<void> } {
   const args = [CLI_JS, 'node', '--id', String(id), '--listen', `127.0.0.1:${port}`, '--peers', peers, '--control'];
   if (o.pageSize !== undefined) args.push('--page-size', String(o.pageSize));
   if (o.pages !== undefined) args.push('--pages', String(o.pages));
