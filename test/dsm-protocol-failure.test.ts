@@ -96,6 +96,24 @@ describe('Ivy: a dead manager', () => {
   });
 });
 
+describe('Ivy: an owner whose manager died', () => {
+  it('upgrades its own read copy in place, invalidating the other copies; others get MANAGER_DEAD', async () => {
+    // Page 5: manager 2 (5 mod 3), owned by node 0; node 1 takes a read copy, so node 0 holds read rights.
+    const c = new Cluster({ nodes: 3, giveUpMs: GIVE_UP_MS, initialOwner: () => 0 });
+    c.checkInvariantEachStep();
+    await c.sched.settle(c.write(0, 5, 0, 50));
+    expect(await c.sched.settle(c.read(1, 5, 0))).toBe(50);
+    expect(c.pages[0]!.rights(5)).toBe('read');
+    c.kill(2);
+    // The owner writes its page again although nobody can reach the page's directory any more.
+    await c.sched.settle(c.write(0, 5, 0, 51));
+    expect(c.pages[0]!.rights(5)).toBe('write');
+    expect(c.pages[0]!.readU32(5, 0)).toBe(51);
+    expect(c.pages[1]!.rights(5)).toBe('none'); // its copy was invalidated: no stale 50 survives
+    await expectFailure(c, c.read(1, 5, 0), 'DSM_ERR_MANAGER_DEAD', 2);
+  });
+});
+
 describe('Ivy: survivors\' read copies after the owner died', () => {
   it('stay readable (they hold the last value written) but can never be written; nodes without a copy get PAGE_LOST', async () => {
     // 4 nodes: page 4's manager is node 0; node 2 owns it and writes 44; nodes 1 and 3 read it.
