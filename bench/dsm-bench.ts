@@ -19,6 +19,7 @@ import { defineStruct } from '../dsm/memory/index.js';
 import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { LabClient } from '../rpc/examples/lab.stubs.js';
+import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import type { NodeCommand, NodeConfig, NodeReply } from './dsm-bench-node.js';
 
@@ -300,19 +301,7 @@ interface RpcBaseline { nop: () => Promise<unknown>; echo: () => Promise<unknown
 async function startRpc(): Promise<RpcBaseline> {
   const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = track(child);
-  const address = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error('RPC server did not start within 15 s')), 15_000);
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /READY (\S+)\n/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[1]!);
-      }
-    });
-    void exited.then(() => rej(new Error('RPC server exited before it was ready')));
-  });
+  const address = await waitForReady(child, exited, 15_000, 'RPC server');
   let ep: UdpEndpoint | undefined;
   let rpc: RpcClient | undefined;
   try {

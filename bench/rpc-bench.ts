@@ -14,6 +14,7 @@ import { FIXED_HEADER_BYTES, CRC_BYTES } from '../transport/wire.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { encodeRequestBody, frame, MsgType } from '../rpc/runtime/wire.js';
 import { LabClient, LabDescriptor } from '../rpc/examples/lab.stubs.js';
+import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
@@ -59,19 +60,7 @@ async function startServer(system: 'rpc' | 'raw' | 'grpc'): Promise<{ address: s
     children.delete(child);
     r();
   }));
-  const address = await new Promise<string>((res, rej) => {
-    let out = '';
-    const t = setTimeout(() => rej(new Error(`${system} server did not start within 15 s`)), 15_000);
-    child.stdout!.on('data', (b: Buffer) => {
-      out += b.toString();
-      const m = /READY (\S+)\n/.exec(out);
-      if (m) {
-        clearTimeout(t);
-        res(m[1]!);
-      }
-    });
-    void exited.then(() => rej(new Error(`${system} server exited before it was ready`)));
-  });
+  const address = await waitForReady(child, exited, 15_000, `${system} server`);
   return {
     address,
     port: Number(address.slice(address.lastIndexOf(':') + 1)),
