@@ -10,37 +10,73 @@
  *
  * A child's stderr (its DEBUG=pagewire:* protocol log, its crash report) passes through to ours.
  */
+import { existsSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlCommand } from './control.js';
 
-export const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
+/** The compiled CLI: next to this module in dist/, or dist/demos/ when this module runs from source (tests). */
+export const CLI = [new URL('./cli.js', import.meta.url), new URL('../dist/demos/cli.js', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((f) => existsSync(f)) ?? fileURLToPath(new URL('./cli.js', import.meta.url));
 
-/** A failed command, carrying the node's error fields (code, address, page, node). */
+/** The error fields of a failed command: a DsmError's (code, address, page, node) or CONTROL_ERR_*. */
+export interface ControlErrorFields {
+  readonly code: string;
+  readonly message: string;
+  readonly address?: number;
+  readonly page?: number;
+  readonly node?: number;
+}
+
+/** One answer line of the control channel. */
+export type ControlAnswer =
+  | { readonly seq: number; readonly ok: true; readonly value: unknown }
+  | { readonly seq: number; readonly ok: false; readonly error: ControlErrorFields };
+
+/** A failed command, carrying the node's error fields. */
 export class ControlError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly fields: { address?: number; page?: number; node?: number } = {},
-  ) {
-    super(message);
+  readonly code: string;
+  readonly address: number | undefined;
+  readonly page: number | undefined;
+  readonly node: number | undefined;
+
+  constructor(readonly from: number, readonly error: ControlErrorFields) {
+    super(`node ${from}: ${error.message}`);
     this.name = 'ControlError';
+    this.code = error.code;
+    this.address = error.address;
+    this.page = error.page;
+    this.node = error.node;
   }
 }
 
 export interface NodeProc {
   readonly id: number;
   readonly address: string;
+  /** Page size the node reported in its ready line. */
+  readonly pageSize: number;
   readonly child: ChildProcess;
+  /** Send one command; resolves with the node's answer (ok or not), rejects only on exit or timeout. */
+  send(command: ControlCommand | Record<string, unknown>, timeoutMs?: number): Promise<ControlAnswer>;
   /** Send one command; resolves with its value, rejects with a ControlError. */
-  call<T = unknown>(command: ControlCommand, timeoutMs?: number): Promise<T>;
+  call<T = unknown>(command: ControlCommand | Record<string, unknown>, timeoutMs?: number): Promise<T>;
   /** Resolves when the process has exited (code or signal). */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** SIGKILL by default: the node disappears mid-protocol. */
-  kill(signal?: NodeJS.Signals): void;
+  /** SIGKILL by default: the node disappears mid-protocol. Resolves once it is gone. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
   readonly alive: boolean;
+  /** The last 2,000 characters the node wrote to stderr. */
+  stderr(): string;
+}
+
+export interface StartNodeOptions {
+  /** How long the node may take to print its ready line. @default 15_000 */
+  readonly readyTimeoutMs?: number;
+  /** Copy the node's stderr to this process's stderr (demos do; tests don't). @default true */
+  readonly echoStderr?: boolean;
 }
 
 export interface ClusterOptions {
@@ -52,6 +88,8 @@ export interface ClusterOptions {
   readonly argsFor?: (id: number) => readonly string[];
   /** How long a node may take to print its ready line. @default 15_000 */
   readonly readyTimeoutMs?: number;
+  /** Copy the nodes' stderr to this process's stderr. @default true */
+  readonly echoStderr?: boolean;
 }
 
 export interface Cluster {
@@ -91,12 +129,27 @@ export async function freeUdpPorts(n: number): Promise<number[]> {
   return ports;
 }
 
-function spawnNode(id: number, args: string[], readyTimeoutMs: number): Promise<NodeProc> {
+/** Kill every node process this process started (tests call it after each test). */
+export async function killAllNodes(): Promise<void> {
+  await Promise.all([...children].map((c) => new Promise<void>((r) => {
+    c.once('exit', () => r());
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    else r();
+  })));
+}
+
+/**
+ * Start one `pagewire node --control` process with `args` (--listen, --peers, ...) and resolve once
+ * it printed its ready line; reject if it exits first or takes longer than readyTimeoutMs.
+ */
+export function startNode(id: number, args: readonly string[], o: StartNodeOptions = {}): Promise<NodeProc> {
+  const readyTimeoutMs = o.readyTimeoutMs ?? 15_000;
+  const echo = o.echoStderr ?? true;
   const child = spawn(process.execPath, [CLI, 'node', '--id', String(id), ...args, '--control'], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   let stderrTail = '';
   child.stderr!.on('data', (d: Buffer) => {
-    process.stderr.write(d);
+    if (echo) process.stderr.write(d);
     stderrTail = (stderrTail + d.toString()).slice(-2000);
   });
   child.stdin!.on('error', () => undefined); // EPIPE after a kill: the exit handler reports it
@@ -106,9 +159,10 @@ function spawnNode(id: number, args: string[], readyTimeoutMs: number): Promise<
       resolve({ code, signal });
     });
   });
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<number, { resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   let seq = 0;
   let address = '';
+  let pageSize = 0;
   let onReady: ((line: Record<string, unknown>) => void) | undefined;
 
   createInterface({ input: child.stdout! }).on('line', (line) => {
@@ -127,43 +181,49 @@ function spawnNode(id: number, args: string[], readyTimeoutMs: number): Promise<
     if (p === undefined) return;
     pending.delete(msg.seq as number);
     clearTimeout(p.timer);
-    if (msg.ok === true) p.resolve(msg.value);
-    else {
-      const e = (msg.error ?? {}) as { code?: string; message?: string; address?: number; page?: number; node?: number };
-      p.reject(new ControlError(e.code ?? 'CONTROL_ERR_INTERNAL', `node ${id}: ${e.message ?? 'failed'}`, { address: e.address, page: e.page, node: e.node }));
-    }
+    p.resolve(msg as unknown as ControlAnswer);
   });
   void exited.then(({ code, signal }) => {
     for (const p of pending.values()) {
       clearTimeout(p.timer);
-      p.reject(new ControlError('CONTROL_ERR_EXITED', `node ${id} exited (${signal ?? `code ${code}`}) before answering`));
+      p.reject(new ControlError(id, { code: 'CONTROL_ERR_EXITED', message: `exited (${signal ?? `code ${code}`}) before answering; stderr: ${stderrTail}` }));
     }
     pending.clear();
   });
 
+  const send = (command: Record<string, unknown>, timeoutMs = 60_000): Promise<ControlAnswer> => {
+    if (!proc.alive) return Promise.reject(new ControlError(id, { code: 'CONTROL_ERR_EXITED', message: 'not running' }));
+    const s = ++seq;
+    return new Promise<ControlAnswer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        pending.delete(s);
+        reject(new ControlError(id, { code: 'CONTROL_ERR_TIMEOUT', message: `did not answer ${String(command.cmd)} within ${timeoutMs} ms` }));
+      }, timeoutMs);
+      pending.set(s, { resolve, reject, timer });
+      child.stdin!.write(JSON.stringify({ seq: s, ...command }) + '\n');
+    });
+  };
   const proc: NodeProc = {
-    id, child, exited,
+    id, child, exited, send,
     get address() {
       return address;
+    },
+    get pageSize() {
+      return pageSize;
     },
     get alive() {
       return child.exitCode === null && child.signalCode === null;
     },
-    call<T>(command: ControlCommand, timeoutMs = 60_000): Promise<T> {
-      if (!proc.alive) return Promise.reject(new ControlError('CONTROL_ERR_EXITED', `node ${id} is not running`));
-      const s = ++seq;
-      return new Promise<T>((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(s);
-          reject(new ControlError('CONTROL_ERR_TIMEOUT', `node ${id} did not answer ${command.cmd} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        pending.set(s, { resolve: resolve as (v: unknown) => void, reject, timer });
-        child.stdin!.write(JSON.stringify({ seq: s, ...command }) + '\n');
-      });
+    async call<T>(command: Record<string, unknown>, timeoutMs?: number): Promise<T> {
+      const a = await send(command, timeoutMs);
+      if (!a.ok) throw new ControlError(id, a.error);
+      return a.value as T;
     },
-    kill(signal: NodeJS.Signals = 'SIGKILL') {
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (proc.alive) child.kill(signal);
+      await exited;
     },
+    stderr: () => stderrTail,
   };
 
   return new Promise<NodeProc>((resolve, reject) => {
@@ -174,6 +234,7 @@ function spawnNode(id: number, args: string[], readyTimeoutMs: number): Promise<
     onReady = (msg) => {
       clearTimeout(timer);
       address = String(msg.address);
+      pageSize = Number(msg.pageSize);
       resolve(proc);
     };
     void exited.then(({ code, signal }) => {
@@ -193,17 +254,16 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);
     const addr = (i: number) => `127.0.0.1:${ports[i]}`;
-    const started = o.ids.map((id, i) => spawnNode(id, [
+    const started = o.ids.map((id, i) => startNode(id, [
       '--listen', addr(i),
       '--peers', o.ids.map((p, j) => `${p}@${addr(j)}`).filter((_, j) => j !== i).join(','),
       ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
-    ], o.readyTimeoutMs ?? 15_000));
+    ], o));
     const results = await Promise.allSettled(started);
     const nodes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed === undefined) return makeCluster(nodes);
-    for (const n of nodes) n.kill();
-    await Promise.all(nodes.map((n) => n.exited));
+    await Promise.all(nodes.map((n) => n.kill()));
     const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
     if (attempt < 2 && /EADDRINUSE/.test(stderr)) continue;
     throw failed.reason;

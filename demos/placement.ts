@@ -12,12 +12,10 @@
  */
 import type { DsmThread } from '../dsm/node/index.js';
 import { DsmError } from '../dsm/errors.js';
+import { managerOf } from '../dsm/protocol/index.js';
 
-/** The page's manager: sorted(nodes)[page mod N], as IvyNode.managerOf. */
-export function managerOf(nodes: readonly number[], page: number): number {
-  const sorted = [...nodes].sort((a, b) => a - b);
-  return sorted[page % sorted.length]!;
-}
+export { managerOf };
+
 
 /**
  * An allocator for `t` that never returns memory in a page managed by `avoid`: a block that lands

@@ -201,9 +201,7 @@ describe('starting a cluster one node at a time', () => {
   it('does not declare dead a peer that has not started yet, and works once it is up', async () => {
     const [p1, p2] = await freePorts(2);
     const args = ['--dead-after-ms', '500'];
-    const n1 = spawnNode(1, p1!, `2@127.0.0.1:${p2}`, { args });
-    await n1.ready;
-    const a = n1.proc;
+    const a = await spawnNode(1, p1!, `2@127.0.0.1:${p2}`, { args });
     const own = await a.call<number>({ cmd: 'alloc', bytes: 8 });
     await a.call({ cmd: 'write32', addr: own, value: 77 });
     // Node 1 pings the missing node 2 long past deadAfterMs (three 500 ms heartbeat rounds)...
@@ -214,11 +212,10 @@ describe('starting a cluster one node at a time', () => {
     }, 'three heartbeat rounds toward the absent node 2', 10_000);
     expect((await a.call<Stats>({ cmd: 'stats' })).node.deadNodes).toEqual([]);
     // ...then node 2 starts and reads node 1's memory, and node 1 reads node 2's.
-    const n2 = spawnNode(2, p2!, `1@127.0.0.1:${p1}`, { args });
-    await n2.ready;
-    expect(await n2.proc.call({ cmd: 'read32', addr: own })).toBe(77);
-    const theirs = await n2.proc.call<number>({ cmd: 'alloc', bytes: 8 });
-    await n2.proc.call({ cmd: 'write32', addr: theirs, value: 78 });
+    const b = await spawnNode(2, p2!, `1@127.0.0.1:${p1}`, { args });
+    expect(await b.call({ cmd: 'read32', addr: own })).toBe(77);
+    const theirs = await b.call<number>({ cmd: 'alloc', bytes: 8 });
+    await b.call({ cmd: 'write32', addr: theirs, value: 78 });
     expect(await a.call({ cmd: 'read32', addr: theirs })).toBe(78);
     expect((await a.call<Stats>({ cmd: 'stats' })).node.deadNodes).toEqual([]);
   });

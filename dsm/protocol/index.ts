@@ -6,7 +6,7 @@
  *   server.serve(IvyDescriptor, node.handlers);
  *   await node.fault(page, 'write');
  */
-export { IvyNode } from './ivy-node.js';
+export { IvyNode, managerOf } from './ivy-node.js';
 export type { IvyNodeInit } from './ivy-node.js';
 export { IVY_DEFAULTS, resolveIvyOptions } from './options.js';
 export type { IvyOptions, ResolvedIvyOptions } from './options.js';

@@ -83,6 +83,15 @@ import { FailureDetector, type NodeDeadEvent } from './failure-detector.js';
 import { IvyCounters, type IvyProcedure, type IvyStats } from './stats.js';
 import { resolveIvyOptions, type IvyOptions, type ResolvedIvyOptions } from './options.js';
 
+/**
+ * The fixed distributed manager of `page` (Li & Hudak's H(p) = p mod N) over the node ids in
+ * ascending order: a pure function every node, demo and test computes the same way.
+ */
+export function managerOf(nodes: readonly number[], page: number): number {
+  const sorted = nodes.every((n, i) => i === 0 || nodes[i - 1]! < n) ? nodes : [...nodes].sort((a, b) => a - b);
+  return sorted[page % sorted.length]!;
+}
+
 export interface IvyNodeInit {
   /** This node's id (uint16); must be in `nodes`. */
   readonly id: number;
@@ -201,7 +210,7 @@ export class IvyNode implements PageFaultHandler {
 
   /** The fixed distributed manager of `page`. */
   managerOf(page: number): number {
-    return this.nodes[page % this.nodes.length]!;
+    return managerOf(this.nodes, page);
   }
 
   isDead(node: number): boolean {
