@@ -28,6 +28,8 @@ export interface RuntimeHandler extends PageFaultHandler {
 export interface RuntimeHandlerContext {
   readonly pages: PageStore;
   readonly options: unknown;
+  /** Sends an event (structured-cloneable) to the parent thread: StartRuntimeOptions.onEvent. */
+  readonly emit: (event: unknown) => void;
 }
 
 export interface StartRuntimeOptions {
@@ -41,6 +43,8 @@ export interface StartRuntimeOptions {
   readyTimeoutMs?: number;
   /** Override the compiled runtime-worker.js location. */
   workerFile?: string | URL;
+  /** Receives the events the handler emits (RuntimeHandlerContext.emit), on the parent thread. */
+  onEvent?: (event: unknown) => void;
 }
 
 export interface RuntimeWorkerData {
@@ -55,6 +59,7 @@ export type RuntimeToParent =
   | { type: 'error'; message: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: { message: string; code: unknown } }
+  | { type: 'event'; event: unknown }
   | { type: 'closed' };
 
 export interface RuntimeHandle {
@@ -105,6 +110,11 @@ export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOption
     pending.clear();
   };
 
+  // Events the handler emits while starting arrive before 'ready'.
+  const onEarlyEvent = (m: RuntimeToParent): void => {
+    if (m.type === 'event') opts.onEvent?.(m.event);
+  };
+  worker.on('message', onEarlyEvent);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       void worker.terminate();
@@ -120,7 +130,9 @@ export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOption
     };
     worker.once('exit', onEarlyExit);
     worker.once('error', onError);
-    worker.once('message', (m: RuntimeToParent) => {
+    const onFirst = (m: RuntimeToParent): void => {
+      if (m.type === 'event') return;
+      worker.off('message', onFirst);
       clearTimeout(timer);
       worker.off('exit', onEarlyExit);
       worker.off('error', onError);
@@ -129,11 +141,14 @@ export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOption
         void worker.terminate();
         reject(new DsmError('DSM_ERR_INVALID_ARGUMENT', `runtime worker failed to start: ${m.type === 'error' ? m.message : m.type}`));
       }
-    });
-  });
+    };
+    worker.on('message', onFirst);
+  }).finally(() => worker.off('message', onEarlyEvent));
 
   worker.on('message', (m: RuntimeToParent) => {
-    if (m.type === 'result') {
+    if (m.type === 'event') {
+      opts.onEvent?.(m.event);
+    } else if (m.type === 'result') {
       const p = pending.get(m.id);
       if (p === undefined) return;
       pending.delete(m.id);

@@ -12,11 +12,13 @@
  */
 import { fileURLToPath } from 'node:url';
 import { existsSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
 import { AppMemory, createDsmBuffers, startRuntime, type DsmBuffers, type RuntimeHandle } from '../memory/index.js';
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { ownedRange, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, RuntimeRequest } from './runtime-handler.js';
+import type { DsmNodeStats, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
+import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
 export interface DsmShared {
@@ -36,8 +38,13 @@ export interface DsmNode extends DsmThread {
   readonly options: ResolvedDsmNodeOptions;
   /** Hand this to worker threads, which call attachThread(shared). */
   readonly shared: DsmShared;
-  /** Counters of the runtime thread: protocol, page store, transport. */
+  /** Counters of the runtime thread: protocol, membership, page store, transport. */
   stats(): Promise<DsmNodeStats>;
+  /**
+   * Membership events (peer up / suspected / dead, this node fenced, a majority up, a configuration
+   * mismatch). A new listener first receives the events that happened before it was added.
+   */
+  onMembership(listener: (e: MembershipEvent) => void): void;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
 }
@@ -58,14 +65,22 @@ function handlerModule(): string {
 
 export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const o = resolveDsmNodeOptions(options);
-  const buffers = createDsmBuffers({ pageSize: o.pageSize, pageCount: o.pageCount, maxThreads: o.maxThreads });
+  const buffers = createDsmBuffers({ pageSize: o.pageSize, pageCount: o.pageCount, maxThreads: o.maxThreads, nodeId: o.id });
   const range = ownedRange(o.nodes, o.pageCount, o.id);
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
+  const events = new EventEmitter<{ membership: [MembershipEvent] }>();
+  const past: MembershipEvent[] = [];
+  const onEvent = (e: unknown): void => {
+    const ev = e as RuntimeEvent;
+    if (ev?.type !== 'membership') return;
+    if (past.length < 1_000) past.push(ev.event);
+    events.emit('membership', ev.event);
+  };
   let runtime: RuntimeHandle;
   try {
-    runtime = await startRuntime(buffers, { handlerModule: handlerModule(), handlerOptions: o });
+    runtime = await startRuntime(buffers, { handlerModule: handlerModule(), handlerOptions: o, onEvent });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     throw new DsmError('DSM_ERR_NODE_START', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
@@ -75,6 +90,10 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc,
     stats: () => runtime.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest),
+    onMembership(listener) {
+      for (const e of past) listener(e);
+      events.on('membership', listener);
+    },
     async close() {
       if (closed) return;
       closed = true;

@@ -12,13 +12,32 @@ export const Want = {
 /** Access a fault asks for. */
 export type Want = (typeof Want)[keyof typeof Want];
 
+/**
+ * What the sender knows about the cluster, carried by every request and every reply, so that
+ * knowledge of a death travels with the data: a node that holds anything written after a death
+ * was decided has learned of that death before it could pass the data on.
+ */
+export interface View {
+  /** Digest of the cluster configuration (node ids, page size, page count); a mismatch is refused. */
+  config: number;
+  /** Nodes the sender knows a majority of the cluster declared dead, ascending. */
+  dead: number[];
+}
+
+/** The cluster configuration in full (in heartbeats, so a mismatch can be reported in words). */
+export interface Config {
+  nodes: number[];
+  pageSize: number;
+  pageCount: number;
+}
+
 /** How a manager answered an acquire. */
 export const Outcome = {
   /** The page (or the right to write the copy the requester holds) is granted. */
   Granted: 0,
-  /** The page's owner is dead and took the only valid copy with it; `node` names it. */
+  /** The page's owner was declared dead and took the only valid copy with it; `node` names it. */
   PageLost: 1,
-  /** The manager could not finish the request in time (queue too long, owner not answering). */
+  /** The manager could not finish the request now (a node it needs is slow, suspected or not up); retry. */
   Busy: 2,
 } as const;
 /** How a manager answered an acquire. */
@@ -26,26 +45,67 @@ export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
 /** The manager's answer to acquire. */
 export interface Grant {
+  view: View;
   outcome: Outcome;
-  /** Manager's per-page transaction number of this grant; the requester records it on install. */
+  /** Manager's per-page transaction number of this grant (its transfer id). */
   epoch: number;
   /** Page contents; absent when the requester is the owner and keeps its own contents. */
   data?: Uint8Array | undefined;
-  /** With PageLost: the dead node. */
+  /** PageLost: the dead node. Busy: the node the manager is waiting for, if one. */
   node?: number | undefined;
+  /** Busy: why, for the requester's error if it runs out of time. */
+  why?: string | undefined;
 }
+
+/** How an owner answered serve. */
+export const Served = {
+  /** The page is handed over (read: a copy; write: the page and its ownership). */
+  Handed: 0,
+  /** This node never installed the grant that would make it the owner (its reply was lost). */
+  NotInstalled: 1,
+  /** The owner could not hand the page over now (e.g. a copy holder neither answered nor was declared dead); nothing moved. */
+  Failed: 2,
+} as const;
+/** How an owner answered serve. */
+export type Served = (typeof Served)[keyof typeof Served];
 
 /** The owner's answer to serve. */
 export interface Handoff {
-  /** Page contents at the moment the owner gave them up; absent when the requester is the owner. */
+  view: View;
+  status: Served;
+  /** Handed: the contents at the moment the owner gave them up. */
   data?: Uint8Array | undefined;
+  /** Failed: the node the owner was waiting for, if one. */
+  node?: number | undefined;
+  /** Failed: why. */
+  why?: string | undefined;
+}
+
+/** A reply that carries nothing but the view. */
+export interface Ack {
+  view: View;
+}
+
+/** One ownership transfer: the page and the manager's epoch (transfer id) of its grant. */
+export interface Transfer {
+  page: number;
+  epoch: number;
+}
+
+/** An answer to a death proposal. */
+export interface Vote {
+  view: View;
+  /** True: the voter promises to refuse every proposal of the suspect from now on. */
+  agree: boolean;
+  /** Why not, when agree is false. */
+  why?: string | undefined;
 }
 
 const Ivy$acquire: ProcedureDescriptor = {
   name: 'acquire',
   id: 1,
   pool: false,
-  doc: 'Requester -> manager(page): read or write fault. The manager serialises requests per page,\nforwards each to the owner (serve), updates the owner on a write, and replies once the owner\nhas handed the page over. No confirmation message follows.',
+  doc: 'Requester -> manager(page): read or write fault. The manager serialises requests per page,\nforwards each to the owner (serve), records a write\'s new owner, and replies once the owner\nhas handed the page over. `have` is the epoch of the last grant the requester installed for\nthe page: a requester asking again for a grant it never received shows its reply was lost.',
   checkArgs: Ivy$acquire$args,
   checkResult: Ivy$acquire$result,
 };
@@ -54,7 +114,7 @@ const Ivy$serve: ProcedureDescriptor = {
   name: 'serve',
   id: 2,
   pool: false,
-  doc: 'Manager -> owner: hand the page to `requester`. Read: downgrade to read, add the requester to\nthe copy set, return the contents. Write: invalidate every copy holder in parallel, drop the\nown copy (unless the requester is the owner itself) and return the contents.\n`ownerEpoch` is the epoch of the grant that made this node owner: the owner first waits until\nit has installed that grant (its reply may still be in flight).',
+  doc: 'Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,\nadd the requester to the copy set, return the contents. Write: invalidate every copy holder in\nparallel, drop the own rights, keep the contents until the manager says the transfer is\ncomplete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made\nthis node the owner. Idempotent: asked again for the same epoch, it answers the same.',
   checkArgs: Ivy$serve$args,
   checkResult: Ivy$serve$result,
 };
@@ -63,18 +123,36 @@ const Ivy$invalidate: ProcedureDescriptor = {
   name: 'invalidate',
   id: 3,
   pool: false,
-  doc: 'Owner -> copy holder: drop your read copy of `page`, granted at `copyEpoch` (wait until it is\ninstalled first). `epoch` is the write transaction that invalidates it.',
+  doc: 'Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent.',
   checkArgs: Ivy$invalidate$args,
   checkResult: Ivy$invalidate$result,
 };
 
-const Ivy$ping: ProcedureDescriptor = {
-  name: 'ping',
+const Ivy$abort: ProcedureDescriptor = {
+  name: 'abort',
   id: 4,
   pool: false,
-  doc: 'Heartbeat: any node -> any node. Returns the callee\'s node id.',
+  doc: 'Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,\nor the new owner never installed it). If the page was handed over under it, take it back as\nit was (same contents, same copy holders); either way never hand it over under that epoch.\nIdempotent.',
+  checkArgs: Ivy$abort$args,
+  checkResult: Ivy$abort$result,
+};
+
+const Ivy$ping: ProcedureDescriptor = {
+  name: 'ping',
+  id: 5,
+  pool: false,
+  doc: 'Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)\nand the confirmations of Li & Hudak\'s protocol, piggybacked so a healthy fault costs no extra\nmessage: `installed` (requester -> manager: I installed these write grants) and `completed`\n(manager -> previous owner: these transfers are complete, forget what you kept for them).',
   checkArgs: Ivy$ping$args,
   checkResult: Ivy$ping$result,
+};
+
+const Ivy$propose: ProcedureDescriptor = {
+  name: 'propose',
+  id: 6,
+  pool: false,
+  doc: 'Death proposal, any node -> any node: "I have not heard from `suspect`; do you agree it is dead?"\nA voter that agrees promises never to accept a proposal of the suspect; a majority of the\nconfigured nodes (the proposer included) agreeing makes the death a decision.',
+  checkArgs: Ivy$propose$args,
+  checkResult: Ivy$propose$result,
 };
 
 /**
@@ -83,8 +161,8 @@ const Ivy$ping: ProcedureDescriptor = {
  */
 export const IvyDescriptor: InterfaceDescriptor = {
   name: 'Ivy',
-  version: 1,
-  procedures: [Ivy$acquire, Ivy$serve, Ivy$invalidate, Ivy$ping],
+  version: 2,
+  procedures: [Ivy$acquire, Ivy$serve, Ivy$invalidate, Ivy$abort, Ivy$ping, Ivy$propose],
 };
 
 /**
@@ -101,35 +179,57 @@ export class IvyClient {
 
   /**
    * Requester -> manager(page): read or write fault. The manager serialises requests per page,
-   * forwards each to the owner (serve), updates the owner on a write, and replies once the owner
-   * has handed the page over. No confirmation message follows.
+   * forwards each to the owner (serve), records a write's new owner, and replies once the owner
+   * has handed the page over. `have` is the epoch of the last grant the requester installed for
+   * the page: a requester asking again for a grant it never received shows its reply was lost.
    */
-  acquire(page: number, want: Want, requester: number, opts?: CallOptions): Promise<Grant> {
-    return call$(this.#caller, this.#iface, Ivy$acquire, [page, want, requester], opts) as Promise<Grant>;
+  acquire(view: View, page: number, want: Want, have: number, opts?: CallOptions): Promise<Grant> {
+    return call$(this.#caller, this.#iface, Ivy$acquire, [view, page, want, have], opts) as Promise<Grant>;
   }
 
   /**
-   * Manager -> owner: hand the page to `requester`. Read: downgrade to read, add the requester to
-   * the copy set, return the contents. Write: invalidate every copy holder in parallel, drop the
-   * own copy (unless the requester is the owner itself) and return the contents.
-   * `ownerEpoch` is the epoch of the grant that made this node owner: the owner first waits until
-   * it has installed that grant (its reply may still be in flight).
+   * Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,
+   * add the requester to the copy set, return the contents. Write: invalidate every copy holder in
+   * parallel, drop the own rights, keep the contents until the manager says the transfer is
+   * complete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made
+   * this node the owner. Idempotent: asked again for the same epoch, it answers the same.
    */
-  serve(page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, opts?: CallOptions): Promise<Handoff> {
-    return call$(this.#caller, this.#iface, Ivy$serve, [page, want, requester, epoch, ownerEpoch], opts) as Promise<Handoff>;
+  serve(view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, opts?: CallOptions): Promise<Handoff> {
+    return call$(this.#caller, this.#iface, Ivy$serve, [view, page, want, requester, epoch, ownerEpoch], opts) as Promise<Handoff>;
+  }
+
+  /** Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent. */
+  invalidate(view: View, page: number, copyEpoch: number, opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$invalidate, [view, page, copyEpoch], opts) as Promise<Ack>;
   }
 
   /**
-   * Owner -> copy holder: drop your read copy of `page`, granted at `copyEpoch` (wait until it is
-   * installed first). `epoch` is the write transaction that invalidates it.
+   * Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,
+   * or the new owner never installed it). If the page was handed over under it, take it back as
+   * it was (same contents, same copy holders); either way never hand it over under that epoch.
+   * Idempotent.
    */
-  invalidate(page: number, copyEpoch: number, epoch: number, opts?: CallOptions): Promise<void> {
-    return call$(this.#caller, this.#iface, Ivy$invalidate, [page, copyEpoch, epoch], opts) as Promise<void>;
+  abort(view: View, page: number, epoch: number, opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$abort, [view, page, epoch], opts) as Promise<Ack>;
   }
 
-  /** Heartbeat: any node -> any node. Returns the callee's node id. */
-  ping(from: number, opts?: CallOptions): Promise<number> {
-    return call$(this.#caller, this.#iface, Ivy$ping, [from], opts) as Promise<number>;
+  /**
+   * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
+   * and the confirmations of Li & Hudak's protocol, piggybacked so a healthy fault costs no extra
+   * message: `installed` (requester -> manager: I installed these write grants) and `completed`
+   * (manager -> previous owner: these transfers are complete, forget what you kept for them).
+   */
+  ping(view: View, config: Config, installed: Transfer[], completed: Transfer[], opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$ping, [view, config, installed, completed], opts) as Promise<Ack>;
+  }
+
+  /**
+   * Death proposal, any node -> any node: "I have not heard from `suspect`; do you agree it is dead?"
+   * A voter that agrees promises never to accept a proposal of the suspect; a majority of the
+   * configured nodes (the proposer included) agreeing makes the death a decision.
+   */
+  propose(view: View, suspect: number, opts?: CallOptions): Promise<Vote> {
+    return call$(this.#caller, this.#iface, Ivy$propose, [view, suspect], opts) as Promise<Vote>;
   }
 }
 
@@ -137,31 +237,89 @@ export class IvyClient {
 export type IvyHandlers = {
   /**
    * Requester -> manager(page): read or write fault. The manager serialises requests per page,
-   * forwards each to the owner (serve), updates the owner on a write, and replies once the owner
-   * has handed the page over. No confirmation message follows.
+   * forwards each to the owner (serve), records a write's new owner, and replies once the owner
+   * has handed the page over. `have` is the epoch of the last grant the requester installed for
+   * the page: a requester asking again for a grant it never received shows its reply was lost.
    */
-  acquire(page: number, want: Want, requester: number, ctx: CallContext): Grant | Promise<Grant>;
+  acquire(view: View, page: number, want: Want, have: number, ctx: CallContext): Grant | Promise<Grant>;
   /**
-   * Manager -> owner: hand the page to `requester`. Read: downgrade to read, add the requester to
-   * the copy set, return the contents. Write: invalidate every copy holder in parallel, drop the
-   * own copy (unless the requester is the owner itself) and return the contents.
-   * `ownerEpoch` is the epoch of the grant that made this node owner: the owner first waits until
-   * it has installed that grant (its reply may still be in flight).
+   * Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,
+   * add the requester to the copy set, return the contents. Write: invalidate every copy holder in
+   * parallel, drop the own rights, keep the contents until the manager says the transfer is
+   * complete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made
+   * this node the owner. Idempotent: asked again for the same epoch, it answers the same.
    */
-  serve(page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, ctx: CallContext): Handoff | Promise<Handoff>;
+  serve(view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, ctx: CallContext): Handoff | Promise<Handoff>;
+  /** Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent. */
+  invalidate(view: View, page: number, copyEpoch: number, ctx: CallContext): Ack | Promise<Ack>;
   /**
-   * Owner -> copy holder: drop your read copy of `page`, granted at `copyEpoch` (wait until it is
-   * installed first). `epoch` is the write transaction that invalidates it.
+   * Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,
+   * or the new owner never installed it). If the page was handed over under it, take it back as
+   * it was (same contents, same copy holders); either way never hand it over under that epoch.
+   * Idempotent.
    */
-  invalidate(page: number, copyEpoch: number, epoch: number, ctx: CallContext): void | Promise<void>;
-  /** Heartbeat: any node -> any node. Returns the callee's node id. */
-  ping(from: number, ctx: CallContext): number | Promise<number>;
+  abort(view: View, page: number, epoch: number, ctx: CallContext): Ack | Promise<Ack>;
+  /**
+   * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
+   * and the confirmations of Li & Hudak's protocol, piggybacked so a healthy fault costs no extra
+   * message: `installed` (requester -> manager: I installed these write grants) and `completed`
+   * (manager -> previous owner: these transfers are complete, forget what you kept for them).
+   */
+  ping(view: View, config: Config, installed: Transfer[], completed: Transfer[], ctx: CallContext): Ack | Promise<Ack>;
+  /**
+   * Death proposal, any node -> any node: "I have not heard from `suspect`; do you agree it is dead?"
+   * A voter that agrees promises never to accept a proposal of the suspect; a majority of the
+   * configured nodes (the proposer included) agreeing makes the death a decision.
+   */
+  propose(view: View, suspect: number, ctx: CallContext): Vote | Promise<Vote>;
 };
 
 // ---- Validation (straight-line code generated per type) ----
 
 function is$Want(v: unknown): v is Want {
   return v === 1 || v === 2;
+}
+
+function check$View(v: unknown, path: string): View {
+  if (!isRecord$(v)) throw new ValidationError(path, 'View', v);
+  for (const k in v) {
+    switch (k) {
+      case 'config': case 'dead': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in View', v[k]);
+    }
+  }
+  const v_config = v['config'];
+  if (typeof v_config !== 'number' || !Number.isInteger(v_config) || v_config < 0 || v_config > 4294967295) throw new ValidationError(path + '.config', 'uint32', v_config);
+  const v_dead = v['dead'];
+  if (!Array.isArray(v_dead)) throw new ValidationError(path + '.dead', 'uint16[<=4096]', v_dead);
+  if (v_dead.length > 4096) throw new ValidationError(path + '.dead', 'at most 4096 elements', v_dead);
+  for (let i1 = 0; i1 < v_dead.length; i1++) {
+    const e2: unknown = v_dead[i1];
+    if (typeof e2 !== 'number' || !Number.isInteger(e2) || e2 < 0 || e2 > 65535) throw new ValidationError(path + '.dead[' + i1 + ']', 'uint16', e2);
+  }
+  return { config: v_config, dead: v_dead };
+}
+
+function check$Config(v: unknown, path: string): Config {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Config', v);
+  for (const k in v) {
+    switch (k) {
+      case 'nodes': case 'pageSize': case 'pageCount': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Config', v[k]);
+    }
+  }
+  const v_nodes = v['nodes'];
+  if (!Array.isArray(v_nodes)) throw new ValidationError(path + '.nodes', 'uint16[<=4096]', v_nodes);
+  if (v_nodes.length > 4096) throw new ValidationError(path + '.nodes', 'at most 4096 elements', v_nodes);
+  for (let i1 = 0; i1 < v_nodes.length; i1++) {
+    const e2: unknown = v_nodes[i1];
+    if (typeof e2 !== 'number' || !Number.isInteger(e2) || e2 < 0 || e2 > 65535) throw new ValidationError(path + '.nodes[' + i1 + ']', 'uint16', e2);
+  }
+  const v_pageSize = v['pageSize'];
+  if (typeof v_pageSize !== 'number' || !Number.isInteger(v_pageSize) || v_pageSize < 0 || v_pageSize > 4294967295) throw new ValidationError(path + '.pageSize', 'uint32', v_pageSize);
+  const v_pageCount = v['pageCount'];
+  if (typeof v_pageCount !== 'number' || !Number.isInteger(v_pageCount) || v_pageCount < 0 || v_pageCount > 4294967295) throw new ValidationError(path + '.pageCount', 'uint32', v_pageCount);
+  return { nodes: v_nodes, pageSize: v_pageSize, pageCount: v_pageCount };
 }
 
 function is$Outcome(v: unknown): v is Outcome {
@@ -172,55 +330,134 @@ function check$Grant(v: unknown, path: string): Grant {
   if (!isRecord$(v)) throw new ValidationError(path, 'Grant', v);
   for (const k in v) {
     switch (k) {
-      case 'outcome': case 'epoch': case 'data': case 'node': break;
+      case 'view': case 'outcome': case 'epoch': case 'data': case 'node': case 'why': break;
       default: throw new ValidationError(path + '.' + k, 'no such field in Grant', v[k]);
     }
   }
+  const v_view = v['view'];
+  const s1 = check$View(v_view, path + '.view');
   const v_outcome = v['outcome'];
   if (!is$Outcome(v_outcome)) throw new ValidationError(path + '.outcome', 'Outcome', v_outcome);
   const v_epoch = v['epoch'];
   if (typeof v_epoch !== 'number' || !Number.isInteger(v_epoch) || v_epoch < 0 || v_epoch > 4294967295) throw new ValidationError(path + '.epoch', 'uint32', v_epoch);
   const v_data = v['data'];
-  let o1: Uint8Array | undefined;
+  let o2: Uint8Array | undefined;
   if (v_data !== undefined && v_data !== null) {
     if (!(v_data instanceof Uint8Array)) throw new ValidationError(path + '.data', 'bytes', v_data);
-    o1 = v_data;
+    o2 = v_data;
   }
   const v_node = v['node'];
-  let o2: number | undefined;
+  let o3: number | undefined;
   if (v_node !== undefined && v_node !== null) {
     if (typeof v_node !== 'number' || !Number.isInteger(v_node) || v_node < 0 || v_node > 65535) throw new ValidationError(path + '.node', 'uint16', v_node);
-    o2 = v_node;
+    o3 = v_node;
   }
-  return { outcome: v_outcome, epoch: v_epoch, data: o1, node: o2 };
+  const v_why = v['why'];
+  let o4: string | undefined;
+  if (v_why !== undefined && v_why !== null) {
+    if (typeof v_why !== 'string') throw new ValidationError(path + '.why', 'string', v_why);
+    o4 = v_why;
+  }
+  return { view: s1, outcome: v_outcome, epoch: v_epoch, data: o2, node: o3, why: o4 };
+}
+
+function is$Served(v: unknown): v is Served {
+  return v === 0 || v === 1 || v === 2;
 }
 
 function check$Handoff(v: unknown, path: string): Handoff {
   if (!isRecord$(v)) throw new ValidationError(path, 'Handoff', v);
   for (const k in v) {
     switch (k) {
-      case 'data': break;
+      case 'view': case 'status': case 'data': case 'node': case 'why': break;
       default: throw new ValidationError(path + '.' + k, 'no such field in Handoff', v[k]);
     }
   }
+  const v_view = v['view'];
+  const s1 = check$View(v_view, path + '.view');
+  const v_status = v['status'];
+  if (!is$Served(v_status)) throw new ValidationError(path + '.status', 'Served', v_status);
   const v_data = v['data'];
-  let o1: Uint8Array | undefined;
+  let o2: Uint8Array | undefined;
   if (v_data !== undefined && v_data !== null) {
     if (!(v_data instanceof Uint8Array)) throw new ValidationError(path + '.data', 'bytes', v_data);
-    o1 = v_data;
+    o2 = v_data;
   }
-  return { data: o1 };
+  const v_node = v['node'];
+  let o3: number | undefined;
+  if (v_node !== undefined && v_node !== null) {
+    if (typeof v_node !== 'number' || !Number.isInteger(v_node) || v_node < 0 || v_node > 65535) throw new ValidationError(path + '.node', 'uint16', v_node);
+    o3 = v_node;
+  }
+  const v_why = v['why'];
+  let o4: string | undefined;
+  if (v_why !== undefined && v_why !== null) {
+    if (typeof v_why !== 'string') throw new ValidationError(path + '.why', 'string', v_why);
+    o4 = v_why;
+  }
+  return { view: s1, status: v_status, data: o2, node: o3, why: o4 };
 }
 
-function Ivy$acquire$args(args: unknown): [page: number, want: Want, requester: number] {
-  if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
+function check$Ack(v: unknown, path: string): Ack {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Ack', v);
+  for (const k in v) {
+    switch (k) {
+      case 'view': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Ack', v[k]);
+    }
+  }
+  const v_view = v['view'];
+  const s1 = check$View(v_view, path + '.view');
+  return { view: s1 };
+}
+
+function check$Transfer(v: unknown, path: string): Transfer {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Transfer', v);
+  for (const k in v) {
+    switch (k) {
+      case 'page': case 'epoch': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Transfer', v[k]);
+    }
+  }
+  const v_page = v['page'];
+  if (typeof v_page !== 'number' || !Number.isInteger(v_page) || v_page < 0 || v_page > 4294967295) throw new ValidationError(path + '.page', 'uint32', v_page);
+  const v_epoch = v['epoch'];
+  if (typeof v_epoch !== 'number' || !Number.isInteger(v_epoch) || v_epoch < 0 || v_epoch > 4294967295) throw new ValidationError(path + '.epoch', 'uint32', v_epoch);
+  return { page: v_page, epoch: v_epoch };
+}
+
+function check$Vote(v: unknown, path: string): Vote {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Vote', v);
+  for (const k in v) {
+    switch (k) {
+      case 'view': case 'agree': case 'why': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Vote', v[k]);
+    }
+  }
+  const v_view = v['view'];
+  const s1 = check$View(v_view, path + '.view');
+  const v_agree = v['agree'];
+  if (typeof v_agree !== 'boolean') throw new ValidationError(path + '.agree', 'bool', v_agree);
+  const v_why = v['why'];
+  let o2: string | undefined;
+  if (v_why !== undefined && v_why !== null) {
+    if (typeof v_why !== 'string') throw new ValidationError(path + '.why', 'string', v_why);
+    o2 = v_why;
+  }
+  return { view: s1, agree: v_agree, why: o2 };
+}
+
+function Ivy$acquire$args(args: unknown): [view: View, page: number, want: Want, have: number] {
+  if (!Array.isArray(args) || args.length !== 4) throw new ValidationError('args', '4 arguments', args);
   const a0: unknown = args[0];
-  if (typeof a0 !== 'number' || !Number.isInteger(a0) || a0 < 0 || a0 > 4294967295) throw new ValidationError('args[0]', 'uint32', a0);
+  const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
-  if (!is$Want(a1)) throw new ValidationError('args[1]', 'Want', a1);
+  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
   const a2: unknown = args[2];
-  if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 65535) throw new ValidationError('args[2]', 'uint16', a2);
-  return [a0, a1, a2];
+  if (!is$Want(a2)) throw new ValidationError('args[2]', 'Want', a2);
+  const a3: unknown = args[3];
+  if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 4294967295) throw new ValidationError('args[3]', 'uint32', a3);
+  return [s1, a1, a2, a3];
 }
 
 function Ivy$acquire$result(result: unknown): Grant {
@@ -228,19 +465,21 @@ function Ivy$acquire$result(result: unknown): Grant {
   return s1;
 }
 
-function Ivy$serve$args(args: unknown): [page: number, want: Want, requester: number, epoch: number, ownerEpoch: number] {
-  if (!Array.isArray(args) || args.length !== 5) throw new ValidationError('args', '5 arguments', args);
+function Ivy$serve$args(args: unknown): [view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number] {
+  if (!Array.isArray(args) || args.length !== 6) throw new ValidationError('args', '6 arguments', args);
   const a0: unknown = args[0];
-  if (typeof a0 !== 'number' || !Number.isInteger(a0) || a0 < 0 || a0 > 4294967295) throw new ValidationError('args[0]', 'uint32', a0);
+  const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
-  if (!is$Want(a1)) throw new ValidationError('args[1]', 'Want', a1);
+  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
   const a2: unknown = args[2];
-  if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 65535) throw new ValidationError('args[2]', 'uint16', a2);
+  if (!is$Want(a2)) throw new ValidationError('args[2]', 'Want', a2);
   const a3: unknown = args[3];
-  if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 4294967295) throw new ValidationError('args[3]', 'uint32', a3);
+  if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 65535) throw new ValidationError('args[3]', 'uint16', a3);
   const a4: unknown = args[4];
   if (typeof a4 !== 'number' || !Number.isInteger(a4) || a4 < 0 || a4 > 4294967295) throw new ValidationError('args[4]', 'uint32', a4);
-  return [a0, a1, a2, a3, a4];
+  const a5: unknown = args[5];
+  if (typeof a5 !== 'number' || !Number.isInteger(a5) || a5 < 0 || a5 > 4294967295) throw new ValidationError('args[5]', 'uint32', a5);
+  return [s1, a1, a2, a3, a4, a5];
 }
 
 function Ivy$serve$result(result: unknown): Handoff {
@@ -248,29 +487,80 @@ function Ivy$serve$result(result: unknown): Handoff {
   return s1;
 }
 
-function Ivy$invalidate$args(args: unknown): [page: number, copyEpoch: number, epoch: number] {
+function Ivy$invalidate$args(args: unknown): [view: View, page: number, copyEpoch: number] {
   if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
   const a0: unknown = args[0];
-  if (typeof a0 !== 'number' || !Number.isInteger(a0) || a0 < 0 || a0 > 4294967295) throw new ValidationError('args[0]', 'uint32', a0);
+  const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
   if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
   const a2: unknown = args[2];
   if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 4294967295) throw new ValidationError('args[2]', 'uint32', a2);
-  return [a0, a1, a2];
+  return [s1, a1, a2];
 }
 
-function Ivy$invalidate$result(result: unknown): void {
-  if (result !== undefined && result !== null) throw new ValidationError('result', 'nothing (void)', result);
+function Ivy$invalidate$result(result: unknown): Ack {
+  const s1 = check$Ack(result, 'result');
+  return s1;
 }
 
-function Ivy$ping$args(args: unknown): [from: number] {
-  if (!Array.isArray(args) || args.length !== 1) throw new ValidationError('args', '1 argument', args);
+function Ivy$abort$args(args: unknown): [view: View, page: number, epoch: number] {
+  if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
   const a0: unknown = args[0];
-  if (typeof a0 !== 'number' || !Number.isInteger(a0) || a0 < 0 || a0 > 65535) throw new ValidationError('args[0]', 'uint16', a0);
-  return [a0];
+  const s1 = check$View(a0, 'args[0]');
+  const a1: unknown = args[1];
+  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
+  const a2: unknown = args[2];
+  if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 4294967295) throw new ValidationError('args[2]', 'uint32', a2);
+  return [s1, a1, a2];
 }
 
-function Ivy$ping$result(result: unknown): number {
-  if (typeof result !== 'number' || !Number.isInteger(result) || result < 0 || result > 65535) throw new ValidationError('result', 'uint16', result);
-  return result;
+function Ivy$abort$result(result: unknown): Ack {
+  const s1 = check$Ack(result, 'result');
+  return s1;
+}
+
+function Ivy$ping$args(args: unknown): [view: View, config: Config, installed: Transfer[], completed: Transfer[]] {
+  if (!Array.isArray(args) || args.length !== 4) throw new ValidationError('args', '4 arguments', args);
+  const a0: unknown = args[0];
+  const s1 = check$View(a0, 'args[0]');
+  const a1: unknown = args[1];
+  const s2 = check$Config(a1, 'args[1]');
+  const a2: unknown = args[2];
+  if (!Array.isArray(a2)) throw new ValidationError('args[2]', 'Transfer[<=1024]', a2);
+  if (a2.length > 1024) throw new ValidationError('args[2]', 'at most 1024 elements', a2);
+  const r5: Transfer[] = [];
+  for (let i3 = 0; i3 < a2.length; i3++) {
+    const e4: unknown = a2[i3];
+    const s6 = check$Transfer(e4, 'args[2][' + i3 + ']');
+    r5.push(s6);
+  }
+  const a3: unknown = args[3];
+  if (!Array.isArray(a3)) throw new ValidationError('args[3]', 'Transfer[<=1024]', a3);
+  if (a3.length > 1024) throw new ValidationError('args[3]', 'at most 1024 elements', a3);
+  const r9: Transfer[] = [];
+  for (let i7 = 0; i7 < a3.length; i7++) {
+    const e8: unknown = a3[i7];
+    const s10 = check$Transfer(e8, 'args[3][' + i7 + ']');
+    r9.push(s10);
+  }
+  return [s1, s2, r5, r9];
+}
+
+function Ivy$ping$result(result: unknown): Ack {
+  const s1 = check$Ack(result, 'result');
+  return s1;
+}
+
+function Ivy$propose$args(args: unknown): [view: View, suspect: number] {
+  if (!Array.isArray(args) || args.length !== 2) throw new ValidationError('args', '2 arguments', args);
+  const a0: unknown = args[0];
+  const s1 = check$View(a0, 'args[0]');
+  const a1: unknown = args[1];
+  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 65535) throw new ValidationError('args[1]', 'uint16', a1);
+  return [s1, a1];
+}
+
+function Ivy$propose$result(result: unknown): Vote {
+  const s1 = check$Vote(result, 'result');
+  return s1;
 }
