@@ -12,10 +12,10 @@
  *   R installs; confirms T to M (piggybacked on R's next heartbeat: Li & Hudak's confirmation)
  *   M confirms T to O (piggybacked on M's heartbeat): O forgets the contents it kept
  *
- * Nothing is lost whatever message goes missing, because a pending transfer is always settled
+ * Nothing is lost whatever message goes missing, because an unsettled transfer is always settled
  * before the page is used again, under the page's lock:
  * - the serve's outcome is unknown (its reply is lost or late, the owner is silent): the transfer
- *   stays pending ('serving'); the next request first ABORTS it at O, which takes the page back
+ *   is kept as `serving`; the next request first ABORTS it at O, which takes the page back
  *   exactly as it was if it had handed it over (abort is idempotent, and O never hands the page
  *   over under an aborted epoch); if O is declared dead instead, the page is lost with O;
  * - the grant's reply is lost: R asks again with `have` < T, or, asked to serve, answers
@@ -37,15 +37,13 @@ import { PageQueue } from './page-queue.js';
 import type { IvyCounters } from './stats.js';
 import type { Timers } from '../../rpc/runtime/index.js';
 
-/** A write transfer whose completion is not known yet. */
-interface Pending {
+/** A write transfer: page moves from `from` (owner since `fromEpoch`) to `to` under `epoch`. */
+interface Transfer {
   readonly epoch: number;
   /** The previous owner, which keeps the contents until the transfer completes. */
   readonly from: number;
   readonly fromEpoch: number;
   readonly to: number;
-  /** serving: the serve's outcome is unknown; granted: the grant was sent, not yet confirmed installed. */
-  phase: 'serving' | 'granted';
 }
 
 /** What a manager keeps per managed page. */
@@ -55,7 +53,13 @@ interface Managed {
   ownerEpoch: number;
   /** Last transaction number used for this page. */
   epoch: number;
-  pending: Pending | undefined;
+  /** The transfer that made `owner` the owner, while its install is not confirmed. */
+  granted: Transfer | undefined;
+  /**
+   * A transfer away from `owner` whose serve had an unknown outcome (the owner may have handed
+   * the page over): settled (aborted) before anything else happens to the page.
+   */
+  serving: Transfer | undefined;
   /** Set once the page is lost: the node (declared dead) that had its only copy. */
   lost: number | undefined;
 }
@@ -89,7 +93,7 @@ export class Manager {
   /** The owner this manager has on record for `page` (for tests and the orphan checks). */
   ownerOf(page: number): { owner: number; pending: boolean; lost: number | undefined } {
     const r = this.#state(page);
-    return { owner: r.owner, pending: r.pending !== undefined, lost: r.lost };
+    return { owner: r.owner, pending: r.granted !== undefined || r.serving !== undefined, lost: r.lost };
   }
 
   /** Requester -> manager. */
@@ -112,8 +116,8 @@ export class Manager {
   /** Requester `from` confirmed that it installed write grant `epoch` of `page`. */
   installed(from: number, page: number, epoch: number): void {
     const r = this.#managed.get(page);
-    const p = r?.pending;
-    if (r === undefined || p === undefined || p.phase !== 'granted' || p.to !== from || p.epoch !== epoch) return;
+    const g = r?.granted;
+    if (r === undefined || g === undefined || g.to !== from || g.epoch !== epoch) return;
     this.#complete(r, page);
   }
 
@@ -121,7 +125,7 @@ export class Manager {
   nodeDead(node: number): void {
     for (const [page, r] of this.#managed) {
       // A transfer handed to a node that died: the page is lost with it (it may have written it).
-      if (r.pending?.phase === 'granted' && r.pending.to === node) this.#complete(r, page);
+      if (r.granted?.to === node && r.serving === undefined) this.#complete(r, page);
     }
   }
 
@@ -129,17 +133,11 @@ export class Manager {
   async #step(page: number, want: Want, requester: number, have: number, deadline: number): Promise<Grant | 'again'> {
     const r = this.#state(page);
     if (r.lost !== undefined) return this.#lost(r.lost);
-    const p = r.pending;
-    if (p !== undefined) {
-      if (p.phase === 'serving') return this.#settleByAbort(r, page, p, deadline);
-      if (p.to === requester) {
-        if (have >= p.epoch) {
-          this.#complete(r, page); // it installed the grant: it is the owner
-        } else {
-          // It asks again for a grant it never received: that grant's reply was lost.
-          return this.#settleByAbort(r, page, p, deadline);
-        }
-      }
+    if (r.serving !== undefined) return this.#abort(r, page, r.serving, deadline);
+    const g = r.granted;
+    if (g !== undefined && g.to === requester) {
+      if (have >= g.epoch) this.#complete(r, page); // it installed the grant: it is the owner
+      else return this.#abort(r, page, g, deadline); // it asks again for a grant it never received
     }
     if (deadline - this.#i.timers.now() <= 0) return this.#busy(`page ${page}: manager ${this.#i.id} ran out of time`);
     const owner = r.owner;
@@ -160,8 +158,8 @@ export class Manager {
         return this.#lost(owner);
       }
       if (want === Want.Write && res.kind === 'silent') {
-        // The owner may have handed the page over: the next round aborts the transfer first.
-        r.pending = { epoch, from: owner, fromEpoch: r.ownerEpoch, to: requester, phase: 'serving' };
+        // The owner may have handed the page over: the next round aborts this transfer first.
+        r.serving = { epoch, from: owner, fromEpoch: r.ownerEpoch, to: requester };
       }
       if (res.kind === 'evicted') return this.#busy(describeFailure(res), res.node);
       if (res.kind === 'silent' && !res.notUp) {
@@ -174,18 +172,18 @@ export class Manager {
     }
     const h = res.value;
     if (h.status === Served.NotInstalled) {
-      // The owner on record never installed the grant that made it the owner.
-      if (p !== undefined && p.to === owner && p.phase === 'granted') return this.#settleByAbort(r, page, p, deadline);
+      // The owner on record never installed the grant that made it the owner: undo that transfer.
+      if (g !== undefined && g.to === owner) return this.#abort(r, page, g, deadline);
       this.#i.counters.c.protocolErrors++;
       return this.#busy(`page ${page}: node ${owner} says it never installed grant ${r.ownerEpoch}, and no transfer to it is pending`, owner);
     }
     if (h.status !== Served.Handed || (h.data === undefined && requester !== owner)) {
       return this.#busy(`page ${page}: its owner, node ${owner}, could not hand it over: ${h.why ?? 'no contents'}`, h.node ?? owner);
     }
-    // The owner served, so it had installed its grant: its own transfer is complete.
-    if (p !== undefined && p.to === owner) this.#complete(r, page);
+    // The owner served, so it had installed its grant: that transfer is complete.
+    if (g !== undefined && g.to === owner) this.#complete(r, page);
     if (want === Want.Write) {
-      r.pending = { epoch, from: owner, fromEpoch: r.ownerEpoch, to: requester, phase: 'granted' };
+      r.granted = { epoch, from: owner, fromEpoch: r.ownerEpoch, to: requester };
       r.owner = requester;
       r.ownerEpoch = epoch;
     }
@@ -194,34 +192,38 @@ export class Manager {
     return grant;
   }
 
-  /** Aborts pending transfer `p` at its previous owner; on success the previous owner has the page again. */
-  async #settleByAbort(r: Managed, page: number, p: Pending, deadline: number): Promise<Grant | 'again'> {
+  /**
+   * Aborts transfer `t` at its previous owner (r.serving, or r.granted when its new owner never
+   * installed it); on success the previous owner has the page again, as it was before `t`.
+   */
+  async #abort(r: Managed, page: number, t: Transfer, deadline: number): Promise<Grant | 'again'> {
     const { membership, peers, owner, timers } = this.#i;
-    if (membership.isDead(p.from)) {
+    if (membership.isDead(t.from)) {
       // Its contents were kept only on the previous owner, which is dead; the new owner never had them.
-      this.#markLost(r, page, p.from);
-      return this.#lost(p.from);
+      this.#markLost(r, page, t.from);
+      return this.#lost(t.from);
     }
     const left = deadline - timers.now();
-    if (left <= 0) return this.#busy(`page ${page}: transfer ${p.epoch} from node ${p.from} is unsettled and manager ${this.#i.id} ran out of time`, p.from);
-    const res: Result<unknown> = p.from === this.#i.id
-      ? await peers.local(() => owner.abort(page, p.epoch))
-      : await peers.call(p.from, 'abort', left, (c, o) => c.abort(this.#i.view(), page, p.epoch, o));
+    if (left <= 0) return this.#busy(`page ${page}: transfer ${t.epoch} from node ${t.from} is unsettled and manager ${this.#i.id} ran out of time`, t.from);
+    const res: Result<unknown> = t.from === this.#i.id
+      ? await peers.local(() => owner.abort(page, t.epoch))
+      : await peers.call(t.from, 'abort', left, (c, o) => c.abort(this.#i.view(), page, t.epoch, o));
     if (!res.ok) {
       if (res.kind === 'dead') {
-        this.#markLost(r, page, p.from);
-        return this.#lost(p.from);
+        this.#markLost(r, page, t.from);
+        return this.#lost(t.from);
       }
       if (res.kind === 'silent' && !res.notUp) {
-        const v = await membership.verdict(p.from, deadline);
+        const v = await membership.verdict(t.from, deadline);
         if (v === 'alive' || v === 'dead') return 'again';
       }
-      return this.#busy(`page ${page}: transfer ${p.epoch} from node ${p.from} is unsettled and ${describeFailure(res)}`, p.from);
+      return this.#busy(`page ${page}: transfer ${t.epoch} from node ${t.from} is unsettled and ${describeFailure(res)}`, t.from);
     }
     this.#i.counters.c.transfersAborted++;
-    r.pending = undefined;
-    r.owner = p.from;
-    r.ownerEpoch = p.fromEpoch;
+    if (r.serving === t) r.serving = undefined;
+    else if (r.granted === t) r.granted = undefined;
+    r.owner = t.from;
+    r.ownerEpoch = t.fromEpoch;
     return 'again';
   }
 
@@ -231,29 +233,30 @@ export class Manager {
     return peers.call(owner, 'serve', deadline - timers.now(), (c, o) => c.serve(this.#i.view(), page, want, requester, epoch, ownerEpoch, o));
   }
 
+  /** The granted transfer is complete: its previous owner may forget what it kept. */
   #complete(r: Managed, page: number): void {
-    const p = r.pending;
-    if (p === undefined) return;
-    r.pending = undefined;
-    if (p.from === this.#i.id) this.#i.owner.completed(page, p.epoch);
-    else this.#i.membership.queueCompleted(p.from, page, p.epoch);
+    const g = r.granted;
+    if (g === undefined) return;
+    r.granted = undefined;
+    this.#forget(g, page);
+  }
+
+  #forget(t: Transfer, page: number): void {
+    if (t.from === this.#i.id) this.#i.owner.completed(page, t.epoch);
+    else this.#i.membership.queueCompleted(t.from, page, t.epoch);
   }
 
   #markLost(r: Managed, page: number, node: number): void {
     r.lost = node;
-    if (r.pending !== undefined && r.pending.from !== node) {
-      const from = r.pending.from;
-      const epoch = r.pending.epoch;
-      if (from === this.#i.id) this.#i.owner.completed(page, epoch);
-      else this.#i.membership.queueCompleted(from, page, epoch);
-    }
-    r.pending = undefined;
+    for (const t of [r.granted, r.serving]) if (t !== undefined && t.from !== node) this.#forget(t, page);
+    r.granted = undefined;
+    r.serving = undefined;
   }
 
   #state(page: number): Managed {
     let r = this.#managed.get(page);
     if (r === undefined) {
-      r = { owner: this.#i.initialOwner(page), ownerEpoch: 0, epoch: 0, pending: undefined, lost: undefined };
+      r = { owner: this.#i.initialOwner(page), ownerEpoch: 0, epoch: 0, granted: undefined, serving: undefined, lost: undefined };
       this.#managed.set(page, r);
     }
     return r;
