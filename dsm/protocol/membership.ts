@@ -40,6 +40,7 @@
  * shifts every lastHeard by the stall, so a node resuming from SIGSTOP does not suspect the whole
  * cluster before it has read what they sent meanwhile.
  */
+import { setMaxListeners } from 'node:events';
 import type { Timers } from '../../rpc/runtime/index.js';
 import type { Config, Transfer, View, Vote } from './ivy.stubs.js';
 
@@ -161,7 +162,7 @@ export class Membership {
   #handle: unknown;
   #lastTick: number;
   #stopped = false;
-  readonly #selfDeath = new AbortController();
+  readonly #selfDeath = controller();
 
   constructor(init: MembershipInit) {
     this.#init = init;
@@ -175,7 +176,7 @@ export class Membership {
       if (id === init.self) continue;
       this.#peers.set(id, {
         id, status: 'not-up', lastHeard: now, everHeard: false, promised: false, proposing: false, pinging: false,
-        mismatch: undefined, lastRefusal: undefined, deathReason: undefined, waiters: new Set(), death: new AbortController(),
+        mismatch: undefined, lastRefusal: undefined, deathReason: undefined, waiters: new Set(), death: controller(),
         outInstalled: new Map(), outCompleted: new Map(),
       });
     }
@@ -263,9 +264,7 @@ export class Membership {
    * node stop waiting the moment it is known dead.
    */
   deathSignal(node: number): AbortSignal {
-    const p = this.#peers.get(node);
-    if (p === undefined) return this.#selfDeath.signal;
-    return AbortSignal.any([p.death.signal, this.#selfDeath.signal]);
+    return (this.#peers.get(node)?.death ?? this.#selfDeath).signal;
   }
 
   // ---- evidence
@@ -357,7 +356,10 @@ export class Membership {
     this.#evicted = { by, reason };
     this.#emit('fenced', by, reason);
     this.#selfDeath.abort();
-    for (const p of this.#peers.values()) this.#settle(p, 'evicted');
+    for (const p of this.#peers.values()) {
+      p.death.abort(); // every call in flight stops waiting
+      this.#settle(p, 'evicted');
+    }
     this.#init.onEvicted(by, reason);
   }
 
@@ -573,6 +575,13 @@ export class Membership {
       // A listener's bug must not break the membership.
     }
   }
+}
+
+/** Every call to a peer listens on its controller's signal: no listener limit (and no leak warning). */
+function controller(): AbortController {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  return c;
 }
 
 function take(m: Map<number, number>): Transfer[] {

@@ -50,8 +50,14 @@ const SB_X = 7;
 const SB_Y = 8;
 const PAGE_COUNT = 9;
 const FAULT_TIMEOUT_MS = IVY_DEFAULTS.faultTimeoutMs;
-/** An access may take one fault's bound plus slack (a re-fault when rights moved right after the install). */
-const OP_BOUND_MS = FAULT_TIMEOUT_MS + 2_000;
+/**
+ * An access's bound: a node resolves one fault per page at a time, so an access may wait for the
+ * fault in flight on its page (a write behind another thread's read) and then for its own, each
+ * bounded by faultTimeoutMs; plus slack for a re-fault when the rights moved right after the
+ * install. (On a real node the application thread's own bound, faultTimeoutMs + 2 s, cuts it
+ * shorter with DSM_ERR_FAULT_TIMEOUT.)
+ */
+const OP_BOUND_MS = 2 * FAULT_TIMEOUT_MS + 2_000;
 
 export interface SimTrace {
   /** Page to trace (its messages and local page operations on every node). */
@@ -59,7 +65,7 @@ export interface SimTrace {
   readonly out: (line: string) => void;
 }
 
-export async function runSim(seed: number, durationMs = 12_000, trace?: SimTrace): Promise<SimReport> {
+export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace): Promise<SimReport> {
   const rnd = prng((seed * 0x9e3779b1) >>> 0 || 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const between = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
