@@ -403,8 +403,8 @@ export class AppMemory {
       DSM_ERR_FAULT_TIMEOUT: `the fault could not be resolved in time${on ? ` (waiting for${on})` : ''}`,
       DSM_ERR_CLOSED: 'the DSM node was closed',
       DSM_ERR_EVICTED: `this node was declared dead by a majority and is fenced${on ? ` (refused by${on})` : ''}`,
-      DSM_ERR_NO_QUORUM: `${on ? `node${on}` : 'a node it needs'} is suspected, and no majority could be reached to declare it dead`,
-      DSM_ERR_CLUSTER_MISMATCH: `${on ? `node${on}` : 'a peer'} runs another cluster configuration`,
+      DSM_ERR_NO_QUORUM: `${on ? on.trim() : 'a node it needs'} is suspected, and no majority could be reached to declare it dead`,
+      DSM_ERR_CLUSTER_MISMATCH: `${on ? on.trim() : 'a peer'} runs another cluster configuration`,
       DSM_ERR_INTERNAL: 'a protocol error (a bug, not a verdict on the data)',
     };
     const text = this.failText(page, gen);

@@ -185,7 +185,7 @@ export class IvyNode implements PageFaultHandler {
         this.#local.noteDead(n);
         this.#manager.nodeDead(n);
       },
-      onEvicted: (by, reason) => void this.#failStop(by, reason),
+      onEvicted: (by, reason) => this.#failStop(by, reason),
     });
     this.#epochs = new PageEpochs();
     this.#peers = new Peers({ self: this.id, membership: this.#membership, counters, client: (n) => this.#client(n) });
@@ -344,18 +344,19 @@ export class IvyNode implements PageFaultHandler {
     return Number.isInteger(page) && page >= 1 && page < this.#local.pageCount;
   }
 
-  /** This node was fenced: every page fails DSM_ERR_EVICTED from now on, including local ones. */
-  async #failStop(by: number, reason: string): Promise<void> {
+  /**
+   * This node was fenced: every page fails DSM_ERR_EVICTED from now on, local ones included. The
+   * failures are recorded and every revocation started at once (each takes its rights away before
+   * it waits for app threads to leave the page).
+   */
+  #failStop(by: number, reason: string): void {
     const failure = evicted(undefined, by, reason).failure;
     for (let p = 1; p < this.#local.pageCount; p++) {
-      if (this.#local.rights(p) !== 'none') {
-        try {
-          await this.#local.invalidate(p);
-        } catch {
-          // An app thread stayed inside an access: its next access still fails below.
-        }
-      }
       this.#local.fail(p, failure);
+      if (this.#local.rights(p) !== 'none') {
+        // An app thread that stays inside an access makes this reject; its next access fails anyway.
+        this.#local.invalidate(p).then(() => this.#local.fail(p, failure), () => this.#local.fail(p, failure));
+      }
     }
   }
 

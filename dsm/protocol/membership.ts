@@ -354,13 +354,14 @@ export class Membership {
   evict(by: number, reason: string): void {
     if (this.#evicted !== undefined) return;
     this.#evicted = { by, reason };
+    // Fail-stop first (the pages go), then tell: whoever sees the event sees a stopped node.
+    this.#init.onEvicted(by, reason);
     this.#emit('fenced', by, reason);
     this.#selfDeath.abort();
     for (const p of this.#peers.values()) {
       p.death.abort(); // every call in flight stops waiting
       this.#settle(p, 'evicted');
     }
-    this.#init.onEvicted(by, reason);
   }
 
   /** Checks a peer's configuration digest; records a mismatch (once) and returns false on one. */

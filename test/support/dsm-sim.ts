@@ -35,7 +35,9 @@ export interface SimReport {
   readonly dead: [number, number][];
   readonly killed: number[];
   readonly evicted: number[];
-  /** Logical ms from each kill to the first typed error naming the dead node, on a live node. */
+  /** Logical ms from each kill to the decision that the node is dead. */
+  readonly killToDeathMs: number[];
+  /** For accesses blocked on a killed node's page at the kill: logical ms from the kill to their typed error. */
   readonly killToErrorMs: number[];
   /** Logical ms from the start of a pause to the fence (first 'dead' decision), when one followed. */
   readonly pauseToFenceMs: number[];
@@ -108,16 +110,17 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
 
   // ---- the fault schedule
   const paused = new Map<number, [number, number][]>(); // node -> intervals
+  /** Pauses of victims (the ones that may end in a fence), for the pause-to-fence figure. */
   const pauseStarts: { id: number; at: number; ms: number }[] = [];
   const killAt = new Map<number, number>();
-  const pause = (id: number, at: number, ms: number): void => {
+  const pause = (id: number, at: number, ms: number, victim: boolean): void => {
     c.sched.at(at, () => {
       if (c.state(id) !== 'up') return;
       c.pause(id, ms);
       const l = paused.get(id) ?? [];
       l.push([at, at + ms]);
       paused.set(id, l);
-      pauseStarts.push({ id, at, ms });
+      if (victim) pauseStarts.push({ id, at, ms });
     });
   };
   const end = durationMs - 1_000;
@@ -127,7 +130,7 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
       const at = between(500, end - 4_000);
       const ms = pick([600, 1_300, 1_900, 2_600, 3_500]);
       schedule.push(`pause node ${v} at ${at} for ${ms} ms`);
-      pause(v, at, ms);
+      pause(v, at, ms, true);
     } else if (r < 0.5) {
       const at = between(500, end - 5_000);
       const ms = between(800, 4_500);
@@ -168,7 +171,7 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
     const at = between(500, end - 1_000);
     const ms = between(100, 700);
     schedule.push(`short pause of node ${id} at ${at} for ${ms} ms`);
-    pause(id, at, ms);
+    pause(id, at, ms, false);
   }
   if (rnd() < 0.4) {
     const id = pick(ids);
@@ -182,6 +185,9 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
 
   // ---- the workload
   const ops: Op[] = [];
+  /** The node a failed access's typed error names as the dead holder or manager. */
+  const failedOn = new Map<Op, number>();
+  const lostWith = (o: Op): number | undefined => failedOn.get(o);
   let nextValue = 1_000;
   const mpObs: MpObservation[] = [];
   const sbSeen = new Map<string, { yi?: number; xj?: number }>();
@@ -207,6 +213,7 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
       if (f !== undefined) {
         op.code = f.code;
         op.ret = c.sched.now;
+        if ((f.code === 'DSM_ERR_PAGE_LOST' || f.code === 'DSM_ERR_MANAGER_DEAD') && f.node !== undefined) failedOn.set(op, f.node);
         return op;
       }
       const r = c.pages[id]!.rights(page);
@@ -308,18 +315,19 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
   violations.push(...sbViolations(rounds));
 
   // ---- figures
+  const killToDeathMs: number[] = [];
   const killToErrorMs: number[] = [];
   for (const [v, t] of killAt) {
-    const first = ops.find((o) => o.call >= t && !o.ok && o.ret !== undefined && (o.code === 'DSM_ERR_PAGE_LOST' || o.code === 'DSM_ERR_MANAGER_DEAD') &&
-      c.pages[o.node]!.failures.get(Number(o.addr.split(':')[0]))?.node === v);
     const decided = c.deadAt.get(v);
-    if (first !== undefined) killToErrorMs.push(first.ret! - t);
-    else if (decided !== undefined) killToErrorMs.push(decided - t);
+    if (decided !== undefined) killToDeathMs.push(decided - t);
+    for (const o of ops) {
+      if (o.call <= t && o.ret !== undefined && o.ret > t && !o.ok && lostWith(o) === v) killToErrorMs.push(o.ret - t);
+    }
   }
   const pauseToFenceMs = pauseStarts.filter((p) => c.deadAt.has(p.id) && c.deadAt.get(p.id)! >= p.at && c.deadAt.get(p.id)! < p.at + p.ms).map((p) => c.deadAt.get(p.id)! - p.at);
   return {
     seed, nodes: n, schedule, ops: ops.length, checkedOps: lin.checkedOps, violations, hangs, orphans,
     dead: [...c.deadAt], killed: [...c.killed], evicted: c.ids.filter((id) => c.nodes[id]!.evicted !== undefined),
-    killToErrorMs, pauseToFenceMs, messages: c.messages.length,
+    killToDeathMs, killToErrorMs, pauseToFenceMs, messages: c.messages.length,
   };
 }
