@@ -86,7 +86,7 @@ import { Owner } from './owner.js';
 import { Peers, Refusal, REFUSED_EVICTED, REFUSED_MISMATCH, REFUSED_STOPPED, REFUSED_STRANGER } from './peers.js';
 import { evicted, Requester } from './requester.js';
 import { IvyCounters, type IvyProcedure, type IvyStats } from './stats.js';
-import { resolveIvyOptions, type IvyOptions, type ResolvedIvyOptions } from './options.js';
+import { resolveIvyOptions, type IvyOptions } from './options.js';
 
 /**
  * The fixed distributed manager of `page` (Li & Hudak's H(p) = p mod N) over the node ids in
@@ -136,7 +136,6 @@ export class IvyNode implements PageFaultHandler {
   readonly handlers: IvyHandlers;
 
   readonly #local: LocalPages;
-  readonly #opts: ResolvedIvyOptions;
   readonly #clients = new Map<number, IvyClient>();
   readonly #counters: IvyCounters;
   readonly #membership: Membership;
@@ -165,7 +164,7 @@ export class IvyNode implements PageFaultHandler {
     this.#local = init.local;
     this.#callerOf = init.callerOf;
     this.#peer = init.peer;
-    const opts = (this.#opts = resolveIvyOptions(init.options));
+    const opts = resolveIvyOptions(init.options);
     const initialOwner = init.initialOwner ?? ((p: number) => managerOf(nodes, p));
     const counters = (this.#counters = new IvyCounters(opts.latencyBucketsMs));
     const config: Config = { nodes, pageSize: init.local.pageSize, pageCount: init.local.pageCount };

@@ -29,13 +29,11 @@
  * A request from this node itself, and a serve by this node itself, go through the same code and
  * the same failure mapping (Peers.local) as remote ones.
  */
-import { Outcome, Served, Want, type Grant, type Handoff, type View } from './ivy.stubs.js';
-import type { Membership } from './membership.js';
+import { Outcome, Served, Want, type Grant, type Handoff } from './ivy.stubs.js';
+import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
-import { describeFailure, type Peers, type Result } from './peers.js';
+import { describeFailure, type Result } from './peers.js';
 import { PageQueue } from './page-queue.js';
-import type { IvyCounters } from './stats.js';
-import type { Timers } from '../../rpc/runtime/index.js';
 
 /** A write transfer: page moves from `from` (owner since `fromEpoch`) to `to` under `epoch`. */
 interface Transfer {
@@ -64,18 +62,11 @@ interface Managed {
   lost: number | undefined;
 }
 
-export interface ManagerInit {
-  readonly id: number;
-  readonly timers: Timers;
+export interface ManagerInit extends RoleContext {
   readonly queueWaitMs: number;
   readonly serveTimeoutMs: number;
   readonly callTimeoutMs: number;
-  readonly membership: Membership;
-  readonly counters: IvyCounters;
-  readonly peers: Peers;
   readonly owner: Owner;
-  readonly view: () => View;
-  readonly initialOwner: (page: number) => number;
 }
 
 /** Settling a pending transfer gives up after this many rounds in one request (then Busy). */

@@ -23,14 +23,10 @@
  * deadline the serve fails (nothing moved) and the manager answers Busy. Only a decided death lets
  * a write go ahead without a holder's answer.
  */
-import type { LocalPages } from '../contract.js';
 import { PageQueue } from './page-queue.js';
-import type { PageEpochs } from './epochs.js';
-import { Served, Want, type Handoff, type View } from './ivy.stubs.js';
-import type { Membership } from './membership.js';
-import { describeFailure, type Peers } from './peers.js';
-import type { IvyCounters } from './stats.js';
-import type { Timers } from '../../rpc/runtime/index.js';
+import { Served, Want, type Handoff } from './ivy.stubs.js';
+import type { RoleContext } from './role.js';
+import { describeFailure } from './peers.js';
 
 /** What an owner keeps per owned page. */
 export interface Owned {
@@ -48,18 +44,9 @@ interface Handed {
 
 export type InvalidateResult = { readonly ok: true } | { readonly ok: false; readonly node: number; readonly why: string; readonly evicted: boolean };
 
-export interface OwnerInit {
-  readonly id: number;
-  readonly local: LocalPages;
-  readonly timers: Timers;
+export interface OwnerInit extends RoleContext {
   readonly serveTimeoutMs: number;
   readonly callTimeoutMs: number;
-  readonly membership: Membership;
-  readonly epochs: PageEpochs;
-  readonly counters: IvyCounters;
-  readonly peers: Peers;
-  readonly view: () => View;
-  readonly initialOwner: (page: number) => number;
 }
 
 export class Owner {

@@ -13,15 +13,12 @@
  * - DSM_ERR_INTERNAL: a bug or a protocol violation (never reported as a lost page).
  * Each message carries the lower-level cause (the RPC error's message, the manager's reason).
  */
-import type { Access, LocalPages, PageFailure } from '../contract.js';
-import type { PageEpochs } from './epochs.js';
-import { Outcome, Want, type Grant, type View } from './ivy.stubs.js';
+import type { Access, PageFailure } from '../contract.js';
+import { Outcome, Want, type Grant } from './ivy.stubs.js';
 import type { Manager } from './manager.js';
-import type { Membership } from './membership.js';
+import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
-import { describeFailure, messageOf, type Peers, type Result } from './peers.js';
-import type { IvyCounters } from './stats.js';
-import type { Timers } from '../../rpc/runtime/index.js';
+import { describeFailure, messageOf, type Result } from './peers.js';
 
 /** Pause before retrying a request the manager answered Busy. */
 const BUSY_BACKOFF_MS = 20;
@@ -30,19 +27,11 @@ export class FaultFailed {
   constructor(readonly failure: PageFailure) {}
 }
 
-export interface RequesterInit {
-  readonly id: number;
-  readonly local: LocalPages;
-  readonly timers: Timers;
+export interface RequesterInit extends RoleContext {
   readonly faultTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
-  readonly membership: Membership;
-  readonly epochs: PageEpochs;
-  readonly counters: IvyCounters;
-  readonly peers: Peers;
   readonly owner: Owner;
   readonly manager: Manager;
-  readonly view: () => View;
   readonly managerOf: (page: number) => number;
   readonly closed: () => boolean;
 }
