@@ -230,6 +230,26 @@ describe('not started is not dead', () => {
   });
 });
 
+describe('a restarted node is a new node', () => {
+  it('a node killed and restarted with the same id is refused and fenced; the old one is declared dead and its page reported lost', async () => {
+    // Page 3: manager 0, owner 2; node 2 writes it, node 1 has no copy.
+    const c = await started({ nodes: 3, initialOwner: (p) => (p === 3 ? 2 : 0) });
+    c.checkInvariantEachStep();
+    await c.sched.settle(c.write(2, 3, 0, 33));
+    c.kill(2);
+    c.restart(2); // at once: a new process, fresh pages, the same id and address
+    // The new process believes it owns page 3 again (its initial page): nobody may see that copy.
+    expect(c.pages[2]!.rights(3)).toBe('write');
+    const r = await outcome(c, c.read(1, 3, 0));
+    expect(r).toMatchObject({ ok: false, code: 'DSM_ERR_PAGE_LOST', node: 2 });
+    expect(c.nodes[0]!.isDead(2) && c.nodes[1]!.isDead(2)).toBe(true);
+    await c.sched.run(() => c.nodes[2]!.evicted !== undefined, c.sched.now + 2_000);
+    expect(c.nodes[2]!.evicted?.reason).toMatch(/restarted|declared dead/);
+    expect(await outcome(c, c.read(2, 3, 0))).toMatchObject({ ok: false, code: 'DSM_ERR_EVICTED' });
+    expect(c.events.some((e) => e.node === 0 && e.e.kind === 'suspected' && /restarted/.test(e.e.reason))).toBe(true);
+  });
+});
+
 describe('every message is checked', () => {
   it('nodes with another page count refuse each other at first contact, both reporting the mismatch', async () => {
     const sched = new Scheduler(1);
@@ -292,7 +312,7 @@ describe('every message is checked', () => {
   it('a call from an address that is not a member, with another configuration, or that contradicts the protocol, is refused and counted', async () => {
     const c = await started({ nodes: 3 });
     const h = c.nodes[0]!.handlers;
-    const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16 }), dead: [] };
+    const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16 }), incarnation: Cluster.incarnation(2), dead: [] };
     const call = (f: () => unknown) => Promise.resolve().then(f);
     await expect(call(() => h.acquire(view, 3, 1, 0, { peer: 'stranger', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_REFUSED_NOT_A_MEMBER' });
     await expect(call(() => h.acquire({ ...view, config: 1 }, 3, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH' });
@@ -301,7 +321,7 @@ describe('every message is checked', () => {
     await expect(call(() => h.acquire(view, 1, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /protocol violation: node 2 asked node 0 for page 1, which node 1 manages/ });
     await expect(call(() => h.acquire(view, 99, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /page 99 is outside/ });
     await expect(call(() => h.serve(view, 3, 2, 1, 5, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /node 2 forwarded page 3, which node 0 manages/ });
-    await expect(call(() => h.abort(view, 3, 5, { peer: 'node1', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL' });
+    await expect(call(() => h.abort({ ...view, incarnation: Cluster.incarnation(1) }, 3, 5, { peer: 'node1', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL' });
     expect(c.nodes[0]!.stats.protocolErrors - before).toBe(4);
     // None of it changed the page: node 0 still owns page 3 (it is its manager and initial owner).
     expect(c.nodes[0]!.owns(3)).toBe(true);

@@ -75,6 +75,7 @@
  * ## Bounds
  * Every wait has a deadline (options.ts): a fault resolves or fails within faultTimeoutMs.
  */
+import { randomInt } from 'node:crypto';
 import type { Access, LocalPages, PageFaultHandler } from '../contract.js';
 import { DsmError } from '../errors.js';
 import type { CallContext } from '../../rpc/index.js';
@@ -118,6 +119,8 @@ export interface IvyNodeInit {
   readonly initialOwner?: (page: number) => number;
   /** Membership events: peer up / suspected / dead, this node fenced, a majority up, a configuration mismatch. */
   readonly onEvent?: (e: MembershipEvent) => void;
+  /** This process's incarnation (non-zero uint32). @default random */
+  readonly incarnation?: number;
   readonly options?: IvyOptions;
 }
 
@@ -169,8 +172,12 @@ export class IvyNode implements PageFaultHandler {
     const counters = (this.#counters = new IvyCounters(opts.latencyBucketsMs));
     const config: Config = { nodes, pageSize: init.local.pageSize, pageCount: init.local.pageCount };
     const view = (): View => this.#membership.view();
+    const incarnation = init.incarnation ?? randomInt(1, 0xffffffff);
+    if (!Number.isInteger(incarnation) || incarnation < 1 || incarnation > 0xffffffff) {
+      throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `incarnation must be an integer from 1 to 2^32 - 1, got ${String(incarnation)}`);
+    }
     this.#membership = new Membership({
-      self: this.id, nodes, timers: opts.timers, config,
+      self: this.id, incarnation, nodes, timers: opts.timers, config,
       heartbeat: opts.heartbeat, heartbeatIntervalMs: opts.heartbeatIntervalMs, deadAfterMs: opts.deadAfterMs, callTimeoutMs: opts.callTimeoutMs,
       ping: async (n, installed, completed, timeoutMs) =>
         (await this.#peers.call(n, 'ping', timeoutMs, (c, o) => c.ping(view(), config, installed, completed, o))).ok,
@@ -321,6 +328,10 @@ export class IvyNode implements PageFaultHandler {
       if (diff !== undefined) throw new Refusal(REFUSED_MISMATCH, diff);
     }
     if (!m.checkDigest(caller, v.config)) throw new Refusal(REFUSED_MISMATCH, m.mismatch(caller) ?? 'cluster configuration mismatch');
+    if (!m.checkIncarnation(caller, v.incarnation)) {
+      this.#counters.c.refusedFenced++;
+      throw new Refusal(REFUSED_EVICTED, `node ${this.id} refuses node ${caller}: it restarted, and a new process holding none of the old one's pages cannot rejoin a running cluster`);
+    }
     m.heard(caller);
     if (!m.mergeView(caller, v)) throw this.#stopped();
     if (page !== undefined && !this.#validPage(page)) return this.#violation(`page ${page} is outside 1..${this.#local.pageCount - 1}`);

@@ -20,6 +20,11 @@ export type Want = (typeof Want)[keyof typeof Want];
 export interface View {
   /** Digest of the cluster configuration (node ids, page size, page count); a mismatch is refused. */
   config: number;
+  /**
+   * The sender's incarnation, random per start of its process: a node that restarted is a new
+   * node with none of the old one's pages, and is refused (the old one is then declared dead).
+   */
+  incarnation: number;
   /** Nodes the sender knows a majority of the cluster declared dead, ascending. */
   dead: number[];
 }
@@ -284,12 +289,14 @@ function check$View(v: unknown, path: string): View {
   if (!isRecord$(v)) throw new ValidationError(path, 'View', v);
   for (const k in v) {
     switch (k) {
-      case 'config': case 'dead': break;
+      case 'config': case 'incarnation': case 'dead': break;
       default: throw new ValidationError(path + '.' + k, 'no such field in View', v[k]);
     }
   }
   const v_config = v['config'];
   if (typeof v_config !== 'number' || !Number.isInteger(v_config) || v_config < 0 || v_config > 4294967295) throw new ValidationError(path + '.config', 'uint32', v_config);
+  const v_incarnation = v['incarnation'];
+  if (typeof v_incarnation !== 'number' || !Number.isInteger(v_incarnation) || v_incarnation < 0 || v_incarnation > 4294967295) throw new ValidationError(path + '.incarnation', 'uint32', v_incarnation);
   const v_dead = v['dead'];
   if (!Array.isArray(v_dead)) throw new ValidationError(path + '.dead', 'uint16[<=4096]', v_dead);
   if (v_dead.length > 4096) throw new ValidationError(path + '.dead', 'at most 4096 elements', v_dead);
@@ -297,7 +304,7 @@ function check$View(v: unknown, path: string): View {
     const e2: unknown = v_dead[i1];
     if (typeof e2 !== 'number' || !Number.isInteger(e2) || e2 < 0 || e2 > 65535) throw new ValidationError(path + '.dead[' + i1 + ']', 'uint16', e2);
   }
-  return { config: v_config, dead: v_dead };
+  return { config: v_config, incarnation: v_incarnation, dead: v_dead };
 }
 
 function check$Config(v: unknown, path: string): Config {

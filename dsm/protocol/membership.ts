@@ -31,6 +31,13 @@
  * its own read copies, all of which were current when the death was decided: a consistent
  * picture of the past, never combined with anything written after.
  *
+ * ## A restarted node is a new node
+ * Every message carries the sender's incarnation (random per start). A peer seen with a second
+ * incarnation restarted: it is a new process holding none of the old one's pages, so it is
+ * refused (and, told so, fails every access: DSM_ERR_EVICTED), messages from it are no evidence
+ * that the old one lives, and the old one is declared dead by the usual majority (a voter that
+ * saw the restart agrees at once).
+ *
  * ## Not started is not dead
  * A configured peer never heard from is NOT UP YET: it is never suspected (faults that need it
  * wait, bounded by the fault timeout). `majority-up` is reported once a majority is up.
@@ -93,6 +100,9 @@ interface PeerRec {
   lastRefusal: string | undefined;
   /** Why it was declared dead. */
   deathReason: string | undefined;
+  /** The incarnation first seen in its messages, and whether another one showed up since. */
+  incarnation: number | undefined;
+  restarted: boolean;
   readonly waiters: Set<Waiter>;
   death: AbortController;
   /** Confirmations to piggyback on the next heartbeat to this peer: page -> epoch. */
@@ -102,6 +112,8 @@ interface PeerRec {
 
 export interface MembershipInit {
   readonly self: number;
+  /** This process's incarnation (non-zero, random per start). */
+  readonly incarnation: number;
   /** Every configured node, sorted, self included. */
   readonly nodes: readonly number[];
   readonly timers: Timers;
@@ -176,7 +188,7 @@ export class Membership {
       if (id === init.self) continue;
       this.#peers.set(id, {
         id, status: 'not-up', lastHeard: now, everHeard: false, promised: false, proposing: false, pinging: false,
-        mismatch: undefined, lastRefusal: undefined, deathReason: undefined, waiters: new Set(), death: controller(),
+        mismatch: undefined, lastRefusal: undefined, deathReason: undefined, incarnation: undefined, restarted: false, waiters: new Set(), death: controller(),
         outInstalled: new Map(), outCompleted: new Map(),
       });
     }
@@ -256,7 +268,36 @@ export class Membership {
 
   /** What every message this node sends carries. */
   view(): View {
-    return { config: this.digest, dead: this.#dead };
+    return { config: this.digest, incarnation: this.#init.incarnation, dead: this.#dead };
+  }
+
+  /**
+   * Checks the incarnation a message of `from` carries. The first one seen is the peer; another
+   * one means it restarted: returns false (refuse it), and the old incarnation is suspected at
+   * once (and declared dead as soon as a majority agrees).
+   */
+  checkIncarnation(from: number, incarnation: number): boolean {
+    const p = this.#peers.get(from);
+    if (p === undefined) return true;
+    if (p.incarnation === undefined && !p.restarted) {
+      p.incarnation = incarnation;
+      return true;
+    }
+    if (p.incarnation === incarnation) return true;
+    if (!p.restarted) {
+      p.restarted = true;
+      if (p.status !== 'dead') {
+        p.status = 'suspected';
+        this.#emit('suspected', from, `it restarted (a new process with none of the old one's pages): refused`);
+        this.#startProposal(p);
+      }
+    }
+    return false;
+  }
+
+  /** True once `node` was seen with a second incarnation. */
+  restarted(node: number): boolean {
+    return this.#peers.get(node)?.restarted ?? false;
   }
 
   /**
@@ -272,7 +313,7 @@ export class Membership {
   /** Anything valid arrived from `node`: a message, a reply, a request. */
   heard(node: number): void {
     const p = this.#peers.get(node);
-    if (p === undefined || p.status === 'dead' || this.#evicted !== undefined) return;
+    if (p === undefined || p.status === 'dead' || p.restarted || this.#evicted !== undefined) return;
     p.lastHeard = this.#init.timers.now();
     if (p.status !== 'up') {
       const was = p.status;
@@ -423,6 +464,12 @@ export class Membership {
     if (this.#peers.get(caller)?.promised === true) {
       return this.#refuse(view, `node ${this.self} agreed that node ${caller} is dead and refuses its proposals`);
     }
+    if (s.restarted) {
+      // Its old incarnation is gone for certain: this node saw the new one.
+      s.promised = true;
+      this.stats.votesAgreed++;
+      return { view, agree: true };
+    }
     const silence = s.everHeard ? this.#init.timers.now() - s.lastHeard : Infinity;
     if (silence < this.#init.deadAfterMs) {
       return this.#refuse(view, `node ${this.self} heard from node ${suspect} ${Math.round(silence)} ms ago`);
@@ -444,9 +491,9 @@ export class Membership {
   #startProposal(p: PeerRec): void {
     if (p.proposing || p.status === 'dead' || this.#evicted !== undefined || this.#stopped) return;
     const { timers, callTimeoutMs, deadAfterMs } = this.#init;
-    // This node votes too, by the voters' rule: only after deadAfterMs of silence.
+    // This node votes too, by the voters' rule: only after deadAfterMs of silence (or a restart seen).
     const silence = timers.now() - p.lastHeard;
-    if (silence < deadAfterMs) {
+    if (silence < deadAfterMs && !p.restarted) {
       p.lastRefusal = `node ${this.self} itself heard from node ${p.id} ${Math.round(silence)} ms ago`;
       return;
     }
@@ -460,7 +507,7 @@ export class Membership {
     let decided = false;
     const tryDecide = (): void => {
       if (decided || agreed < this.majority || p.status === 'dead' || this.#evicted !== undefined) return;
-      if (p.lastHeard > startedAt) return; // heard from it meanwhile: alive after all
+      if (p.lastHeard > startedAt && !p.restarted) return; // heard from it meanwhile: alive after all
       decided = true;
       this.stats.deathsDecided++;
       this.#markDead(p, `silent for ${Math.round(timers.now() - p.lastHeard)} ms; declared dead by a majority: nodes ${agreedBy.join(', ')}`);

@@ -100,9 +100,13 @@ export class Peers {
     } catch (e) {
       return this.#failed(node, e);
     }
+    if (!m.checkDigest(node, value.view.config)) return { ok: false, kind: 'mismatch', node, message: m.mismatch(node) ?? 'configuration mismatch' };
+    if (!m.checkIncarnation(node, value.view.incarnation)) {
+      // A new process answered: the one that was asked is gone (and will be declared dead).
+      return { ok: false, kind: 'silent', node, cause: new Error(`node ${node} restarted: its answer came from a new process`), notUp: false };
+    }
     m.heard(node);
     if (!m.mergeView(node, value.view)) return { ok: false, kind: 'evicted', node, message: evictionReason(m) };
-    if (!m.checkDigest(node, value.view.config)) return { ok: false, kind: 'mismatch', node, message: m.mismatch(node) ?? 'configuration mismatch' };
     return { ok: true, value };
   }
 

@@ -18,6 +18,7 @@
  * - kill(id): SIGKILL. It stops sending, receiving and ticking; calls to it fail unreachable
  *   giveUpMs after they were sent or it died;
  * - late start: `start: { id: t }` keeps a node down (messages to it are lost) until logical time t;
+ * - restart(id): after a kill, a new process with the same id (a new incarnation, fresh pages);
  * - onMessage: a hook called at every send and delivery (a test kills a node mid-transfer with
  *   it); returning 'drop' at a send loses that message.
  * Each node's LocalPages is a FakePages: a Map of page -> {rights, bytes}.
@@ -251,6 +252,8 @@ class NodeClock implements Timers {
   readonly #sched: Scheduler;
   readonly #state: () => NodeState;
   readonly #deferred: Deferred[] = [];
+  /** Set when this clock's process was killed (a restarted node gets a new clock). */
+  killed = false;
 
   constructor(sched: Scheduler, state: () => NodeState) {
     this.#sched = sched;
@@ -276,7 +279,7 @@ class NodeClock implements Timers {
   /** Runs `fn` now if the node runs, later if it is paused or not started, never if it was killed. */
   run(fn: () => void): void {
     const s = this.#state();
-    if (s === 'killed') return;
+    if (s === 'killed' || this.killed) return;
     if (s === 'up') fn();
     else this.#deferred.push({ fn });
   }
@@ -332,32 +335,57 @@ export class Cluster {
       giveUpMs: o.giveUpMs ?? 500,
     };
     this.ids = Array.from({ length: o.nodes }, (_, i) => i);
+    this.#o = o;
     for (const id of this.ids) {
       const startAt = o.start?.[id];
       this.#state.set(id, startAt !== undefined && startAt > 0 ? 'unstarted' : 'up');
-      const clock = new NodeClock(this.sched, () => this.#state.get(id)!);
-      const d = this.#opts.pageOpDelayMs;
-      const opDelay = () => (this.#opts.randomPageOpDelay ? Math.floor(this.sched.random() * d) : d) + (this.#slow.get(id) ?? 0);
-      const pages = new FakePages(this.#opts.pageSize, this.#opts.pageCount, this.sched, opDelay);
-      const node = new IvyNode({
-        id,
-        nodes: this.ids,
-        local: pages,
-        peer: (to) => new IvyClient(this.callerFor(id, to)),
-        callerOf: (ctx) => (/^node\d+$/.test(ctx.peer) ? Number(ctx.peer.slice(4)) : undefined),
-        onEvent: (e) => {
-          this.events.push({ at: this.sched.now, node: id, e });
-          if (e.kind === 'dead' && !this.deadAt.has(e.node)) this.deadAt.set(e.node, this.sched.now);
-        },
-        ...(o.initialOwner === undefined ? {} : { initialOwner: o.initialOwner }),
-        options: { heartbeat: false, ...o.ivy, timers: clock },
-      });
-      this.pages.push(pages);
-      this.nodes.push(node);
-      this.clocks.push(clock);
-      this.#handlers.set(id, node.handlers);
+      this.#create(id, 0);
       if (startAt !== undefined && startAt > 0) this.sched.at(startAt, () => this.#setState(id, 'up'));
     }
+  }
+
+  readonly #restarts = new Map<number, number>();
+  #o!: ClusterOptions;
+
+  #create(id: number, restarts: number): void {
+    const o = this.#o;
+    const clock = new NodeClock(this.sched, () => this.#state.get(id)!);
+    const d = this.#opts.pageOpDelayMs;
+    const opDelay = () => (this.#opts.randomPageOpDelay ? Math.floor(this.sched.random() * d) : d) + (this.#slow.get(id) ?? 0);
+    const pages = new FakePages(this.#opts.pageSize, this.#opts.pageCount, this.sched, opDelay);
+    const node = new IvyNode({
+      id,
+      nodes: this.ids,
+      local: pages,
+      peer: (to) => new IvyClient(this.callerFor(id, to)),
+      callerOf: (ctx) => (/^node\d+$/.test(ctx.peer) ? Number(ctx.peer.slice(4)) : undefined),
+      onEvent: (e) => {
+        this.events.push({ at: this.sched.now, node: id, e });
+        if (e.kind === 'dead' && !this.deadAt.has(e.node)) this.deadAt.set(e.node, this.sched.now);
+      },
+      ...(o.initialOwner === undefined ? {} : { initialOwner: o.initialOwner }),
+      incarnation: Cluster.incarnation(id, restarts),
+      options: { heartbeat: false, ...o.ivy, timers: clock },
+    });
+    this.pages[id] = pages;
+    this.nodes[id] = node;
+    this.clocks[id] = clock;
+    this.#handlers.set(id, node.handlers);
+  }
+
+  /** After kill(id): a new process with the same id, a new incarnation and fresh pages. */
+  restart(id: number): void {
+    if (!this.killed.has(id)) throw new Error(`restart(${id}): kill it first`);
+    const n = (this.#restarts.get(id) ?? 0) + 1;
+    this.#restarts.set(id, n);
+    this.killed.delete(id);
+    this.#state.set(id, 'up');
+    this.#create(id, n);
+  }
+
+  /** The incarnation the cluster gives node `id` (restart() gives another). */
+  static incarnation(id: number, restarts = 0): number {
+    return 1_000 + id + 100 * restarts;
   }
 
   state(id: number): NodeState {
@@ -501,6 +529,7 @@ export class Cluster {
     if (this.killed.has(id)) return;
     this.killed.add(id);
     this.#state.set(id, 'killed');
+    this.clocks[id]!.killed = true;
     this.nodes[id]!.close();
     this.#failWaitingCalls((pc) => pc.to === id);
   }
