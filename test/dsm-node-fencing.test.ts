@@ -117,20 +117,27 @@ describe('DSM processes: partitions, late starts, dead lock holders, mismatches'
     const page = 684; // node 3's page, managed by node 1 (684 mod 3 = 0)
     expect(managerOf(IDS, page)).toBe(1);
     const t0 = Date.now();
+    // Node 1's application thread blocks in this fault until node 3 is up (its events wait too:
+    // the application thread prints them).
     const early = n1.call<number>({ cmd: 'read32', addr: page * PAGE }, 20_000);
     early.catch(() => undefined); // awaited below; not an unhandled rejection if the test fails first
     await new Promise((r) => setTimeout(r, 2_000));
     const n2 = await spawnNode(2, ports[1]!, peers(2));
-    await n1.waitForEvent((e) => e.kind === 'majority-up', 5_000);
+    await n2.waitForEvent((e) => e.kind === 'majority-up', 5_000);
     await new Promise((r) => setTimeout(r, 2_000));
     const n3 = await spawnNode(3, ports[2]!, peers(3));
     expect(await early).toBe(0);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(4_000);
-    for (const n of [n2, n3]) await n.waitForEvent((e) => e.kind === 'majority-up', 5_000);
+    // Node 1 reported a majority when node 2 came up, before node 3 did.
+    const majority = await n1.waitForEvent((e) => e.kind === 'majority-up', 5_000);
+    const three = await n1.waitForEvent((e) => e.kind === 'up' && e.node === 3, 5_000);
+    expect(majority.at!).toBeLessThan(three.at!);
+    expect(majority.reason).toBe('2 of 3 nodes are up (a majority is 2)');
+    await n3.waitForEvent((e) => e.kind === 'majority-up', 5_000);
     await write32(n3, page * PAGE, 3);
     expect(await read32(n1, page * PAGE)).toBe(3);
     expect(await read32(n2, page * PAGE)).toBe(3);
-    for (const n of [n1, n2, n3]) expect(n.events.filter((e) => e.kind === 'dead' || e.kind === 'fenced')).toEqual([]);
+    for (const n of [n1, n2, n3]) expect(n.events.filter((e) => e.kind === 'dead' || e.kind === 'fenced' || e.kind === 'suspected')).toEqual([]);
   });
 
   it('a lock holder killed while two others wait: each waiter gets DSM_ERR_LOCK_HOLDER_DEAD naming it, within the failure bound', async () => {

@@ -359,15 +359,17 @@ export class IvyNode implements PageFaultHandler {
    * failures are recorded and every revocation started at once (each takes its rights away before
    * it waits for app threads to leave the page).
    */
-  #failStop(by: number, reason: string): void {
+  async #failStop(by: number, reason: string): Promise<void> {
     const failure = evicted(undefined, by, reason).failure;
+    const revoked: Promise<void>[] = [];
     for (let p = 1; p < this.#local.pageCount; p++) {
       this.#local.fail(p, failure);
       if (this.#local.rights(p) !== 'none') {
         // An app thread that stays inside an access makes this reject; its next access fails anyway.
-        this.#local.invalidate(p).then(() => this.#local.fail(p, failure), () => this.#local.fail(p, failure));
+        revoked.push(this.#local.invalidate(p).then(() => this.#local.fail(p, failure), () => this.#local.fail(p, failure)));
       }
     }
+    await Promise.all(revoked);
   }
 
   #client(node: number): IvyClient {

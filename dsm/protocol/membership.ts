@@ -129,8 +129,8 @@ export interface MembershipInit {
   readonly onEvent: (e: MembershipEvent) => void;
   /** A peer was decided dead (locally or learned). */
   readonly onDead: (node: number) => void;
-  /** This node was fenced. */
-  readonly onEvicted: (by: number, reason: string) => void;
+  /** This node was fenced: stop (the 'fenced' event follows once the returned promise settles). */
+  readonly onEvicted: (by: number, reason: string) => Promise<void>;
 }
 
 /** Digest of a configuration: FNV-1a over its canonical text. */
@@ -396,8 +396,7 @@ export class Membership {
     if (this.#evicted !== undefined) return;
     this.#evicted = { by, reason };
     // Fail-stop first (the pages go), then tell: whoever sees the event sees a stopped node.
-    this.#init.onEvicted(by, reason);
-    this.#emit('fenced', by, reason);
+    void this.#init.onEvicted(by, reason).finally(() => this.#emit('fenced', by, reason));
     this.#selfDeath.abort();
     for (const p of this.#peers.values()) {
       p.death.abort(); // every call in flight stops waiting
