@@ -1,15 +1,15 @@
 /**
- * Several app worker threads sharing one node's page buffers, with a runtime worker resolving
- * their faults (fake handler): concurrent faults on the same and different pages, no lost writes
+ * Several app worker threads sharing one node's page buffers, with a fault thread resolving
+ * their faults (fake page source): concurrent faults on the same and different pages, no lost writes
  * while the runtime keeps taking the page away, and atomics/locks across threads.
- * Needs the compiled dist/ (npx tsc -p .).
+ * 
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppMemory, createDsmBuffers, startRuntime, type RuntimeHandle } from '../dsm/memory/index.js';
+import { AppMemory, createDsmBuffers, startFaultThread, type FaultThread } from '../dsm/memory/index.js';
 import { fakeHandlerModule, runApp } from './fixtures/dsm-memory/harness.js';
 
 const PS = 4096;
-let rt: RuntimeHandle | undefined;
+let rt: FaultThread | undefined;
 afterEach(async () => {
   await rt?.close();
   rt = undefined;
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 async function setup(delayMs = 2) {
   const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
-  rt = await startRuntime(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs } });
+  rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs } });
   return { buffers, rt };
 }
 

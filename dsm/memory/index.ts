@@ -1,9 +1,9 @@
 /**
  * The local page store of the DSM (see ../contract.ts): pages in SharedArrayBuffers, Proxy views and
- * struct helpers for application threads, synchronous page faults resolved by a runtime thread.
+ * struct helpers for application threads, synchronous page faults resolved by the fault thread.
  *
  *   const buffers = createDsmBuffers({ pageSize: 4096, pageCount: 1024 });
- *   const rt = await startRuntime(buffers, { handlerModule });   // runtime thread: PageStore + handler
+ *   const ft = await startFaultThread(buffers, { handlerModule }); // fault thread: PageStore + handler
  *   const mem = new AppMemory(buffers);                           // any app thread
  *   mem.u32[addr >>> 2] = 7;                                      // may block in a page fault
  */
@@ -16,7 +16,7 @@ export { defineStruct } from './struct.js';
 export type { FieldType, Struct, StructRef, StructSpec } from './struct.js';
 export { PageStore } from './store.js';
 export type { PageStoreOptions, PageStoreStats } from './store.js';
-export { locateRuntimeWorker, startRuntime } from './runtime.js';
-export type { RuntimeHandle, RuntimeHandler, RuntimeHandlerContext, StartRuntimeOptions } from './runtime.js';
-export { FakePageSource } from './fake-handler.js';
-export type { FakeHandlerOptions, FakeOp } from './fake-handler.js';
+export { startFaultThread } from './fault-thread.js';
+export type { FaultThread, FaultThreadContext, FaultThreadHandler, StartFaultThreadOptions } from './fault-thread.js';
+/** @deprecated the old name of FaultThreadHandler; kept until dsm/node/runtime-handler.ts moves to the new names. */
+export type { FaultThreadHandler as RuntimeHandler, FaultThreadContext as RuntimeHandlerContext } from './fault-thread.js';

@@ -6,13 +6,11 @@
  *   node.mem.u32[p >>> 2] = 42;            // local: no fault
  *   node.mem.u32[q >>> 2];                 // q on another node: blocks until the page arrives
  *
- * The runtime worker thread owns the network (dsm/node/runtime-handler.ts) and keeps serving peers
- * while this thread is blocked in a fault. Other application threads attach with
+ * The node's fault thread (dsm/memory/fault-thread.ts) owns the network (dsm/node/runtime-handler.ts)
+ * and keeps serving peers while this thread is blocked in a fault. Other application threads attach with
  * `attachThread(node.shared)` inside a worker_thread.
  */
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
-import { AppMemory, createDsmBuffers, startRuntime, type DsmBuffers, type RuntimeHandle } from '../memory/index.js';
+import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type FaultThread } from '../memory/index.js';
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { ownedRange, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
@@ -36,7 +34,7 @@ export interface DsmNode extends DsmThread {
   readonly options: ResolvedDsmNodeOptions;
   /** Hand this to worker threads, which call attachThread(shared). */
   readonly shared: DsmShared;
-  /** Counters of the runtime thread: protocol, page store, transport. */
+  /** Counters of the fault thread: protocol, page store, transport. */
   stats(): Promise<DsmNodeStats>;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
@@ -49,12 +47,8 @@ export function attachThread(shared: DsmShared): DsmThread {
   return { mem, alloc: (bytes) => allocator.alloc(bytes), close: () => mem.close() };
 }
 
-function handlerModule(): string {
-  const here = new URL('./runtime-handler.js', import.meta.url);
-  const built = new URL('../../dist/dsm/node/runtime-handler.js', import.meta.url);
-  for (const u of [here, built]) if (existsSync(fileURLToPath(u))) return fileURLToPath(u);
-  throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'compiled dsm/node/runtime-handler.js not found; run `npx tsc -p .` first');
-}
+/** The fault thread's handler module: the compiled sibling of this module (vitest sees the same layout). */
+const HANDLER_MODULE = new URL('./runtime-handler.js', import.meta.url);
 
 export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const o = resolveDsmNodeOptions(options);
@@ -63,9 +57,9 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
-  let runtime: RuntimeHandle;
+  let faultThread: FaultThread;
   try {
-    runtime = await startRuntime(buffers, { handlerModule: handlerModule(), handlerOptions: o });
+    faultThread = await startFaultThread(buffers, { handlerModule: HANDLER_MODULE, handlerOptions: o });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     throw new DsmError('DSM_ERR_NODE_START', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
@@ -74,12 +68,12 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   let closed = false;
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc,
-    stats: () => runtime.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest),
+    stats: () => faultThread.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest),
     async close() {
       if (closed) return;
       closed = true;
       thread.close();
-      await runtime.close();
+      await faultThread.close();
     },
   };
 }
