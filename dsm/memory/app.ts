@@ -218,6 +218,16 @@ export class AppMemory {
     this.leave(this.enter(this.page(addr, 1), need, addr));
   }
 
+  /**
+   * What this node holds of the page containing `addr` at this instant: 'write' (it owns the only
+   * copy), 'read' (a read copy) or 'none'. Never faults and sends nothing; the answer may change at
+   * any moment as peers fault the page away (Ivy: a write elsewhere invalidates every copy here).
+   */
+  rights(addr: number): 'none' | 'read' | 'write' {
+    const state = Atomics.load(this.ctl, this.pagesBase + this.page(addr, 1) * PAGE_STRIDE + P_STATE);
+    return state >= RIGHTS_WRITE ? 'write' : state >= RIGHTS_READ ? 'read' : 'none';
+  }
+
   // ---------------------------------------------------------------- atomics on DSM words (int32)
 
   /** Compare-and-swap the int32 at `addr` (4-aligned); returns the previous value. Needs write rights. */
