@@ -50,7 +50,7 @@ export function parseCommandLine<K extends string>(argv: readonly string[], spec
     if (!arg.startsWith('--') || arg === '--') {
       const rest = arg === '--' ? argv.slice(i + 1) : argv.slice(i);
       if (rest.length === 0) break;
-      throw new UsageError(npmHint(spec) ?? `unexpected argument ${JSON.stringify(rest[0])}${arg.startsWith('-') && arg !== '--' ? ' (options start with --)' : ''}`);
+      throw new UsageError(npmHint(spec, values, rest) ?? `unexpected argument ${JSON.stringify(rest[0])}${arg.startsWith('-') && arg !== '--' ? ' (options start with --)' : ''}`);
     }
     const eq = arg.indexOf('=');
     const name = arg.slice(2, eq < 0 ? undefined : eq);
@@ -78,16 +78,25 @@ export function parseCommandLine<K extends string>(argv: readonly string[], spec
 }
 
 /**
- * `npm run x --loss 0.2` (no `--`): npm takes --loss as its own setting (npm_config_loss) and
- * passes "0.2" on as a positional, or nothing at all with --loss=0.2. Says how to write it.
+ * `npm run x --loss 0.2` (no `--`): npm takes --loss as a setting of its own (npm_config_loss=true)
+ * and passes "0.2" on as a positional; `--loss=0.2` leaves npm_config_loss=0.2 and nothing at all.
+ * Says how to write it.
  */
-function npmHint(spec: Readonly<Record<string, OptionSpec>>, given: Readonly<Record<string, unknown>> = {}): string | undefined {
+function npmHint(spec: Readonly<Record<string, OptionSpec>>, given: Readonly<Record<string, unknown>>, leftover: readonly string[] = []): string | undefined {
   const script = process.env.npm_lifecycle_event;
   if (script === undefined) return undefined;
-  const kept = Object.keys(spec).filter((k) => given[k] === undefined && process.env[`npm_config_${k.replace(/-/g, '_')}`] !== undefined);
+  const env = (k: string): string | undefined => process.env[`npm_config_${k.replace(/-/g, '_')}`];
+  const kept = Object.keys(spec).filter((k) => given[k] === undefined && env(k) !== undefined);
   if (kept.length === 0) return undefined;
-  const as = kept.map((k) => (spec[k]!.type === 'boolean' ? `--${k}` : `--${k} ${process.env[`npm_config_${k.replace(/-/g, '_')}`]}`)).join(' ');
-  return `npm kept ${kept.map((k) => `--${k}`).join(', ')} for itself; put the options after --: npm run ${script} -- ${as}`;
+  // Which leftover value belonged to which option is known only when one option lost its value.
+  const valueless = kept.filter((k) => spec[k]!.type === 'string' && env(k) === 'true');
+  const rest = valueless.length === 1 ? [...leftover] : [];
+  const as = kept.map((k) => {
+    if (spec[k]!.type === 'boolean') return `--${k}`;
+    const v = env(k) !== 'true' ? env(k)! : rest.length > 0 ? rest.shift()! : (spec[k]!.value ?? 'VALUE');
+    return `--${k} ${v}`;
+  });
+  return `npm kept ${kept.map((k) => `--${k}`).join(', ')} for itself; put the options after --: npm run ${script} -- ${[...as, ...rest].join(' ')}`;
 }
 
 /** parseCommandLine for a demo: the named string options (plus boolean `flags`) and --help. */
@@ -160,7 +169,7 @@ export function stopWithParent(pollMs = 500): void {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return;
       clearInterval(timer);
-      process.stderr.write(`the npm process that started this one (pid ${parent}) is gone: stopping\n`);
+      process.stderr.write(`the process npm started this one under (pid ${parent}) is gone: stopping\n`);
       process.kill(process.pid, 'SIGTERM');
     }
   }, pollMs);
