@@ -17,7 +17,17 @@ import type { PageStore } from '../../dsm/memory/store.js';
 export interface FakeHandlerOptions {
   /** Delay before each fault is answered, ms (0 = answer in the same turn). @default 1 */
   delayMs?: number;
+  /**
+   * Shared counters the app threads can see: word 0 is bumped after every churn round (so a test
+   * can bound its work by events instead of by time; see CHURN_ROUNDS).
+   */
+  progress?: SharedArrayBuffer;
 }
+
+/** Words of FakeHandlerOptions.progress (an Int32Array): churn rounds done (bumped here), and faults
+ * taken by app threads that count theirs there (the dsm-memory app worker's hammer task). */
+export const CHURN_ROUNDS = 0;
+export const APP_FAULTS = 1;
 
 export type FakeOp =
   /** Contents the next fault on `page` installs (the "remote copy"). */
@@ -48,12 +58,14 @@ export class FakePageSource implements FaultThreadHandler {
   private readonly churning = new Map<number, { stop: boolean; rounds: number; done: Promise<void> }>();
   private readonly perPage = new PerKeySerializer<number>();
   private readonly delayMs: number;
+  private readonly progress: Int32Array | undefined;
 
   constructor(
     private readonly pages: PageStore,
     opts: FakeHandlerOptions = {},
   ) {
     this.delayMs = opts.delayMs ?? 1;
+    this.progress = opts.progress === undefined ? undefined : new Int32Array(opts.progress);
   }
 
   async fault(page: number, access: Access): Promise<void> {
@@ -156,6 +168,7 @@ export class FakePageSource implements FaultThreadHandler {
           }
         });
         state.rounds++;
+        if (this.progress !== undefined) Atomics.add(this.progress, CHURN_ROUNDS, 1);
         await new Promise((r) => setImmediate(r));
       }
     })();
