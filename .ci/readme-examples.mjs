@@ -1,14 +1,16 @@
 #!/usr/bin/env node
 // Keeps the README's example code blocks identical to the files in examples/.
 // Each block follows a marker line `<!-- example: examples/NAME -->` and is the file, verbatim.
-//   node .ci/readme-examples.mjs          rewrite README.md's blocks from the files
-//   node .ci/readme-examples.mjs --check  exit 1 naming every block that differs (test/readme.test.ts)
+//   node .ci/readme-examples.mjs                   rewrite README.md's blocks from the files
+//   node .ci/readme-examples.mjs --check [FILE]    exit 1 naming every block of README.md (or FILE)
+//                                                  that differs from its file (test/readme.test.ts)
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const readmePath = join(root, 'README.md');
+const check = process.argv.includes('--check');
+const readmePath = process.argv.slice(2).find((a) => a !== '--check') ?? join(root, 'README.md');
 const MARKER = /^<!-- example: (\S+) -->\n```[a-z]*\n([\s\S]*?)```\n/gm;
 const fence = (file) => ({ '.ts': 'ts', '.rpc': '' })[extname(file)] ?? '';
 
@@ -21,12 +23,12 @@ const synced = readme.replace(MARKER, (_, file, body) => {
   if (body !== text) stale.push(file);
   return `<!-- example: ${file} -->\n\`\`\`${fence(file)}\n${text}\`\`\`\n`;
 });
-if (process.argv.includes('--check')) {
+if (check) {
   if (blocks === 0) {
-    console.error('README.md has no example blocks (<!-- example: examples/... --> markers)');
+    console.error(`${readmePath} has no example blocks (<!-- example: examples/... --> markers)`);
     process.exit(1);
   }
-  for (const f of stale) console.error(`README.md: the block for ${f} differs from the file; run \`npm run readme:examples\``);
+  for (const f of stale) console.error(`${readmePath}: the block for ${f} differs from the file; run \`npm run readme:examples\``);
   process.exit(stale.length === 0 ? 0 : 1);
 }
 writeFileSync(readmePath, synced);
