@@ -142,7 +142,7 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   return { control: flags.has('control'), options };
 }
 
-/** A start failure in words a user can act on (the bind error arrives wrapped by the runtime thread). */
+/** A start failure in words a user can act on (the bind error arrives wrapped by the fault thread). */
 function startFailure(e: unknown, listen: string): string {
   const msg = (e as Error)?.message ?? String(e);
   if (/EADDRINUSE/.test(msg)) return `${listen} is already in use (another node or program has that UDP port); pick another --listen port`;

@@ -1,7 +1,7 @@
 /**
  * Options of a DSM node, their defaults and validation, and the placement of pages: which node
  * owns each page before anyone touched it. Everything here is plain data, because the resolved
- * options travel to the runtime worker thread by structured clone.
+ * options travel to the fault thread by structured clone.
  */
 import type { EndpointOptions } from '../../transport/index.js';
 import { parsePeer } from '../../transport/index.js';
