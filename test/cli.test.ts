@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT, runNode } from './support/run.js';
+import { expectUdpPortFree, ROOT, runNode } from './support/run.js';
 import { within } from './support/wait.js';
 
 const CLI = 'demos/cli.js';
@@ -152,13 +152,7 @@ describe('pagewire node: running', () => {
     sh.kill('SIGTERM'); // what npm does with the signal it gets: the shell dies, the node is orphaned
     await within(ended, 10_000, 'the orphaned node to notice and close');
     expect(out).toContain('node 1: SIGTERM, closed');
-    // Its port is free again.
-    const again = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      again.once('error', reject);
-      again.bind(port, '127.0.0.1', () => resolve());
-    });
-    again.close();
+    await expectUdpPortFree(port);
   });
 
   it('with --control: prints a ready line, answers commands, and SIGINT exits 0', async () => {

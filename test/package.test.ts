@@ -8,13 +8,13 @@
  * exit 0 on its own; a node started through `npm exec` stops when that npm process is killed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from './support/compiled.js';
+import { expectUdpPortFree, runScript, type RunResult } from './support/run.js';
 import { freePorts } from './support/dsm-procs.js';
 import { within } from './support/wait.js';
 
@@ -30,6 +30,7 @@ let scratch = '';
 let app = '';
 let packed: string[] = [];
 const children = new Set<ChildProcess>();
+const kills = new Set<() => void>();
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs = 60_000): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: timeoutMs });
@@ -37,25 +38,9 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 60_000): { st
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** Run `node <file> ...args` in the scratch project; resolve with its exit code and output. Killed after timeoutMs. */
-function example(file: string, args: string[] = [], timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(app, 'dist', file), ...args], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${file} did not exit on its own within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(t);
-      children.delete(child);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Run `node <file> ...args` in the scratch project, as a user runs an example; it must exit on its own. */
+function example(file: string, args: string[] = [], timeoutMs = 30_000): Promise<RunResult> {
+  return runScript(join(app, 'dist', file), args, { cwd: app, timeoutMs, onSpawn: (kill) => kills.add(kill) });
 }
 
 beforeAll(() => {
@@ -82,6 +67,7 @@ beforeAll(() => {
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
+  for (const kill of kills) kill();
   if (scratch !== '') rmSync(scratch, { recursive: true, force: true });
 });
 
@@ -179,11 +165,6 @@ describe('the README examples, run as a user runs them', () => {
     npm.kill('SIGTERM'); // `kill <pid of npx>`
     await within(closed, 10_000, 'the node to close after npm was killed');
     expect(out).toContain('node 1: SIGTERM, closed');
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(port, '127.0.0.1', () => resolve());
-    });
-    s.close();
+    await expectUdpPortFree(port);
   }, 60_000);
 });
