@@ -62,7 +62,7 @@ describe('parseCommandLine', () => {
   });
 });
 
-describe('every program: strict options, one line of hint, one loss limit', () => {
+describe('every program (the CLI, the demos, the benchmarks): strict options, one line of hint, one loss limit', () => {
   /** Each program, the arguments it needs, and one of its options that takes a number. */
   const programs: [string, string[], string][] = [
     ['demos/cli.js', ['node', '--id', '1', '--listen', '127.0.0.1:7001', '--peers', '2@127.0.0.1:7002'], 'seed'],
@@ -70,6 +70,7 @@ describe('every program: strict options, one line of hint, one loss limit', () =
     ['demos/rpc-demo.js', [], 'seed'],
     ['demos/transport-demo.js', [], 'seed'],
     ['demos/false-sharing-demo.js', [], 'writes'],
+    ['bench/dsm-local-bench.js', [], 'faults'],
   ];
   it.each(programs)('%s', async (script, base, opt) => {
     const cases: [string[], RegExp][] = [
@@ -78,7 +79,7 @@ describe('every program: strict options, one line of hint, one loss limit', () =
       [[`--${opt}`], new RegExp(`: --${opt} needs a value`)],
       [['extra'], /: unexpected argument "extra"\n/],
     ];
-    if (script !== 'demos/false-sharing-demo.js') cases.push([['--loss', String(MAX_LOSS + 0.01)], /--loss must be a probability in \[0, 0\.5\], got "0\.51"/]);
+    if (script.startsWith('demos/') && script !== 'demos/false-sharing-demo.js') cases.push([['--loss', String(MAX_LOSS + 0.01)], /--loss must be a probability in \[0, 0\.5\], got "0\.51"/]);
     for (const [args, message] of cases) {
       const r = await runNode(script, [...base, ...args]);
       expect(r.code, `${script} ${args.join(' ')}`).toBe(2);
