@@ -1,6 +1,6 @@
 /** Small helpers shared by the benchmarks: percentiles and argument parsing. */
 import { basename } from 'node:path';
-import { parseCommandLine, usageFailure, UsageError, type OptionSpec } from '../demos/args.js';
+import { helpCommand, parseCommandLine, usageFailure, UsageError, type OptionSpec } from '../demos/args.js';
 
 /** The p-th percentile (0..100) of `xs` by nearest rank; xs need not be sorted. */
 export function percentile(xs: readonly number[], p: number): number {
@@ -25,7 +25,7 @@ export function parseBenchArgs(argv: string[], known: Record<string, 'flag' | 'v
   for (const [k, kind] of Object.entries(known)) spec[k] = { type: kind === 'flag' ? 'boolean' : 'string' };
   const script = basename(process.argv[1] ?? 'bench', '.js');
   const npmScript = process.env.npm_lifecycle_event;
-  const help = npmScript?.startsWith('bench:') ? `npm run ${npmScript} -- --help` : `node dist/bench/${script}.js --help`;
+  const help = helpCommand(npmScript?.startsWith('bench:') ? npmScript : script);
   try {
     const r = parseCommandLine(argv, spec);
     if (r.help) {

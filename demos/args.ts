@@ -3,6 +3,7 @@
  * option and end in one line of hint (never the whole usage), the loss limit, running a main, and
  * stopping when npm goes away; plus a few formatting helpers.
  */
+import { relative } from 'node:path';
 
 export class UsageError extends Error {}
 
@@ -129,9 +130,11 @@ export function usageFailure(name: string, message: string, helpCommand: string)
   return `${name}: ${message}\nRun \`${helpCommand}\` for the options.\n`;
 }
 
-/** How to get a demo's --help, the way it was started (npm run, or node on the file). */
-export function demoHelpCommand(script: string, file: string): string {
-  return process.env.npm_lifecycle_event === script ? `npm run ${script} -- --help` : `node ${file} --help`;
+/** How to get a program's --help, the way it was started: `npm run <script>`, or node on its file. */
+export function helpCommand(script: string): string {
+  if (process.env.npm_lifecycle_event === script) return `npm run ${script} -- --help`;
+  const file = process.argv[1] === undefined ? script : relative(process.cwd(), process.argv[1]);
+  return `node ${file.includes(' ') ? JSON.stringify(file) : file} --help`;
 }
 
 /**

@@ -18,7 +18,7 @@ import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
-import { demoHelpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
+import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
 
 const USAGE = `usage: npm run demo [-- options]      (or: node dist/demos/dsm-demo.js [options])
 
@@ -217,4 +217,4 @@ function sameList(got: readonly ListElement[], want: readonly { value: number; n
 const ms = (x: number): string => (x < 10 ? `${x.toFixed(1)} ms` : `${Math.round(x)} ms`);
 const pct = (p: number): string => `${Math.round(p * 1000) / 10}%`;
 
-runMain('pagewire demo', demoHelpCommand('demo', 'dist/demos/dsm-demo.js'), main);
+runMain('pagewire demo', helpCommand('demo'), main);

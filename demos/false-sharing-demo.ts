@@ -14,7 +14,7 @@
 import { startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
-import { demoHelpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
+import { helpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
 
 const USAGE = `usage: npm run demo:false-sharing [-- options]      (or: node dist/demos/false-sharing-demo.js [options])
 
@@ -129,4 +129,4 @@ async function main(): Promise<number> {
 
 const perWrite = (ms: number, writes: number): string => `${((ms * 1000) / writes).toFixed(2)} us`;
 
-runMain('pagewire demo:false-sharing', demoHelpCommand('demo:false-sharing', 'dist/demos/false-sharing-demo.js'), main);
+runMain('pagewire demo:false-sharing', helpCommand('demo:false-sharing'), main);

@@ -19,7 +19,7 @@ import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../trans
 import { RpcClient, RpcServer, type RpcServerStats } from '../rpc/runtime/index.js';
 import { isRpcError } from '../rpc/index.js';
 import { ChapterClient, ChapterDescriptor, type ChapterHandlers } from '../rpc/examples/chapter.stubs.js';
-import { demoHelpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 
 const USAGE = `usage: npm run demo:rpc [-- options]      (or: node dist/demos/rpc-demo.js [options])
 
@@ -209,4 +209,4 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   return 0;
 }
 
-runMain('pagewire demo:rpc', demoHelpCommand('demo:rpc', 'dist/demos/rpc-demo.js'), main);
+runMain('pagewire demo:rpc', helpCommand('demo:rpc'), main);

@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
-import { demoHelpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 
 const USAGE = `usage: npm run demo:transport [-- options]      (or: node dist/demos/transport-demo.js [options])
 
@@ -139,4 +139,4 @@ async function main(): Promise<number> {
   }
 }
 
-runMain('pagewire demo:transport', demoHelpCommand('demo:transport', 'dist/demos/transport-demo.js'), main);
+runMain('pagewire demo:transport', helpCommand('demo:transport'), main);
