@@ -108,12 +108,10 @@ describe('waitForPeers()', () => {
     const a2 = `127.0.0.1:${p2}`;
     const a = await startDsmNode({ id: 1, listen: a1, peers: [{ id: 2, address: a2 }], pageSize: PAGE, pageCount: PAGES });
     nodes.push(a);
-    const t0 = performance.now();
     await expect(a.waitForPeers(600)).rejects.toMatchObject({
       code: 'DSM_ERR_NODE_START',
       message: `node 1: no word from node 2 (${a2}) within 600 ms; is it running, with the same node set?`,
     });
-    expect(performance.now() - t0).toBeLessThan(5_000);
     // Started late, node 2 is heard from (heartbeats), and the pages work both ways.
     const b = await startDsmNode({ id: 2, listen: a2, peers: [{ id: 1, address: a1 }], pageSize: PAGE, pageCount: PAGES });
     nodes.push(b);
