@@ -102,17 +102,20 @@ function timedAccess(n: DsmNode, addr: number, write: number | undefined): { val
 /**
  * `writes` increments of the u32 word at `addr` on the application thread, each a read then a
  * write, starting when the wall clock (ms since the epoch, same host) reaches `startAt`, so several
- * nodes can start together. Returns the loop's time and the faults it took.
+ * nodes can start together. Returns the loop's time, when it ran (wall clock, ms since the epoch,
+ * so the loops of several nodes on one host can be compared) and the faults it took.
  */
-function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; readFaults: number; writeFaults: number } {
-  if (startAt !== undefined) while (performance.timeOrigin + performance.now() < startAt); // spin: a start line, not a sleep
+function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; startedAt: number; endedAt: number; readFaults: number; writeFaults: number } {
+  const wall = (): number => performance.timeOrigin + performance.now();
+  if (startAt !== undefined) while (wall() < startAt); // spin: a start line, not a sleep
   const r0 = n.mem.stats.readFaults;
   const w0 = n.mem.stats.writeFaults;
   const u32 = n.mem.u32;
   const w = addr >>> 2;
-  const t0 = performance.now();
+  const startedAt = wall();
   for (let i = 0; i < writes; i++) u32[w] = u32[w]! + 1;
-  return { ms: performance.now() - t0, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
+  const endedAt = wall();
+  return { ms: endedAt - startedAt, startedAt, endedAt, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
 }
 
 /**
