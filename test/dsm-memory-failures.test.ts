@@ -2,15 +2,14 @@
  * How failures reach application threads: a fault handler's bug is DSM_ERR_INTERNAL, never a lost
  * page; the runtime's full reason travels to the application as the error's `cause`; timeouts
  * and missing quorums are retried on the next access; lock words record their holder, and a wait
- * for a lock whose holder was declared dead ends with DSM_ERR_LOCK_HOLDER_DEAD naming it. Needs
- * the compiled dist/ (npx tsc -p .) for the runtime worker.
+ * for a lock whose holder was declared dead ends with DSM_ERR_LOCK_HOLDER_DEAD naming it.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppMemory, createDsmBuffers, PageStore, startRuntime, type RuntimeHandle } from '../dsm/memory/index.js';
+import { AppMemory, createDsmBuffers, PageStore, startFaultThread, type FaultThread } from '../dsm/memory/index.js';
 import { fakeHandlerModule } from './fixtures/dsm-memory/harness.js';
 
 const PS = 4096;
-let rt: RuntimeHandle | undefined;
+let rt: FaultThread | undefined;
 afterEach(async () => {
   await rt?.close();
   rt = undefined;
@@ -18,7 +17,7 @@ afterEach(async () => {
 
 async function setup() {
   const buffers = createDsmBuffers({ pageSize: PS, pageCount: 16, maxThreads: 4 });
-  rt = await startRuntime(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs: 1 } });
+  rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs: 1 } });
   return { mem: new AppMemory(buffers, { faultTimeoutMs: 3_000 }), rt };
 }
 

@@ -1,6 +1,6 @@
 /**
- * The network side of a DSM node, loaded by the runtime worker thread (dsm/memory/runtime.ts) as
- * its handler module. It binds the node's UDP endpoint, serves the Ivy interface over RPC, keeps
+ * The network side of a DSM node, loaded by the node's fault thread (dsm/memory/fault-thread.ts)
+ * as its handler module. It binds the node's UDP endpoint, serves the Ivy interface over RPC, keeps
  * one RPC client per peer, and resolves the page store's faults with IvyNode. The worker posts
  * 'ready' only after createFaultHandler() resolves, i.e. after the socket is bound and the server
  * is serving, so the application thread may block in a fault at once.
@@ -8,18 +8,18 @@
  * Every message the transport delivers from a configured peer is evidence of life for the
  * membership (IvyNode.heard), page traffic as much as heartbeats; an incoming call's node is the
  * one its transport address belongs to. Membership events go to the application thread
- * (RuntimeHandlerContext.emit), where DsmNode re-emits them.
+ * (FaultThreadContext.emit), where DsmNode re-emits them.
  */
 import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
 import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
-import type { RuntimeHandler, RuntimeHandlerContext } from '../memory/index.js';
+import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
 import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
 
-/** What the application thread can ask the runtime thread (RuntimeHandle.call). */
+/** What the application thread can ask the fault thread (FaultThread.call). */
 export type RuntimeRequest = { type: 'stats' };
 
-/** An event of the runtime thread, posted to the application thread. */
+/** An event of the fault thread, posted to the application thread. */
 export type RuntimeEvent = { readonly type: 'membership'; readonly event: MembershipEvent };
 
 export interface DsmNodeStats {
@@ -31,11 +31,11 @@ export interface DsmNodeStats {
   /** Each peer's status as this node sees it. */
   readonly peers: ReturnType<IvyNode['peers']>;
   readonly ivy: IvyNode['stats'];
-  readonly store: RuntimeHandlerContext['pages']['stats'];
+  readonly store: FaultThreadContext['pages']['stats'];
   readonly transport: ReturnType<UdpEndpoint['stats']>;
 }
 
-export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<RuntimeHandler> {
+export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
   const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}` });
   const server = new RpcServer(ep);
