@@ -30,7 +30,7 @@ export interface CoreHooks {
   evicted(session: PeerSession): void;
 }
 
-type Counters = Record<DecodeFailure | 'staleSession' | 'unproven' | 'badEcho' | 'tooManyPeers', number> & SessionCounters;
+type Counters = Record<DecodeFailure | 'staleSession' | 'unproven' | 'badEcho' | 'tooManyPeers' | 'peersEvicted', number> & SessionCounters;
 
 const EMPTY = new Uint8Array(0);
 const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
@@ -39,7 +39,7 @@ export class TransportCore {
   readonly sessions = new Map<string, PeerSession>();
   readonly counters: Counters = {
     truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0,
-    tooManyPeers: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0,
+    tooManyPeers: 0, peersEvicted: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0,
     challengesSent: 0, proofs: 0,
   };
   private readonly ctx: SessionContext;
@@ -131,6 +131,7 @@ export class TransportCore {
       },
       handshake: { challengesSent: c.challengesSent, proofs: c.proofs },
       reassemblyBytes: this.ctx.budget.used,
+      peersEvicted: c.peersEvicted,
       peers: [...this.sessions.values()].map((s) => s.snapshot()),
     };
   }
@@ -204,6 +205,7 @@ export class TransportCore {
     if (victim === undefined) return false;
     this.sessions.delete(victim.address);
     this.unpinned--;
+    this.counters.peersEvicted++;
     victim.close(new TransportError('TRANSPORT_ERR_CLOSED', `state for ${victim.address} evicted`, { peer: victim.address }));
     this.hooks.evicted(victim);
     return true;

@@ -89,8 +89,6 @@ export class SendStream {
   private rackDeadline = 0;
   /** When a data datagram last left (first transmissions and retransmissions). */
   private lastTxAt = -Infinity;
-  /** A retransmission timeout backed the RTO off, and no new data was acknowledged since. */
-  private backedOff = false;
   private abandoned = false;
 
   constructor(
@@ -185,7 +183,6 @@ export class SendStream {
       this.sndUna = ack;
       if (this.cwndLimited && seqLe(this.limitedUntil, ack)) this.cwndLimited = false;
       this.probed = false;
-      this.backedOff = false;
       this.rto.restore();
       if (this.inRecovery && !seqLt(ack, this.recoveryEnd)) this.inRecovery = false;
       this.rtoDeadline = this.inflight.length ? now + this.rto.rtoMs : 0;
@@ -245,7 +242,6 @@ export class SendStream {
       return undefined;
     }
     this.stats.timeouts++;
-    this.backedOff = true;
     this.rto.backoff();
     this.ssthresh = Math.max(this.cfg.minCwnd, Math.floor(Math.min(this.cwnd, this.inflight.length) / 2));
     this.cwnd = this.cfg.minCwnd;
@@ -269,16 +265,14 @@ export class SendStream {
   }
 
   /**
-   * A datagram from the peer arrived that acknowledged nothing new. If our RTO is backed off
-   * (timeouts, no progress), the path was down and is evidently up again: resend the oldest
-   * datagram now with the RTO restored, rather than after a back-off of up to maxRtoMs. At most
-   * once per timeout, so a peer that can reach us but not hear us gets no more than the timer
-   * would send anyway.
+   * A datagram from the peer arrived. If the RTO is backed off (timeouts, no progress, maybe on
+   * an earlier stream), the path was down and is evidently up again: resend the oldest datagram
+   * now with the RTO restored, rather than after a back-off of up to maxRtoMs. At most once per
+   * timeout, so a peer that can reach us but not hear us gets no more than the timer would send.
    */
   peerHeard(now: number): void {
     const oldest = this.inflight[0];
-    if (!this.backedOff || oldest === undefined || now - oldest.sentAt < this.rto.rtoMs / 4) return;
-    this.backedOff = false;
+    if (!this.rto.backedOff || oldest === undefined) return;
     this.rto.restore();
     this.stats.retransmits++;
     this.transmitSeg(oldest, now);

@@ -115,6 +115,8 @@ export interface EndpointStats {
   };
   /** Errors the socket reported after binding (e.g. ICMP port unreachable), counted, never thrown. */
   socketErrors: number;
+  /** Unpinned peers whose state was evicted to make room (idle ones, least recently active first). */
+  peersEvicted: number;
   /** Bytes held for reorder buffers and unfinished messages, all peers together (≤ maxReassemblyBytes). */
   reassemblyBytes: number;
   datagramsSent: number;
