@@ -167,6 +167,11 @@ describe('transport over UDP', () => {
     await expect(eps.make({ minRtoMs: 1, ackDelayMs: 2 })).rejects.toThrow(/ackDelayMs \(2\) must be below minRtoMs \(1\)/);
     await expect(eps.make({ faults: { outbound: { drop: 1.5 } } })).rejects.toThrow(/faults.outbound.drop must be a probability between 0 and 1, got 1.5/);
     await expect(eps.make({ host: 'not-an-ip' })).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+    await expect(eps.make({ pinnedPeers: ['127.0.0.1:7001', 'nowhere'] })).rejects.toThrow(/peer must look like "127.0.0.1:7001" or "\[::1\]:7001", got "nowhere"/);
+    await expect(eps.make({ pinnedPeers: '127.0.0.1:7001' as unknown as string[] })).rejects.toThrow(/pinnedPeers must be an array of "host:port" strings/);
+    await expect(eps.make({ maxReassemblyBytes: 1_000_000 })).rejects.toThrow(/maxReassemblyBytes \(1000000\) must be at least 2 × maxMessageBytes \(2097152\)/);
+    await expect(eps.make({ maxFragmentsPerMessage: 0 })).rejects.toThrow(/maxFragmentsPerMessage must be an integer in \[1, \d+\], got 0/);
+    await expect(eps.make({ maxChallengesPerSecond: 0.5 })).rejects.toThrow(/maxChallengesPerSecond must be an integer/);
   });
 
   it('reports a port already in use as TRANSPORT_ERR_BIND', async () => {

@@ -21,8 +21,14 @@ import { PeerSession, type SessionContext, type SessionCounters } from './sessio
 import type { EndpointStats, MessageEvent, PeerRestartedEvent, PeerStats, PeerUnreachableEvent } from './types.js';
 import { decodeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, type Datagram, type DecodeFailure } from './wire.js';
 
+/** Where a datagram goes: a session (it carries its address) or, for a stateless answer, an address. */
+export interface Destination {
+  readonly host: string;
+  readonly port: number;
+}
+
 export interface CoreHooks {
-  transmit(bytes: Buffer, host: string, port: number): void;
+  transmit(bytes: Buffer, to: Destination): void;
   message(ev: MessageEvent): void;
   restarted(ev: PeerRestartedEvent): void;
   unreachable(ev: PeerUnreachableEvent): void;
@@ -169,7 +175,7 @@ export class TransportCore {
       flags: F_CHALLENGE | (echo ? F_ECHO : 0), window: advertisedWindow(this.opts, this.ctx.budget, 0),
       srcInc: ours, dstInc: d.srcInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
       challenge: hs.cookie(key, now), echo: echo ? d.challenge : 0n, sacks: NO_SACKS, payload: EMPTY,
-    }), host, port);
+    }), { host, port });
   }
 
   /** Make room for and create an unpinned session; undefined (counted) if every one is busy. */
@@ -185,7 +191,7 @@ export class TransportCore {
 
   private create(key: string, host: string, port: number, pinned: boolean): PeerSession {
     const s: PeerSession = new PeerSession(key, host, port, pinned, this.ctx, {
-      transmit: (bytes) => this.hooks.transmit(bytes, host, port),
+      transmit: (bytes) => this.hooks.transmit(bytes, s),
       deliver: (data, session) => this.hooks.message({ peer: key, session, data }),
       restarted: (oldSession, newSession) => this.hooks.restarted({ peer: key, oldSession, newSession }),
       unreachable: (waitedMs) => this.hooks.unreachable({ peer: key, waitedMs }),

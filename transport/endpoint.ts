@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import { invalid, parsePeer } from './address.js';
-import { TransportCore } from './core.js';
+import { TransportCore, type Destination } from './core.js';
 import { TransportError } from './errors.js';
 import { FaultInjector, type FaultCounters } from './faults.js';
 import { createLogger, type Logger } from './log.js';
@@ -18,11 +18,6 @@ import type { Endpoint, EndpointStats, PeerStats, TransportEvents } from './type
 import { decodeDatagram, describeDatagram } from './wire.js';
 
 export { parsePeer };
-
-interface Destination {
-  readonly host: string;
-  readonly port: number;
-}
 
 function ipLiteralLookup(
   address: string, options: unknown, cb: (err: Error | null, address: string, family: number) => void,
@@ -53,7 +48,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.session = randomU32NonZero(opts.random ?? cryptoRandom);
     this.log = createLogger('transport', () => this.nodeId);
     this.core = new TransportCore(opts, {
-      transmit: (bytes, host, port) => this.transmit(bytes, { host, port }),
+      transmit: (bytes, to) => this.transmit(bytes, to),
       message: (ev) => this.emit('message', ev),
       restarted: (ev) => {
         this.log('%s restarted: incarnation %s -> %s', ev.peer, ev.oldSession.toString(16), ev.newSession.toString(16));

@@ -287,7 +287,11 @@ export class PeerSession {
     this.sendControl(now, F_CHALLENGE | (d.flags & F_CHALLENGE ? F_ECHO : 0), d.srcInc, d.challenge);
   }
 
-  /** An unsolicited datagram with no data and no ack: a challenge answer or an announcement. */
+  /**
+   * An unsolicited datagram with no data and no ack: a challenge answer (to `dstInc`, a claimed
+   * incarnation, echoing `echo` if F_ECHO) or an announcement to the proven peer (carrying the
+   * echo we owe it, if any).
+   */
   private sendControl(now: number, flags: number, dstInc: number, echo: bigint): void {
     if (now - this.lastControlAt < CONTROL_INTERVAL_MS) return;
     if (flags & F_CHALLENGE && !this.ctx.challenges.take(now)) {
@@ -296,7 +300,7 @@ export class PeerSession {
     }
     this.lastControlAt = now;
     if (flags & F_CHALLENGE) this.ctx.counters.challengesSent++;
-    if (this.hasEcho && !(flags & F_ECHO)) {
+    if (dstInc === this.peerInc && this.hasEcho && !(flags & F_ECHO)) {
       flags |= F_ECHO;
       echo = this.echo;
     }

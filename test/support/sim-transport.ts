@@ -86,7 +86,7 @@ export class SimNode {
   private makeCore(seed: number): TransportCore {
     const opts = resolveOptions({ ...this.opts, now: () => this.net.now, random: seededRandom(seed) });
     return new TransportCore(opts, {
-      transmit: (bytes, host, port) => this.net.transmit(this.address, `${host}:${port}`, bytes),
+      transmit: (bytes, to) => this.net.transmit(this.address, `${to.host}:${to.port}`, bytes),
       message: (ev) => {
         this.delivered.push({ ...ev, data: Buffer.from(ev.data), at: this.net.now });
         this.onMessage?.(ev);
