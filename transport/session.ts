@@ -16,6 +16,11 @@
  * - receive stream (receive-stream.ts): the peer's data toward us. Replaced when the peer (same
  *   incarnation) starts a newer stream with SYN: the peer gave up on us. That is not a restart
  *   and is not reported as one; nothing of the older stream is delivered after it.
+ *
+ * Until the peer is proven, every datagram we send carries a CHALLENGE; whoever answers with a
+ * valid ECHO is who receives at this address. When the peer challenges us, we ECHO on every
+ * datagram until it addresses us by our incarnation. Data is taken only when addressed to this
+ * incarnation (dstInc): data sent before its sender knew us may be meant for an earlier one.
  */
 import { TransportError } from './errors.js';
 import type { Handshake, RateLimiter } from './handshake.js';
