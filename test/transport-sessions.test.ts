@@ -113,6 +113,45 @@ describe('give-up is not a restart (virtual clock, default options)', () => {
   });
 });
 
+describe('streams after a give-up (virtual clock)', () => {
+  it('never delivers a late datagram of the stream a sender gave up on, once its newer stream started', async () => {
+    const net = new SimNet();
+    net.recordLog = true;
+    const a = net.node(A);
+    const b = net.node(B);
+    const warm = a.send(B, Buffer.from('warm'));
+    await net.runUntil(() => warm.settled, 100, 'warm-up');
+    let cut = true;
+    net.drop = (from) => cut && from === A;
+    const lost = [a.send(B, Buffer.from('lost-1')), a.send(B, Buffer.from('lost-2'))];
+    await net.run(net.now + GIVE_UP + 100);
+    expect(lost.map((o) => o.error)).toEqual(['TRANSPORT_ERR_PEER_UNREACHABLE', 'TRANSPORT_ERR_PEER_UNREACHABLE']);
+    const late = net.log.filter((l) => l.from === A && l.dropped).map((l) => l.bytes); // held in the network
+    cut = false;
+    const fresh = a.send(B, Buffer.from('fresh'));
+    await net.runUntil(() => fresh.settled, 100, 'the new stream');
+    for (const bytes of late) net.inject(A, B, bytes); // the old stream's datagrams arrive, late
+    await net.run(net.now + 50);
+    expect(b.delivered.map((m) => Buffer.from(m.data).toString())).toEqual(['warm', 'fresh']);
+    expect(b.core.stats().bad.staleSession).toBeGreaterThanOrEqual(late.length);
+    expect([...a.restarts, ...b.restarts]).toEqual([]);
+  });
+
+  it('both sides starting at once prove each other in one exchange: no restart, one proof each', async () => {
+    const net = new SimNet();
+    const a = net.node(A);
+    const b = net.node(B);
+    const ab = a.send(B, Buffer.from('a->b'));
+    const ba = b.send(A, Buffer.from('b->a'));
+    await net.runUntil(() => ab.settled && ba.settled, 100, 'both sends');
+    expect([ab.error, ba.error]).toEqual([undefined, undefined]);
+    expect(a.delivered.map((m) => Buffer.from(m.data).toString())).toEqual(['b->a']);
+    expect(b.delivered.map((m) => Buffer.from(m.data).toString())).toEqual(['a->b']);
+    expect([a.core.stats().handshake.proofs, b.core.stats().handshake.proofs]).toEqual([1, 1]);
+    expect([...a.restarts, ...b.restarts]).toEqual([]);
+  });
+});
+
 describe('forged datagrams change nothing (virtual clock)', () => {
   /** Datagrams an off-path attacker can make: right address, valid CRC, guessed (random) ids. */
   function forgeries(seed: number): Buffer[] {
