@@ -192,12 +192,13 @@ export class PeerSession {
     }
     if (d.flags & F_DATA) rejected = this.onData(d) ?? rejected;
     if (this.closed) return rejected;
-    this.tx?.peerHeard(now);
     if (resend && this.tx !== undefined && now - this.lastResendAt >= this.ctx.cfg.minRtoMs) {
       // The peer dropped what we sent, because it did not know us (it challenged us) or because
       // it was not addressed to it (we had not proven it yet): resend it now.
       this.lastResendAt = now;
       this.tx.retransmitInFlight(now);
+    } else {
+      this.tx?.peerHeard(now); // if the path was down and is back, do not wait out the back-off
     }
     this.tx?.pump(now);
     this.flushAck(now);
