@@ -16,7 +16,7 @@ import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
-import { UdpProxy } from './udp-proxy.js';
+import { UdpProxy } from '../test/support/udp-proxy.js';
 
 const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick]
   --json   print a human table, then one JSON object as the last line
@@ -109,7 +109,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * needs to be set up again: the first retransmission or new send that gets through is answered).
  */
 async function recovery(serverPort: number, partitionMs: number): Promise<number> {
-  const proxy = await UdpProxy.start(serverPort);
+  const proxy = await UdpProxy.start(serverPort, { record: false });
   const ep = await createEndpoint({ nodeId: 'bench-recovery' });
   let healAt = Infinity;
   let firstAfter = Infinity;

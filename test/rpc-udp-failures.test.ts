@@ -59,8 +59,7 @@ describe('RPC over UDP: server failures', () => {
 
   it('fails a call with RPC_ERR_SERVER_RESTARTED when the server restarts between the request and its re-send, and the new server never runs it', async () => {
     const a = await startServer();
-    proxy = await UdpProxy.start(a.port);
-    proxy.recording = false;
+    proxy = await UdpProxy.start(a.port, { record: false });
     // The transport gives up after 800 ms without an ack; the client then re-sends once.
     const c = await connect(proxy.frontAddress, { giveUpMs: 800 }, { maxResends: 1, probeTimeoutMs: 5_000 });
     await expect(c.chapter.func1(1)).resolves.toBe(2); // the call below is tied to incarnation A

@@ -80,9 +80,10 @@ async function expectResumed(r: Requests, healAt: number, what: string): Promise
   for (let k = 0; k < 50 && r.firstAnswerAfter(healAt) === undefined; k++) await r.run(100);
   const resumedAt = r.firstAnswerAfter(healAt);
   if (resumedAt === undefined) throw new Error(`no answer within 5 s after the ${what}`);
-  const from = r.sentAt.findIndex((t) => t >= resumedAt);
   await r.run(600);
+  const from = r.sentAt.findIndex((t) => t >= resumedAt); // the first request sent once traffic flowed again
   const last = r.count;
+  expect(from).toBeGreaterThanOrEqual(0);
   await waitFor(() => r.outcome.slice(from, last).filter((o) => o !== undefined).length === last - from, 'every later send to settle', 5_000);
   await waitFor(() => Array.from({ length: last - from }, (_, k) => from + k).every((i) => r.answeredAt.has(i)), 'every later request to be answered', 5_000);
   expect(r.outcome.slice(from, last).every((o) => o === 'ok')).toBe(true);
@@ -95,7 +96,7 @@ describe('over real UDP with default options', () => {
   it('a 3 s partition heals: both sides talk again, zero peer-restarted, every send made after it succeeds', async () => {
     const a = await eps.make({ nodeId: 'a' });
     const b = await eps.make({ nodeId: 'b' });
-    proxy = await UdpProxy.start(b.port);
+    proxy = await UdpProxy.start(b.port, { record: false });
     const bRestarts: PeerRestartedEvent[] = [];
     b.on('peer-restarted', (e) => bRestarts.push(e));
     b.on('message', (m) => void b.send(m.peer, m.data).catch(() => undefined));
@@ -119,7 +120,7 @@ describe('over real UDP with default options', () => {
   it('a peer process stopped with SIGSTOP for 3 s resumes: both sides talk again, zero peer-restarted', async () => {
     const a = await eps.make({ nodeId: 'a' });
     const child = await spawnEndpoint();
-    proxy = await UdpProxy.start(Number(child.address.split(':')[1]));
+    proxy = await UdpProxy.start(Number(child.address.split(':')[1]), { record: false });
     const r = new Requests(a, proxy.frontAddress);
     await r.run(300);
     child.child.kill('SIGSTOP');
@@ -136,7 +137,7 @@ describe('over real UDP with default options', () => {
   it('forged datagrams from a peer\'s address (random incarnation, valid CRC, SYN and SYN-only) change nothing: zero restarts, zero failed sends', async () => {
     const a = await eps.make({ nodeId: 'a' });
     const b = await eps.make({ nodeId: 'b' });
-    proxy = await UdpProxy.start(b.port);
+    proxy = await UdpProxy.start(b.port, { record: false });
     const bRestarts: PeerRestartedEvent[] = [];
     b.on('peer-restarted', (e) => bRestarts.push(e));
     const atB: string[] = [];
