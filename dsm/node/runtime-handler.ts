@@ -37,7 +37,9 @@ export interface DsmNodeStats {
 
 export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}` });
+  // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
+  const pinnedPeers = [...(o.transport?.pinnedPeers ?? []), ...o.peers.map((p) => p.address)];
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}`, pinnedPeers });
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
   const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
