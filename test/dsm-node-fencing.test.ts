@@ -10,7 +10,10 @@
  * Placement with 3 nodes and 1024 pages: node 1 owns pages 1..341, node 2 342..682, node 3
  * 683..1023; page p is managed by [1, 2, 3][p mod 3] (checked with managerOf below).
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
+import { CLI } from '../demos/cluster.js';
 import { freePorts, killAllNodes, managerOf, spawnNode, startNodes, type DsmProc } from './support/dsm-procs.js';
 import { PairRelay } from './support/udp-relay.js';
 
@@ -168,6 +171,50 @@ describe('DSM processes: partitions, late starts, dead lock holders, mismatches'
       const { code } = await n.exited;
       expect(code, `node ${n.id}`).toBe(1);
       expect(n.stderr()).toMatch(/disagree on the cluster: .*1024 pages.*2048|disagree on the cluster: .*2048 pages.*1024/);
+    }
+  });
+});
+
+describe('pagewire node (without --control) says what it learns about its peers', () => {
+  it('prints peer up and "a majority is up", then, after a peer is SIGKILLed, suspected and dead (by a majority)', async () => {
+    const ports = await freePorts(3);
+    const procs: ChildProcess[] = [];
+    const lines: string[][] = [[], [], []];
+    const waiters: (() => void)[] = [];
+    try {
+      for (const id of IDS) {
+        const peers = IDS.filter((j) => j !== id).map((j) => `${j}@127.0.0.1:${ports[j - 1]}`).join(',');
+        const child = spawn(process.execPath, [CLI, 'node', '--id', String(id), '--listen', `127.0.0.1:${ports[id - 1]}`, '--peers', peers], { stdio: ['ignore', 'pipe', 'pipe'] });
+        procs.push(child);
+        createInterface({ input: child.stdout! }).on('line', (l) => {
+          lines[id - 1]!.push(l);
+          for (const w of waiters.splice(0)) w();
+        });
+      }
+      const seen = (id: number, re: RegExp, timeoutMs: number): Promise<string> => new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`node ${id} printed no line matching ${re} within ${timeoutMs} ms: ${JSON.stringify(lines[id - 1])}`)), timeoutMs);
+        const check = (): void => {
+          const l = lines[id - 1]!.find((x) => re.test(x));
+          if (l !== undefined) {
+            clearTimeout(t);
+            resolve(l);
+          } else waiters.push(check);
+        };
+        check();
+      });
+      await seen(1, /^node 1: peer 2 up \(first contact\)$/, 10_000);
+      await seen(1, /^node 1: peer 3 up \(first contact\)$/, 10_000);
+      await seen(1, /^node 1: a majority is up: [23] of 3 nodes are up \(a majority is 2\)$/, 10_000);
+      await seen(3, /^node 3: peer 1 up/, 10_000);
+      procs[2]!.kill('SIGKILL');
+      await seen(1, /^node 1: peer 3 suspected: /, DECISION_BOUND_MS);
+      const dead = await seen(1, /^node 1: peer 3 dead: /, DECISION_BOUND_MS);
+      expect(dead).toMatch(/declared dead by a majority|learned from node 2/);
+      expect(dead).toMatch(/refused from now on$/);
+      await seen(2, /^node 2: peer 3 dead: /, DECISION_BOUND_MS);
+      expect(lines[0]!.concat(lines[1]!).some((l) => /FENCED/.test(l))).toBe(false);
+    } finally {
+      for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     }
   });
 });
