@@ -42,6 +42,12 @@
  * A configured peer never heard from is NOT UP YET: it is never suspected (faults that need it
  * wait, bounded by the fault timeout). `majority-up` is reported once a majority is up.
  *
+ * ## Whom it trusts
+ * A configured member's word (its view, its votes) is taken as given: making sure that a message
+ * from a member's address comes from that member is the transport's job (with a cluster key it
+ * authenticates every datagram). Anything that does not fit (a stranger's address, a dead list
+ * naming non-members, a vote about a non-member) is refused or ignored, and counted.
+ *
  * ## A pause of this node is not the others' silence
  * A heartbeat tick that runs much later than scheduled (this process was stopped, or starved)
  * shifts every lastHeard by the stall, so a node resuming from SIGSTOP does not suspect the whole
