@@ -9,8 +9,9 @@
  *   npm run bench:dsm-faults -- --seeds 1000          # seeds 1..1000
  *   npm run bench:dsm-faults -- --seed 117 --trace 2  # one schedule, and every message about page 2
  */
-import { parseArgs } from 'node:util';
 import { runSim, type SimReport } from '../test/support/dsm-sim.js';
+import { parseBenchArgs } from './stats.js';
+import { helpCommand, usageFailure } from '../demos/args.js';
 
 const USAGE = `usage: npm run bench:dsm-faults [-- options]
 
@@ -28,7 +29,7 @@ function int(v: string | undefined, name: string, lo: number, hi: number, dflt: 
   if (v === undefined) return dflt;
   const x = Number(v);
   if (!Number.isInteger(x) || x < lo || x > hi) {
-    process.stderr.write(`bench:dsm-faults: --${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}\n\n${USAGE}`);
+    process.stderr.write(usageFailure('dsm-faults', `--${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`, helpCommand('bench:dsm-faults')));
     process.exit(2);
   }
   return x;
@@ -42,21 +43,11 @@ function quantiles(xs: number[]): string {
 }
 
 async function main(): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: process.argv.slice(2),
-      options: { seeds: { type: 'string' }, from: { type: 'string' }, seed: { type: 'string' }, trace: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean' } },
-      strict: true, allowPositionals: false,
-    }).values;
-  } catch (e) {
-    process.stderr.write(`bench:dsm-faults: ${(e as Error).message}\n\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+  const args = parseBenchArgs(process.argv.slice(2), { seeds: 'value', from: 'value', seed: 'value', trace: 'value', json: 'flag' }, USAGE);
+  const values = {
+    seeds: args.seeds as string | undefined, from: args.from as string | undefined, seed: args.seed as string | undefined,
+    trace: args.trace as string | undefined, json: args.json === true,
+  };
   if (values.seed !== undefined) {
     const seed = int(values.seed, 'seed', 1, 2 ** 31, 1);
     const page = values.trace === undefined ? undefined : int(values.trace, 'trace', 1, 8, 1);
