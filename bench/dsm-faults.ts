@@ -9,7 +9,8 @@
  *   npm run bench:dsm-faults -- --seeds 1000          # seeds 1..1000
  *   npm run bench:dsm-faults -- --seed 117 --trace 2  # one schedule, and every message about page 2
  */
-import { runSim, type SimReport } from '../test/support/dsm-sim.js';
+import { runSim, simManager, type SimReport } from '../test/support/dsm-sim.js';
+import type { ManagerMode } from '../dsm/protocol/index.js';
 import { parseBenchArgs } from './stats.js';
 import { helpCommand, usageFailure } from '../demos/args.js';
 
@@ -21,6 +22,7 @@ Runs seeded fault schedules on the simulated DSM cluster and prints what they fo
   --from N      first seed (default 1)
   --seed N      run this one seed and print its schedule
   --trace PAGE  with --seed: print every message and page operation about PAGE
+  --manager M   fixed, dynamic, or both (default both: odd seeds fixed, even seeds dynamic)
   --json        print the summary as one JSON line
   --help        this text
 `;
@@ -43,7 +45,13 @@ function quantiles(xs: number[]): string {
 }
 
 async function main(): Promise<number> {
-  const args = parseBenchArgs(process.argv.slice(2), { seeds: 'value', from: 'value', seed: 'value', trace: 'value', json: 'flag' }, USAGE);
+  const args = parseBenchArgs(process.argv.slice(2), { seeds: 'value', from: 'value', seed: 'value', trace: 'value', manager: 'value', json: 'flag' }, USAGE);
+  const managerArg = (args.manager as string | undefined) ?? 'both';
+  if (!['fixed', 'dynamic', 'both'].includes(managerArg)) {
+    process.stderr.write(usageFailure('dsm-faults', `--manager must be fixed, dynamic or both, got ${JSON.stringify(managerArg)}`, helpCommand('bench:dsm-faults')));
+    process.exit(2);
+  }
+  const modeOf = (seed: number): ManagerMode => (managerArg === 'both' ? simManager(seed) : (managerArg as ManagerMode));
   const values = {
     seeds: args.seeds as string | undefined, from: args.from as string | undefined, seed: args.seed as string | undefined,
     trace: args.trace as string | undefined, json: args.json === true,
@@ -51,7 +59,7 @@ async function main(): Promise<number> {
   if (values.seed !== undefined) {
     const seed = int(values.seed, 'seed', 1, 2 ** 31, 1);
     const page = values.trace === undefined ? undefined : int(values.trace, 'trace', 1, 8, 1);
-    const r = await runSim(seed, undefined, page === undefined ? undefined : { page, out: (l) => process.stdout.write(`  ${l}\n`) });
+    const r = await runSim(seed, undefined, page === undefined ? undefined : { page, out: (l) => process.stdout.write(`  ${l}\n`) }, modeOf(seed));
     process.stdout.write(`seed ${seed}: ${r.schedule.join('; ')}\n`);
     process.stdout.write(`  ${r.ops} accesses (${r.checkedOps} checked for linearizability), ${r.messages} messages; declared dead ${JSON.stringify(r.dead)}, killed [${r.killed}], evicted [${r.evicted}]\n`);
     for (const p of [...r.violations, ...r.hangs, ...r.orphans]) process.stdout.write(`  PROBLEM: ${p}\n`);
@@ -61,12 +69,14 @@ async function main(): Promise<number> {
   const from = int(values.from, 'from', 1, 2 ** 31, 1);
   const reports: SimReport[] = [];
   const t0 = performance.now();
-  for (let s = from; s < from + count; s++) reports.push(await runSim(s));
+  for (let s = from; s < from + count; s++) reports.push(await runSim(s, undefined, undefined, modeOf(s)));
   const secs = (performance.now() - t0) / 1000;
   const bad = reports.filter((r) => r.violations.length + r.hangs.length + r.orphans.length > 0);
   const sum = (f: (r: SimReport) => number) => reports.reduce((a, r) => a + f(r), 0);
   const summary = {
     schedules: count,
+    fixedManager: reports.filter((r) => r.manager === 'fixed').length,
+    dynamicManager: reports.filter((r) => r.manager === 'dynamic').length,
     accessesChecked: sum((r) => r.checkedOps),
     violations: sum((r) => r.violations.length),
     accessesPastBound: sum((r) => r.hangs.length),
@@ -82,7 +92,7 @@ async function main(): Promise<number> {
   if (values.json) {
     process.stdout.write(JSON.stringify(summary) + '\n');
   } else {
-    process.stdout.write(`${count} seeded fault schedules (seeds ${from}..${from + count - 1}) in ${summary.seconds} s\n`);
+    process.stdout.write(`${count} seeded fault schedules (seeds ${from}..${from + count - 1}; ${summary.fixedManager} with the fixed manager, ${summary.dynamicManager} with the dynamic one) in ${summary.seconds} s\n`);
     process.stdout.write(`  accesses checked for linearizability: ${summary.accessesChecked}\n`);
     process.stdout.write(`  violations (linearizability, MP, SB, coherence): ${summary.violations}; accesses past their bound: ${summary.accessesPastBound}; orphaned pages: ${summary.orphanedPages}\n`);
     process.stdout.write(`  deaths decided by a majority: ${summary.deathsDecided} (nodes killed ${summary.nodesKilled}, nodes that learned they were fenced ${summary.nodesEvicted})\n`);

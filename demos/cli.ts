@@ -12,6 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
+import { MANAGER_MODES, type ManagerMode } from '../dsm/protocol/index.js';
 import { parsePeer } from '../transport/index.js';
 import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
@@ -27,9 +28,15 @@ node is fenced, and when a majority of the cluster is up.
   --listen HOST:PORT  UDP address to bind: an IP address of this host, or localhost (127.0.0.1)
   --peers LIST        the other nodes, ID@HOST:PORT separated by commas (IP addresses or localhost)
   --config FILE       JSON cluster file instead of --listen/--peers:
-                      {"nodes":[{"id":1,"address":"127.0.0.1:7001"},...],"pageSize":4096,"pages":1024}
+                      {"nodes":[{"id":1,"address":"127.0.0.1:7001"},...],"pageSize":4096,"pages":1024,"manager":"fixed"}
   --page-size N       bytes per page, a power of two 64..65536 (default 4096); same on every node
   --pages N           pages in the address space (default 1024); same on every node
+  --manager MODE      how a page's owner is found, the same on every node (default fixed):
+                      fixed    Li & Hudak's fixed distributed manager: page p's directory is on
+                               node p mod N, asked when a node's probable-owner hint is wrong;
+                               when that node dies, faults that need its directory fail
+                      dynamic  Li & Hudak's dynamic distributed manager: no directory; requests
+                               follow probable-owner chains, compressed as they are used
   --loss P            drop each outgoing datagram with probability P in [0, ${MAX_LOSS}] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
   --dead-after-ms N   suspect a peer silent for N ms; dead once a majority agrees (500..600000, default 2000)
@@ -46,7 +53,7 @@ const OPTIONS = {
   id: { type: 'string', value: 'N' }, listen: { type: 'string', value: 'HOST:PORT' }, peers: { type: 'string', value: 'ID@HOST:PORT,...' },
   config: { type: 'string', value: 'FILE' }, 'page-size': { type: 'string', value: 'N' }, pages: { type: 'string', value: 'N' },
   loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' }, 'dead-after-ms': { type: 'string', value: 'N' },
-  control: { type: 'boolean' },
+  manager: { type: 'string', value: 'MODE' }, control: { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
 function int(v: string | undefined, name: string, lo: number, hi: number): number | undefined {
@@ -86,6 +93,11 @@ function configNodes(file: string, nodes: unknown): DsmPeer[] {
   });
 }
 
+function managerMode(v: unknown, where: string): ManagerMode {
+  if (typeof v === 'string' && (MANAGER_MODES as readonly string[]).includes(v)) return v as ManagerMode;
+  throw new UsageError(`${where} must be ${MANAGER_MODES.join(' or ')}, got ${JSON.stringify(v)}`);
+}
+
 /** Turn argv (after "node") into DsmNodeOptions; throws UsageError with a message that says what is allowed. */
 export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; control: boolean } | 'help' {
   const { values, flags, help } = parseCommandLine(argv, OPTIONS);
@@ -98,10 +110,11 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   if (pageSize !== undefined && (pageSize & (pageSize - 1)) !== 0) throw new UsageError(`--page-size must be a power of two from 64 to 65536, got ${pageSize}`);
   let pageCount = int(values.pages, '--pages', 3, 1 << 24);
   let pagesFrom = '--pages';
+  let manager = values.manager === undefined ? undefined : managerMode(values.manager, '--manager');
   if (values.config !== undefined) {
     if (values.listen !== undefined || values.peers !== undefined) throw new UsageError('give either --config or --listen/--peers, not both');
     const file = values.config;
-    let cfg: { nodes?: unknown; pageSize?: unknown; pages?: unknown };
+    let cfg: { nodes?: unknown; pageSize?: unknown; pages?: unknown; manager?: unknown };
     try {
       cfg = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
@@ -120,6 +133,7 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
       pageCount = int(String(cfg.pages), `${file}: pages`, 3, 1 << 24);
       pagesFrom = `${file}: pages`;
     }
+    if (manager === undefined && cfg.manager !== undefined) manager = managerMode(cfg.manager, `${file}: manager`);
   } else {
     if (listen === undefined) throw new UsageError('--listen HOST:PORT is required (or --config FILE)');
     if (values.peers === undefined) throw new UsageError('--peers ID@HOST:PORT,... is required (or --config FILE)');
@@ -134,7 +148,7 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   const seed = int(values.seed, '--seed', 0, 2 ** 31) ?? id;
   const deadAfterMs = int(values['dead-after-ms'], '--dead-after-ms', 500, 600_000);
   const options: DsmNodeOptions = {
-    id, listen, peers, pageSize, pageCount,
+    id, listen, peers, pageSize, pageCount, manager,
     transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
     ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
   };

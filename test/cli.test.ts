@@ -43,6 +43,7 @@ describe('pagewire node: bad arguments exit 2 with a message naming the option a
     ['--loss not a number', [...NODE, '--loss', 'some'], /--loss must be a probability in \[0, 0\.5\], got "some"/],
     ['--page-size not a power of two', [...NODE, '--page-size', '100'], /--page-size must be a power of two from 64 to 65536, got 100/],
     ['--pages too few for the root page', [...NODE, '--pages', '3'], /--pages must be at least 4 for 2 nodes \(the null page, the root page and one page per node\), got 3/],
+    ['an unknown --manager', [...NODE, '--manager', 'central'], /--manager must be fixed or dynamic, got "central"/],
     ['an unknown flag', [...NODE, '--frobnicate'], /unknown option --frobnicate$/m],
     ['a value given to --control', [...NODE, '--control=yes'], /--control takes no value, got "yes"/],
     ['a positional argument', [...NODE, 'extra'], /unexpected argument "extra"/],

@@ -42,7 +42,7 @@ describe('failures seen by application threads', () => {
 
   it("the runtime's full reason (with its RPC cause) arrives as the error's cause", async () => {
     const { mem, rt } = await setup();
-    const why = 'page 5: its only valid copy was on node 2, which was declared dead (Ivy.serve: RPC_ERR_UNREACHABLE: peer 127.0.0.1:7002 did not acknowledge)';
+    const why = 'page 5: its only valid copy was on node 2, which was declared dead (Ivy.request: RPC_ERR_UNREACHABLE: peer 127.0.0.1:7002 did not acknowledge)';
     await rt.call({ op: 'fail', page: 5, code: 'DSM_ERR_PAGE_LOST', node: 2, message: why });
     const e = thrown(() => mem.u32[(5 * PS) >>> 2]);
     expect(e).toMatchObject({ code: 'DSM_ERR_PAGE_LOST', node: 2, page: 5 });

@@ -137,31 +137,62 @@ describe('partitions: the minority cannot decide, the majority can', () => {
 });
 
 describe('ownership transfer is atomic', () => {
-  it('a lost grant reply leaves the page with its previous owner (aborted), not with nobody', async () => {
-    // Page 1: manager 1, owner 0. Node 2 writes; the manager's grant reply to it is lost.
+  it('a lost grant reply leaves the page with its previous owner, which takes it back when the requester asks again below it', async () => {
+    // Page 1: owner 0. Node 2 writes; node 0's grant reply to it is lost.
     const c = await started({ nodes: 3, initialOwner: () => 0 });
+    c.checkInvariantEachStep();
     let dropped = 0;
-    c.onMessage = (m, phase) => (phase === 'send' && m.proc === 'acquire' && m.kind === 'reply' && m.to === 2 && dropped++ === 0 ? 'drop' : undefined);
-    await c.sched.settle(c.write(2, 1, 0, 5)); // the requester asks again, the manager aborts and redoes it
+    c.onMessage = (m, phase) => (phase === 'send' && m.proc === 'request' && m.kind === 'reply' && m.to === 2 && dropped++ === 0 ? 'drop' : undefined);
+    await c.sched.settle(c.write(2, 1, 0, 5)); // node 2 asks again (have < the transfer), node 0 takes the page back and grants it anew
     expect(dropped).toBeGreaterThan(0);
-    expect(c.nodes[1]!.stats.transfersAborted).toBe(1);
     expect(c.nodes[0]!.stats.pagesTakenBack).toBe(1);
     expect(await c.sched.settle(c.read(0, 1, 0))).toBe(5);
+    expect(await c.sched.settle(c.read(1, 1, 0))).toBe(5);
   });
 
-  it('a lost serve reply (the owner handed the page over) is aborted: the owner takes its page back', async () => {
+  it('a third node asking before the confirmation arrives: the previous owner checks with the new one (installed) and redirects there', async () => {
     const c = await started({ nodes: 3, initialOwner: () => 0 });
-    let dropped = 0;
-    c.onMessage = (m, phase) => (phase === 'send' && m.proc === 'serve' && m.kind === 'reply' && dropped === 0 && ++dropped ? 'drop' : undefined);
-    await c.sched.settle(c.write(0, 1, 0, 3));
-    await c.sched.settle(c.write(2, 1, 4, 4));
-    expect(dropped).toBe(1);
-    expect(c.nodes[0]!.stats.pagesTakenBack).toBe(1);
-    expect(await c.sched.settle(c.read(1, 1, 0))).toBe(3);
-    expect(await c.sched.settle(c.read(1, 1, 4))).toBe(4);
+    c.checkInvariantEachStep();
+    await c.sched.settle(c.write(2, 1, 0, 7)); // page 1 moves 0 -> 2; the confirmation waits for node 2's heartbeat
+    expect(c.nodes[0]!.stats.retainedPages).toBe(1);
+    const m0 = c.messages.length;
+    expect(await c.sched.settle(c.read(1, 1, 0))).toBe(7);
+    // Node 1's hint (node 0) is stale: node 0 asks node 2 (check), redirects node 1 (and, in the
+    // fixed mode, node 1's directory, on itself, still names node 0), then node 2 serves it.
+    expect(c.countSince(m0, ['ping'])).toMatchObject({ check: 2, request: expect.any(Number) });
+    expect(c.nodes[0]!.stats.retainedPages).toBe(0);
+    expect(c.nodes[0]!.stats.pagesTakenBack).toBe(0);
   });
 
-  it('the previous owner keeps a handed-over page only until the manager confirms the transfer (on its heartbeat)', async () => {
+  it('a third node asking after the new owner gave up: it promises it never installed the transfer, and the previous owner takes the page back', async () => {
+    const c = await started({ nodes: 3, initialOwner: () => 0 });
+    c.checkInvariantEachStep();
+    let dropped = false;
+    // Node 0's grant to node 2 is lost, and so is every later request of node 2 to node 0: node 2's
+    // fault ends without ever learning of the transfer (DSM_ERR_NO_QUORUM: it suspects node 0,
+    // which the others hear).
+    c.onMessage = (m, phase) => {
+      if (phase !== 'send' || m.proc !== 'request') return undefined;
+      if (m.kind === 'reply' && m.from === 0 && m.to === 2 && !dropped) {
+        dropped = true;
+        return 'drop';
+      }
+      return m.kind === 'request' && m.from === 2 && m.to === 0 && dropped ? 'drop' : undefined;
+    };
+    const w = await outcome(c, c.write(2, 1, 0, 9));
+    expect(w).toMatchObject({ ok: false, code: 'DSM_ERR_NO_QUORUM', node: 0 });
+    expect(c.nodes[0]!.stats.retainedPages).toBe(1);
+    c.onMessage = undefined;
+    const m0 = c.messages.length;
+    expect(await c.sched.settle(c.read(1, 1, 0))).toBe(0); // the write never happened
+    expect(c.countSince(m0, ['ping'])).toMatchObject({ check: 2 });
+    expect(c.nodes[0]!.stats.pagesTakenBack).toBe(1);
+    // Node 2 never installs that transfer now; its next write works.
+    await c.sched.settle(c.write(2, 1, 0, 10));
+    expect(await c.sched.settle(c.read(0, 1, 0))).toBe(10);
+  });
+
+  it('the previous owner keeps a handed-over page only until the new owner confirms the transfer (on its heartbeat)', async () => {
     const c = await started({ nodes: 3, initialOwner: () => 0 });
     await c.sched.settle(c.write(2, 1, 0, 1));
     expect(c.nodes[0]!.stats.retainedPages).toBe(1);
@@ -250,29 +281,35 @@ describe('a restarted node is a new node', () => {
   });
 });
 
+/** Two IvyNodes wired directly (no simulated network) with their own page stores and options. */
+function pair(pages: [FakePages, FakePages], sched: Scheduler, options: [IvyOptions, IvyOptions], events: string[]): IvyNode[] {
+  const nodes: IvyNode[] = [];
+  for (const id of [0, 1]) {
+    nodes.push(new IvyNode({
+      id, nodes: [0, 1], local: pages[id]!, callerOf: (ctx) => Number(ctx.peer),
+      peer: (to) => new IvyClient({
+        call: async (_i, proc, args) => {
+          const h = (nodes[to]!.handlers as unknown as Record<string, (...a: unknown[]) => unknown>)[proc.name]!;
+          try {
+            return await h(...args, { peer: String(id), callId: 'x' });
+          } catch (e) {
+            throw new RpcError('RPC_ERR_REMOTE', (e as Error).message, { remoteCode: (e as { code?: string }).code });
+          }
+        },
+      }),
+      onEvent: (e) => events.push(`${id}: ${e.kind} ${e.node}: ${e.reason}`),
+      options: { ...options[id], timers: sched.timers },
+    }));
+  }
+  return nodes;
+}
+
 describe('every message is checked', () => {
   it('nodes with another page count refuse each other at first contact, both reporting the mismatch', async () => {
     const sched = new Scheduler(1);
     const events: string[] = [];
-    const nodes: IvyNode[] = [];
-    const pages = [new FakePages(64, 16, sched), new FakePages(64, 32, sched)];
-    for (const id of [0, 1]) {
-      nodes.push(new IvyNode({
-        id, nodes: [0, 1], local: pages[id]!, callerOf: (ctx) => Number(ctx.peer),
-        peer: (to) => new IvyClient({
-          call: async (_i, proc, args) => {
-            const h = (nodes[to]!.handlers as unknown as Record<string, (...a: unknown[]) => unknown>)[proc.name]!;
-            try {
-              return await h(...args, { peer: String(id), callId: 'x' });
-            } catch (e) {
-              throw new RpcError('RPC_ERR_REMOTE', (e as Error).message, { remoteCode: (e as { code?: string }).code });
-            }
-          },
-        }),
-        onEvent: (e) => events.push(`${id}: ${e.kind} ${e.node}: ${e.reason}`),
-        options: { timers: sched.timers },
-      }));
-    }
+    const pages: [FakePages, FakePages] = [new FakePages(64, 16, sched), new FakePages(64, 32, sched)];
+    const nodes = pair(pages, sched, [{}, {}], events);
     await sched.run(() => false, 600);
     // Both report it once, naming both page counts.
     for (const id of [0, 1]) {
@@ -280,14 +317,27 @@ describe('every message is checked', () => {
       expect(mine).toHaveLength(1);
       expect(mine[0]).toMatch(/node 0 has 16 pages, node 1 32|node 1 has 32 pages, node 0 16/);
     }
-    // A fault that needs the other node fails with the mismatch, in words. Page 1's manager is node 1.
+    // A fault that needs the other node fails with the mismatch, in words. Page 1's owner is node 1.
     await sched.settle(nodes[0]!.fault(1, 'read'));
-    expect(pages[0]!.failures.get(1)).toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH', node: 1, message: expect.stringMatching(/^page 1: its manager, .*16 pages.*32/) });
+    expect(pages[0]!.failures.get(1)).toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH', node: 1, message: expect.stringMatching(/^page 1: node 1 \(its probable owner\), .*16 pages.*32/) });
+    for (const n of nodes) n.close();
+  });
+
+  it('nodes running different manager modes refuse each other at first contact, saying which runs which', async () => {
+    const sched = new Scheduler(1);
+    const events: string[] = [];
+    const pages: [FakePages, FakePages] = [new FakePages(64, 16, sched), new FakePages(64, 16, sched)];
+    const nodes = pair(pages, sched, [{ manager: 'fixed' }, { manager: 'dynamic' }], events);
+    await sched.run(() => false, 600);
+    const which = /node 1 runs the dynamic manager, node 0 the fixed one|node 0 runs the fixed manager, node 1 the dynamic one/;
+    expect(events.filter((e) => e.startsWith('0: mismatch 1:'))).toEqual([expect.stringMatching(which)]);
+    expect(events.filter((e) => e.startsWith('1: mismatch 0:'))).toEqual([expect.stringMatching(which)]);
+    expect(nodes.map((n) => n.mode)).toEqual(['fixed', 'dynamic']);
     for (const n of nodes) n.close();
   });
 
   it('a healthy fault costs no extra message: confirmations ride on the heartbeat', async () => {
-    // 4 nodes; page 1: manager 1, owner 2; requester 0. Heartbeats on (they carry the confirmations).
+    // 4 nodes; page 1: manager 1, owner 2; reader 0, writer 3. Heartbeats on (they carry the confirmations).
     const c = await started({ nodes: 4, initialOwner: () => 2 });
     await c.sched.run(() => false, 1_000); // a quiet second: count its pings
     const quiet0 = c.messages.length;
@@ -301,10 +351,11 @@ describe('every message is checked', () => {
     }
     await c.sched.run(() => false, t0 + 2_000);
     const counts = c.countSince(m0);
-    // 10 read faults by node 0: acquire + serve = 4 messages each. 10 write faults by node 3: the
-    // first takes the page from node 2 (acquire + serve + invalidating node 0's copy = 6), the other
-    // nine upgrade node 3's own read copy (acquire + invalidating node 0's copy = 4): Ivy's counts.
-    expect({ ...counts, ping: undefined }).toEqual({ acquire: 40, serve: 11 * 2, invalidate: 20, ping: undefined });
+    // 10 read faults by node 0, each one request straight to the owner its hint names: 2 messages
+    // each. 10 write faults by node 3: the first takes the page from node 2 (a request, and node 2
+    // invalidates node 0's copy: 4), the other nine upgrade node 3's own read copy (invalidating
+    // node 0's copy: 2). The manager (node 1) is never asked: every hint was right.
+    expect({ ...counts, ping: undefined }).toEqual({ request: 22, invalidate: 20, ping: undefined });
     // And the heartbeats that carried the confirmations are the ones an idle cluster sends anyway.
     expect(counts.ping).toBe(idlePings);
   });
@@ -312,17 +363,16 @@ describe('every message is checked', () => {
   it('a call from an address that is not a member, with another configuration, or that contradicts the protocol, is refused and counted', async () => {
     const c = await started({ nodes: 3 });
     const h = c.nodes[0]!.handlers;
-    const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16 }), incarnation: Cluster.incarnation(2), dead: [] };
+    const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16, manager: 1 }), incarnation: Cluster.incarnation(2), dead: [] };
     const call = (f: () => unknown) => Promise.resolve().then(f);
-    await expect(call(() => h.acquire(view, 3, 1, 0, { peer: 'stranger', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_REFUSED_NOT_A_MEMBER' });
-    await expect(call(() => h.acquire({ ...view, config: 1 }, 3, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH' });
-    // Page 1 is managed by node 1, not 0; page 99 does not exist; only the manager may forward or abort.
+    await expect(call(() => h.request(view, 3, 1, 0, false, { peer: 'stranger', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_REFUSED_NOT_A_MEMBER' });
+    await expect(call(() => h.request({ ...view, config: 1 }, 3, 1, 0, false, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH' });
+    // Page 99 does not exist; a transfer id is never 0; an invalidation names a member as the new owner.
     const before = c.nodes[0]!.stats.protocolErrors;
-    await expect(call(() => h.acquire(view, 1, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /protocol violation: node 2 asked node 0 for page 1, which node 1 manages/ });
-    await expect(call(() => h.acquire(view, 99, 1, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /page 99 is outside/ });
-    await expect(call(() => h.serve(view, 3, 2, 1, 5, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /node 2 forwarded page 3, which node 0 manages/ });
-    await expect(call(() => h.abort({ ...view, incarnation: Cluster.incarnation(1) }, 3, 5, { peer: 'node1', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL' });
-    expect(c.nodes[0]!.stats.protocolErrors - before).toBe(4);
+    await expect(call(() => h.request(view, 99, 1, 0, false, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /page 99 is outside/ });
+    await expect(call(() => h.check(view, 3, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /names transfer 0/ });
+    await expect(call(() => h.invalidate(view, 3, 1, 77, 2, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /node 77, not a member/ });
+    expect(c.nodes[0]!.stats.protocolErrors - before).toBe(3);
     // None of it changed the page: node 0 still owns page 3 (it is its manager and initial owner).
     expect(c.nodes[0]!.owns(3)).toBe(true);
     expect(await c.sched.settle(c.read(1, 3, 0))).toBe(0);

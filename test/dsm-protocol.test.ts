@@ -9,7 +9,7 @@ import { IvyNode } from '../dsm/protocol/index.js';
 import { IvyClient } from '../dsm/protocol/ivy.stubs.js';
 import { FakePages, Scheduler } from './support/dsm-cluster.js';
 
-describe('Ivy fixed distributed manager: faults', () => {
+describe('Ivy: faults', () => {
   it('a value written on one node is read on the other (2 nodes)', async () => {
     const c = new Cluster({ nodes: 2, initialOwner: () => 0 });
     c.checkInvariantEachStep();
@@ -94,55 +94,114 @@ describe('Ivy fixed distributed manager: faults', () => {
   });
 });
 
-describe('Ivy message counts (requester, manager and owner distinct)', () => {
-  // 4 nodes; page 1: manager 1 (1 mod 4); owner 2; requesters 0 and 3.
-  const make = () => new Cluster({ nodes: 4, initialOwner: () => 2 });
+for (const manager of ['fixed', 'dynamic'] as const) {
+  describe(`Ivy message counts, ${manager} manager (requester, manager and owner distinct)`, () => {
+    // 4 nodes; page 1: manager 1 (1 mod 4); owner 2; requesters 0 and 3.
+    const make = () => new Cluster({ nodes: 4, initialOwner: () => 2, ivy: { manager } });
 
-  it('a read fault costs 4 messages: acquire and serve, each a request and a reply', async () => {
-    const c = make();
-    const m0 = c.messages.length;
-    await c.sched.settle(c.read(0, 1, 0));
-    expect(c.countSince(m0)).toEqual({ acquire: 2, serve: 2 });
-    expect(c.nodes[0]!.stats.callsSent).toMatchObject({ acquire: 1, serve: 0 });
-    expect(c.nodes[1]!.stats.callsSent).toMatchObject({ serve: 1 });
-    expect(c.nodes[2]!.stats.pagesSent).toBe(1);
-  });
-
-  it('a write fault with c copy holders costs 4 + 2c messages', async () => {
-    for (const copies of [0, 1, 2]) {
+    it('a read fault whose hint names the owner costs 2 messages: one request and its reply, the manager never asked', async () => {
       const c = make();
-      // Copy holders other than the requester (node 0): node 3, then the manager (node 1).
-      const holders = [3, 1].slice(0, copies);
-      for (const r of holders) await c.sched.settle(c.read(r, 1, 0));
-      const writer = 0;
       const m0 = c.messages.length;
-      await c.sched.settle(c.write(writer, 1, 0, 9));
-      expect(c.countSince(m0)).toEqual({ acquire: 2, serve: 2, ...(holders.length > 0 ? { invalidate: 2 * holders.length } : {}) });
-      expect(c.nodes[2]!.stats.invalidationsSent).toBe(holders.length);
-    }
+      await c.sched.settle(c.read(0, 1, 0));
+      expect(c.countSince(m0)).toEqual({ request: 2 });
+      expect(c.nodes[0]!.stats.callsSent).toMatchObject({ request: 1 });
+      expect(c.nodes[1]!.stats.callsReceived).toMatchObject({ request: 0 });
+      expect(c.nodes[2]!.stats.pagesSent).toBe(1);
+      expect(c.nodes[0]!.ownerInfo(1)).toMatchObject({ probableOwner: 2, known: 2 });
+    });
+
+    it('a write fault with c copy holders costs 2 + 2c messages', async () => {
+      for (const copies of [0, 1, 2]) {
+        const c = make();
+        // Copy holders other than the requester (node 0): node 3, then the manager (node 1).
+        const holders = [3, 1].slice(0, copies);
+        for (const r of holders) await c.sched.settle(c.read(r, 1, 0));
+        const m0 = c.messages.length;
+        await c.sched.settle(c.write(0, 1, 0, 9));
+        expect(c.countSince(m0)).toEqual({ request: 2, ...(holders.length > 0 ? { invalidate: 2 * holders.length } : {}) });
+        expect(c.nodes[2]!.stats.invalidationsSent).toBe(holders.length);
+        // The invalidated copy holders now point at the new owner.
+        for (const r of holders) expect(c.nodes[r]!.ownerInfo(1).probableOwner).toBe(0);
+      }
+    });
+
+    it('an owner writing its read copy pays only the invalidations (2c), whoever manages the page; a write of a current read copy carries no page', async () => {
+      const c = make();
+      await c.sched.settle(c.read(0, 1, 0));
+      await c.sched.settle(c.read(3, 1, 0));
+      let m0 = c.messages.length;
+      await c.sched.settle(c.write(2, 1, 0, 5)); // the owner upgrades; copies on 0 and 3
+      expect(c.countSince(m0)).toEqual({ invalidate: 4 });
+      // Node 0 reads (a copy), then writes: the owner sees its copy is current and sends no contents.
+      await c.sched.settle(c.read(0, 1, 0));
+      m0 = c.messages.length;
+      await c.sched.settle(c.write(0, 1, 4, 6));
+      expect(c.countSince(m0)).toEqual({ request: 2 });
+      const reply = c.messages.slice(m0).find((m) => m.kind === 'reply')!;
+      expect(reply).toBeDefined();
+      expect(await c.sched.settle(c.read(3, 1, 0))).toBe(5);
+      expect(await c.sched.settle(c.read(3, 1, 4))).toBe(6);
+    });
+  });
+}
+
+describe('Ivy: a wrong hint', () => {
+  // 4 nodes with heartbeats (they carry the confirmations); page 1: manager 1, owner 2. Node 3
+  // writes it (it moves 2 -> 3), and the confirmations are given a heartbeat to arrive. Node 0
+  // never heard of the move: its hint still names node 2.
+  const moved = async (manager: 'fixed' | 'dynamic') => {
+    const c = new Cluster({ nodes: 4, initialOwner: () => 2, ivy: { manager, heartbeat: true } });
+    c.checkInvariantEachStep();
+    await c.sched.settle(c.write(3, 1, 0, 31));
+    await c.sched.run(() => false, c.sched.now + 1_200);
+    expect(c.nodes[2]!.stats.retainedPages).toBe(0);
+    return c;
+  };
+
+  it('fixed manager: node 2 redirects, the manager\'s directory names the owner, the owner serves: 6 messages', async () => {
+    const c = await moved('fixed');
+    expect(c.nodes[1]!.ownerInfo(1)).toMatchObject({ known: 3 }); // the directory learned it from node 3's heartbeat
+    const m0 = c.messages.length;
+    expect(await c.sched.settle(c.read(0, 1, 0))).toBe(31);
+    expect(c.countSince(m0, ['ping'])).toEqual({ request: 6 });
+    expect(c.nodes[1]!.stats.callsReceived.request).toBe(1);
+    expect(c.nodes[0]!.stats.redirects).toBe(2);
+    // The hint is right now: the next read, after node 3 wrote again, costs 2.
+    await c.sched.settle(c.write(3, 1, 0, 32));
+    const m1 = c.messages.length;
+    expect(await c.sched.settle(c.read(0, 1, 0))).toBe(32);
+    expect(c.countSince(m1, ['ping'])).toEqual({ request: 2 });
   });
 
-  it('with the requester as manager a read fault costs 2 messages; an owner upgrading pays 2 + 2c', async () => {
-    const c = make();
+  it('dynamic manager: the request follows the chain (node 2 redirects to node 3): 4 messages; no manager is asked', async () => {
+    const c = await moved('dynamic');
+    const m0 = c.messages.length;
+    expect(await c.sched.settle(c.read(0, 1, 0))).toBe(31);
+    expect(c.countSince(m0, ['ping'])).toEqual({ request: 4 });
+    expect(c.nodes[1]!.stats.callsReceived.request).toBe(0);
+  });
+
+  it('dynamic manager: a chain is compressed as it is used (the requester jumps to the owner; nodes that redirect a write point at the writer)', async () => {
+    const c = await moved('dynamic');
+    await c.sched.settle(c.write(1, 1, 0, 11)); // 3 -> 1; node 1's hint was 2: node 2 redirects it to node 3
+    await c.sched.run(() => false, c.sched.now + 1_200);
+    // Node 0's hint (2) is two moves behind (2 -> 3 -> 1), but node 2 redirected node 1's write
+    // and points at node 1 since (Li & Hudak's compression): 4 messages, not the chain's 6.
     let m0 = c.messages.length;
-    await c.sched.settle(c.read(1, 1, 0)); // node 1 is page 1's manager
-    expect(c.countSince(m0)).toEqual({ serve: 2 });
-    await c.sched.settle(c.read(0, 1, 0));
+    expect(await c.sched.settle(c.read(0, 1, 0))).toBe(11);
+    expect(c.countSince(m0, ['ping'])).toEqual({ request: 4 });
+    expect(c.nodes[0]!.ownerInfo(1).probableOwner).toBe(1); // the requester's own hint jumped to the owner
+    // So node 0's write goes straight to node 1.
     m0 = c.messages.length;
-    await c.sched.settle(c.write(2, 1, 0, 5)); // owner upgrades; copies on 0 and 1
-    expect(c.countSince(m0)).toEqual({ acquire: 2, invalidate: 4 });
-    // An owner that is also the manager pays only the invalidations: page 2's manager is node 2.
-    await c.sched.settle(c.read(0, 2, 0));
-    await c.sched.settle(c.read(3, 2, 0));
-    m0 = c.messages.length;
-    await c.sched.settle(c.write(2, 2, 0, 5));
-    expect(c.countSince(m0)).toEqual({ invalidate: 4 });
+    await c.sched.settle(c.write(0, 1, 0, 12));
+    expect(c.countSince(m0, ['ping'])).toEqual({ request: 2 });
+    expect(await c.sched.settle(c.read(3, 1, 0))).toBe(12);
   });
 });
 
 describe('Ivy invalidations', () => {
   it('go out in parallel: a write fault with 4 readers takes one invalidation round trip, not four', async () => {
-    // 6 nodes, page 1: manager 1, owner 2, readers 1 (the manager), 3, 4, 5; writer 0.
+    // 6 nodes, page 1: owner 2, readers 1, 3, 4, 5; writer 0.
     const c = new Cluster({ nodes: 6, baseDelayMs: 10, initialOwner: () => 2 });
     c.checkInvariantEachStep();
     for (const r of [1, 3, 4, 5]) await c.sched.settle(c.read(r, 1, 0));
@@ -150,9 +209,9 @@ describe('Ivy invalidations', () => {
     const m0 = c.messages.length;
     await c.sched.settle(c.write(0, 1, 0, 1));
     const elapsed = c.sched.now - t0;
-    expect(c.countSince(m0)).toEqual({ acquire: 2, serve: 2, invalidate: 8 });
-    // acquire + serve + one invalidation round = 6 deliveries of 10 ms; sequential would be 12.
-    expect(elapsed).toBe(60);
+    expect(c.countSince(m0)).toEqual({ request: 2, invalidate: 8 });
+    // The request + one invalidation round = 4 deliveries of 10 ms; sequential would be 10.
+    expect(elapsed).toBe(40);
     expect(c.nodes[2]!.stats.invalidationsSent).toBe(4);
     for (const r of [1, 3, 4, 5]) expect(c.nodes[r]!.stats.invalidationsReceived).toBe(1);
   });
@@ -188,7 +247,7 @@ describe('Ivy counters', () => {
     const h = s1.faultLatency;
     expect(h.counts.length).toBe(h.bucketsMs.length + 1);
     expect(h.counts.reduce((a, b) => a + b, 0)).toBe(1);
-    // Read fault: acquire to node 1 (page 4 mod 3 = 1 is the requester itself) + serve: 2 deliveries of 2 ms.
+    // Read fault: one request straight to the owner, node 0: 2 deliveries of 2 ms.
     const idx = h.bucketsMs.findIndex((b) => 4 <= b);
     expect(h.counts[idx]).toBe(1);
   });

@@ -6,7 +6,7 @@
 import type { EndpointOptions } from '../../transport/index.js';
 import { parsePeer } from '../../transport/index.js';
 import { DsmError } from '../errors.js';
-import { resolveIvyOptions, type IvyOptions } from '../protocol/index.js';
+import { resolveIvyOptions, type IvyOptions, type ManagerMode } from '../protocol/index.js';
 
 export interface DsmPeer {
   /** Node id (uint16), unique in the cluster. */
@@ -28,6 +28,13 @@ export interface DsmNodeOptions {
   readonly pageCount?: number;
   /** Application threads that may attach at once. @default 16 */
   readonly maxThreads?: number;
+  /**
+   * How a page's owner is found, the same on every node (dsm/protocol/ivy-node.ts): 'fixed' (Li &
+   * Hudak's fixed distributed manager: a directory on node p mod N, asked when a probable-owner
+   * hint is wrong) or 'dynamic' (no directory: probable-owner chains). The same as ivy.manager.
+   * @default 'fixed'
+   */
+  readonly manager?: ManagerMode;
   /** Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). */
   readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
@@ -83,11 +90,15 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   if (!Number.isInteger(pageCount) || pageCount - 2 < nodes.length) {
     throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
-  const protocolTimeout = resolveIvyOptions(o.ivy).faultTimeoutMs;
+  if (o.manager !== undefined && o.ivy?.manager !== undefined && o.manager !== o.ivy.manager) {
+    throw bad(`manager ('${String(o.manager)}') and ivy.manager ('${String(o.ivy.manager)}') disagree; give one`);
+  }
+  const ivy = o.manager === undefined ? o.ivy : { ...o.ivy, manager: o.manager };
+  const protocolTimeout = resolveIvyOptions(ivy).faultTimeoutMs;
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
-    transport: o.transport, ivy: o.ivy,
+    transport: o.transport, ivy,
     appFaultTimeoutMs: protocolTimeout + 2_000,
   };
 }

@@ -25,6 +25,8 @@ export type RuntimeEvent = { readonly type: 'membership'; readonly event: Member
 export interface DsmNodeStats {
   readonly id: number;
   readonly address: string;
+  /** How owners are found: Li & Hudak's fixed or dynamic distributed manager. */
+  readonly manager: IvyNode['mode'];
   readonly deadNodes: number[];
   /** Set once this node was declared dead by a majority (fenced). */
   readonly evicted: { readonly by: number; readonly reason: string } | null;
@@ -73,7 +75,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       const m = msg as RuntimeRequest;
       if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
       return {
-        id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
+        id: o.id, address: ep.address, manager: ivy.mode, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
         ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(),
       };
     },

@@ -1,7 +1,8 @@
 /**
- * Front door of the coherence protocol: Ivy (Li & Hudak 1989), fixed distributed manager, with
- * deaths decided by a majority and the dead fenced. Protocol reasoning and message counts:
- * ivy-node.ts; the failure model: membership.ts; atomic ownership transfer: manager.ts.
+ * Front door of the coherence protocol: Ivy (Li & Hudak 1989), owners found through probable-owner
+ * hints and the fixed or the dynamic distributed manager, with deaths decided by a majority and
+ * the dead fenced. Protocol reasoning and message counts: ivy-node.ts; the failure model:
+ * membership.ts; atomic ownership transfer: owner.ts; finding owners: requester.ts, hints.ts.
  *
  *   const node = new IvyNode({ id, nodes, local, peer: (n) => new IvyClient(callerFor(n)), callerOf: (ctx) => idOf(ctx.peer) });
  *   server.serve(IvyDescriptor, node.handlers);
@@ -9,9 +10,9 @@
  */
 export { IvyNode, managerOf, MAX_NODES } from './ivy-node.js';
 export type { IvyNodeInit, IvyNodeStats } from './ivy-node.js';
-export { IVY_DEFAULTS, resolveIvyOptions } from './options.js';
-export type { IvyOptions, ResolvedIvyOptions } from './options.js';
+export { IVY_DEFAULTS, MANAGER_MODES, resolveIvyOptions } from './options.js';
+export type { IvyOptions, ManagerMode, ResolvedIvyOptions } from './options.js';
 export type { IvyStats, IvyProcedure, LatencyHistogram } from './stats.js';
 export type { MembershipEvent, MembershipStats, PeerStatus } from './membership.js';
-export { IvyClient, IvyDescriptor, Want, Outcome, Served } from './ivy.stubs.js';
-export type { IvyHandlers, Grant, Handoff, View, Config, Vote, Ack, Transfer } from './ivy.stubs.js';
+export { IvyClient, IvyDescriptor, Want, Outcome, Settled, Holding, ManagerMode as ManagerModeCode } from './ivy.stubs.js';
+export type { IvyHandlers, Grant, Settle, Where, View, Config, Vote, Ack, Transfer } from './ivy.stubs.js';

@@ -1,76 +1,87 @@
 /**
  * IvyNode: one node's half of Li & Hudak's write-invalidate coherence protocol ("Memory Coherence
- * in Shared Virtual Memory Systems", ACM TOCS 1989), FIXED DISTRIBUTED MANAGER algorithm, with a
- * failure model that holds under wrong suspicion, partitions and pauses.
+ * in Shared Virtual Memory Systems", ACM TOCS 1989), with the page's OWNER as the one place that
+ * serves and hands over a page, found through a probable-owner hint and, by mode, the FIXED
+ * DISTRIBUTED MANAGER's directory or the DYNAMIC DISTRIBUTED MANAGER's probable-owner chains, and
+ * a failure model that holds under wrong suspicion, partitions and pauses.
  *
  * This file is the thin shell that joins the roles, each in its own file:
- * - requester.ts:  resolves a page fault (asks the manager, installs the grant, confirms);
- * - manager.ts:    per managed page, the owner and a per-page queue; ownership transfers that are
- *                  atomic (transfer ids, explicit complete/abort);
- * - owner.ts:      serve, abort, the copy set and its invalidation; the copy holder's invalidate;
+ * - requester.ts:  resolves a page fault: finds the owner (hint, redirects, the manager or a
+ *                  locate), installs the grant, confirms;
+ * - owner.ts:      serves its pages one request at a time per page: read copies, ownership
+ *                  transfers that are atomic (the previous owner keeps the page until the new one
+ *                  confirms; check / take back), the copy set and its invalidation; the copy
+ *                  holder's invalidate; redirects; locate answers;
+ * - hints.ts:      probOwner: where this node believes each page's owner is, and why;
+ * - manager.ts:    the fixed manager's directory (fixed mode only);
  * - membership.ts: up / suspected / dead / fenced; deaths decided by a majority; heartbeats.
  * and it guards every incoming message: the caller is the node the transport names; a caller a
- * majority declared dead is refused (DSM_ERR_EVICTED); a caller with another configuration is
- * refused (DSM_ERR_CLUSTER_MISMATCH); the caller's view (the deaths it knows) is merged before
- * the message is acted on.
+ * majority declared dead is refused (DSM_ERR_EVICTED); a caller with another configuration (the
+ * manager mode included) is refused (DSM_ERR_CLUSTER_MISMATCH); the caller's view (the deaths it
+ * knows) is merged before the message is acted on.
  *
- * ## Who knows what (follows the paper)
- * - Manager: page p is managed by sorted(nodes)[p mod N] (the paper's H(p) = p mod N). It keeps
- *   `owner[p]` (the paper's `info[p].owner`) and a per-page lock (PageQueue).
- * - Owner: the node that wrote the page last, or holds the writable copy. It keeps the copy set.
- *   Initial owner: `initialOwner(p)` (default: the manager), so the allocator can place data
- *   where its creator lives.
- * - Copy holders: nodes with a read copy; they know nothing but their rights.
+ * ## Who knows what
+ * - Owner: the node that wrote the page last, or holds the writable copy. It keeps the copy set
+ *   and numbers the page's grants (epochs travel with the ownership). Initial owner:
+ *   `initialOwner(p)` (default: the manager), so the allocator can place data where its creator lives.
+ * - Every node: a probable owner per page (hints.ts), initially the initial owner.
+ * - Fixed mode, manager of p = sorted(nodes)[p mod N] (the paper's H(p)): a directory record of
+ *   p's owner, updated by the new owner's confirmation on its heartbeat.
+ * - Copy holders: nodes with a read copy; they know their rights and a probable owner.
  *
- * ## One fault (requester R, manager M, owner O)
- * RPC calls are request/reply, so the paper's forwarding (M forwards R's request to O, O sends
- * the page straight to R) becomes a nested call: R calls M.acquire; M, holding the page lock,
- * calls O.serve; O hands the page over and returns it to M; M records the new owner and returns
- * it to R. Li & Hudak's confirmation (R to M: installed) and M's release of O's kept copy ride
- * on the next heartbeats, so a healthy fault costs no extra message (manager.ts).
- *   Read fault:  O downgrades itself to read (LocalPages.downgrade waits for in-flight local
- *                stores), adds R to the copy set, returns the contents; R installs a read copy.
- *   Write fault: O invalidates every copy holder except R IN PARALLEL, drops its own rights
- *                (keeping the contents until the transfer completes) and returns the contents
- *                with the ownership; M sets owner = R; R installs with write rights.
- *   R is O (an owner upgrading its read copy): M answers at once without data; R invalidates its
- *                own copy set in parallel, then installs write rights over its contents. Serves
- *                that reach R meanwhile wait until the upgrade is done (owner.ts, `exclusive`).
+ * ## One fault (requester R, owner O)
+ * R sends `request` to its probable owner. If that is O, O serves it (owner.ts) and the fault
+ * costs one RPC: 2 messages. If not, the node answers Redirect and R asks the manager (fixed) or
+ * follows the chain (dynamic). Li & Hudak's confirmations (new owner -> previous owner: installed;
+ * new owner -> manager: owns) ride on the next heartbeats, so a healthy fault costs no extra message.
+ *   Read fault:  O downgrades itself to read, adds R to the copy set, returns the contents; R installs
+ *                a read copy and points its hint at O.
+ *   Write fault: O invalidates every copy holder except R IN PARALLEL (each invalidation names R as
+ *                the new owner), drops its own rights (keeping the contents until R confirms) and
+ *                returns the contents (none if R's read copy is current) with the ownership.
+ *   R is O (an owner writing its read copy): no message to anyone but the copy holders.
  * Between O giving the page up and R installing it nobody has rights, so at every moment a page
  * has one writer XOR any number of readers: sequential consistency as in the paper.
  *
- * ## Messages per fault (remote ones; a node calls its own handlers directly, no message)
- * With R, M and O distinct (each call = a request and a reply):
- *   read fault:                 acquire + serve                    = 4 messages
- *   write fault with c copies:  acquire + serve + c invalidate     = 4 + 2c messages
- * (The paper counts 3 and 3 + 2c for the distributed managers because O sends the page to R
- * directly; with request/reply RPC the page returns through M, one extra message, and the
- * invalidations' replies are the paper's acknowledgements.) Each of M = R, M = O saves the
- * corresponding call: R = M gives 2 (read) and 2 + 2c (write); an owner upgrading its read copy
- * (R = O) pays 2 + 2c if it is not the manager, 2c if it is. Every message also carries the
- * sender's view (a 4-byte configuration digest and the list of dead nodes, empty while all live).
+ * ## Messages per fault (remote ones; each call = a request and a reply)
+ * With the hint right (the usual case: a node's hint is refreshed by every grant, invalidation and
+ * redirect it sees, and an owner's by the transfer it hands over):
+ *   read fault:                 request                       = 2 messages
+ *   write fault with c copies:  request + c invalidate        = 2 + 2c messages
+ *   an owner writing its read copy:                  2c messages
+ * A wrong hint costs 2 more per redirect: fixed mode asks the manager next (2 + 2 + 2 when the
+ * manager's record is current), dynamic mode walks the chain (2 per hop). Li & Hudak count 3 and
+ * 3 + 2c for the fixed distributed manager (request, forward, page), and for the dynamic manager 2
+ * plus one message per forwarding hop: here the owner answers the requester itself, and a
+ * redirect costs a reply where a forward costs none, because RPC is request/reply (a forwarded
+ * request would have to return through every node on the chain). The benchmark (bench:dsm)
+ * measures messages per fault in both modes. Every message also carries the sender's view (a
+ * 4-byte configuration digest and the list of dead nodes, empty while all live).
  *
  * ## Epochs instead of locks held across calls
- * M numbers its transactions per page (epoch = transfer id). A node remembers the last epoch it
- * installed and the highest it has acted on (epochs.ts), so a grant that arrives after something
- * that superseded it is discarded and the fault asks again, and an owner asked to serve under a
- * grant it never received says so instead of waiting. The requester holds no lock while it
- * waits for M, so an owner faulting on its own page while M forwards another request to it cannot
- * deadlock, and neither can two nodes faulting on each other's pages.
+ * The owner numbers its grants per page (epoch = copy epoch or transfer id) and the numbers move
+ * with the ownership. A node remembers the last epoch it installed and the highest it has acted on
+ * (epochs.ts), so a grant that arrives after something that superseded it is discarded and the
+ * fault asks again. The requester holds no lock while it waits, and an owner holds its page lock
+ * only across calls to copy holders and to its transfer's new owner, neither of which takes a
+ * lock, so two nodes faulting on each other's pages cannot deadlock.
  *
  * ## Failure
  * membership.ts explains when a node is suspected, when it is declared dead (a majority), and how
  * the dead are fenced. Once a node is declared dead:
- * - a fault on a page whose manager it was fails DSM_ERR_MANAGER_DEAD naming it, except the
- *   owner's own write on its read copy: the owner holds the contents and the copy set, so it
- *   invalidates the copies and upgrades alone (requester.ts, upgradeOrphan);
- * - a fault on a page it owned fails DSM_ERR_PAGE_LOST naming it;
+ * - a fault that needs it as the owner fails DSM_ERR_PAGE_LOST naming it (found by asking every
+ *   live node, since in either mode an owner may have handed its page on without the others
+ *   knowing; requester.ts, "locate"); a page it had just been handed, unconfirmed, is lost with it;
+ * - fixed mode: a fault that needs the directory it kept (a wrong hint) fails DSM_ERR_MANAGER_DEAD
+ *   naming it; dynamic mode has no directory to lose: a dead node on a chain costs a locate;
  * - it is skipped when invalidating (and only then: a silent holder that is not declared dead is
- *   asked again until it answers or is declared dead, within the serve's deadline);
+ *   asked again until it answers or is declared dead, within the request's deadline);
  * - read copies held by survivors stay readable: a read copy exists only while nobody can write,
  *   so it holds the last value written. It can never be written again (PAGE_LOST) and is never
  *   handed to other nodes: Ivy copies pages for speed, not for availability, so a dead node
  *   takes its pages with it, which is the chapter's point.
+ * A hint is only a hint: only the owner grants, under its page lock, so a stale hint never makes
+ * two owners; and a node that knows of a death acts on nothing from the dead node (peers.ts).
  *
  * ## Bounds
  * Every wait has a deadline (options.ts): a fault resolves or fails within faultTimeoutMs.
@@ -79,15 +90,16 @@ import { randomInt } from 'node:crypto';
 import type { Access, LocalPages, PageFaultHandler } from '../contract.js';
 import { DsmError } from '../errors.js';
 import type { CallContext } from '../../rpc/index.js';
-import { IvyClient, type Ack, type Config, type IvyHandlers, type View } from './ivy.stubs.js';
+import { IvyClient, ManagerMode, type Ack, type Config, type IvyHandlers, type Settle, type View } from './ivy.stubs.js';
 import { PageEpochs } from './epochs.js';
+import { OwnerHints } from './hints.js';
 import { Manager } from './manager.js';
 import { Membership, type MembershipEvent, type MembershipStats, type PeerStatus } from './membership.js';
 import { Owner } from './owner.js';
 import { Peers, Refusal, REFUSED_EVICTED, REFUSED_MISMATCH, REFUSED_STOPPED, REFUSED_STRANGER } from './peers.js';
 import { evicted, Requester } from './requester.js';
 import { IvyCounters, type IvyProcedure, type IvyStats } from './stats.js';
-import { resolveIvyOptions, type IvyOptions } from './options.js';
+import { resolveIvyOptions, type IvyOptions, type ManagerMode as Mode } from './options.js';
 
 /**
  * The fixed distributed manager of `page` (Li & Hudak's H(p) = p mod N) over the node ids in
@@ -135,6 +147,8 @@ export class IvyNode implements PageFaultHandler {
   readonly id: number;
   /** Sorted node ids; manager(page) = nodes[page % nodes.length]. */
   readonly nodes: readonly number[];
+  /** How owners are found: the fixed manager's directory, or the dynamic manager's chains. */
+  readonly mode: Mode;
   /** Handler table for ivy.rpc: serve it with RpcServer.serve(IvyDescriptor, node.handlers). */
   readonly handlers: IvyHandlers;
 
@@ -143,6 +157,7 @@ export class IvyNode implements PageFaultHandler {
   readonly #counters: IvyCounters;
   readonly #membership: Membership;
   readonly #epochs: PageEpochs;
+  readonly #hints: OwnerHints;
   readonly #peers: Peers;
   readonly #owner: Owner;
   readonly #manager: Manager;
@@ -168,9 +183,12 @@ export class IvyNode implements PageFaultHandler {
     this.#callerOf = init.callerOf;
     this.#peer = init.peer;
     const opts = resolveIvyOptions(init.options);
+    this.mode = opts.manager;
     const initialOwner = init.initialOwner ?? ((p: number) => managerOf(nodes, p));
     const counters = (this.#counters = new IvyCounters(opts.latencyBucketsMs));
-    const config: Config = { nodes, pageSize: init.local.pageSize, pageCount: init.local.pageCount };
+    const config: Config = {
+      nodes, pageSize: init.local.pageSize, pageCount: init.local.pageCount, manager: opts.manager === 'fixed' ? ManagerMode.Fixed : ManagerMode.Dynamic,
+    };
     const view = (): View => this.#membership.view();
     const incarnation = init.incarnation ?? randomInt(1, 0xffffffff);
     if (!Number.isInteger(incarnation) || incarnation < 1 || incarnation > 0xffffffff) {
@@ -179,8 +197,8 @@ export class IvyNode implements PageFaultHandler {
     this.#membership = new Membership({
       self: this.id, incarnation, nodes, timers: opts.timers, config,
       heartbeat: opts.heartbeat, heartbeatIntervalMs: opts.heartbeatIntervalMs, deadAfterMs: opts.deadAfterMs, callTimeoutMs: opts.callTimeoutMs,
-      ping: async (n, installed, completed, timeoutMs) =>
-        (await this.#peers.call(n, 'ping', timeoutMs, (c, o) => c.ping(view(), config, installed, completed, o))).ok,
+      ping: async (n, installed, owns, timeoutMs) =>
+        (await this.#peers.call(n, 'ping', timeoutMs, (c, o) => c.ping(view(), config, installed, owns, o))).ok,
       propose: async (voter, suspect, timeoutMs) => {
         const r = await this.#peers.call(voter, 'propose', timeoutMs, (c, o) => c.propose(view(), suspect, o));
         return r.ok ? r.value : undefined;
@@ -189,23 +207,26 @@ export class IvyNode implements PageFaultHandler {
       onDead: (n) => {
         counters.c.nodesDeclaredDead++;
         this.#local.noteDead(n);
-        this.#manager.nodeDead(n);
       },
       onEvicted: (by, reason) => this.#failStop(by, reason),
     });
     this.#epochs = new PageEpochs();
+    this.#hints = new OwnerHints(initialOwner);
     this.#peers = new Peers({ self: this.id, membership: this.#membership, counters, client: (n) => this.#client(n) });
     const roles = {
       id: this.id, timers: opts.timers, membership: this.#membership, epochs: this.#epochs, counters, peers: this.#peers,
       view, initialOwner, local: this.#local,
     };
-    this.#owner = new Owner({ ...roles, serveTimeoutMs: opts.serveTimeoutMs, callTimeoutMs: opts.callTimeoutMs });
-    this.#manager = new Manager({
-      ...roles, owner: this.#owner, queueWaitMs: opts.queueWaitMs, serveTimeoutMs: opts.serveTimeoutMs, callTimeoutMs: opts.callTimeoutMs,
+    const managerOfPage = (p: number): number => this.managerOf(p);
+    this.#manager = new Manager({ id: this.id, hints: this.#hints, managerOf: managerOfPage });
+    this.#owner = new Owner({
+      ...roles, hints: this.#hints, serveTimeoutMs: opts.serveTimeoutMs, callTimeoutMs: opts.callTimeoutMs, queueWaitMs: opts.queueWaitMs,
+      faulting: (p) => this.#requester.faulting(p),
+      directory: this.mode === 'fixed' ? (p) => this.#manager.record(p) : undefined,
     });
     this.#requester = new Requester({
-      ...roles, owner: this.#owner, manager: this.#manager, faultTimeoutMs: opts.faultTimeoutMs,
-      heartbeatIntervalMs: opts.heartbeatIntervalMs, managerOf: (p) => this.managerOf(p), closed: () => this.#closed,
+      ...roles, owner: this.#owner, hints: this.#hints, mode: this.mode, nodes, faultTimeoutMs: opts.faultTimeoutMs,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs, managerOf: managerOfPage, closed: () => this.#closed,
     });
     // The initial owner starts with a writable zero page, so its first store does not fault.
     for (let p = 1; p < this.#local.pageCount; p++) {
@@ -215,27 +236,20 @@ export class IvyNode implements PageFaultHandler {
     }
     const ack = (): Ack => ({ view: view() });
     this.handlers = {
-      acquire: (v, page, want, have, ctx) => this.#guard('acquire', ctx, v, page, (caller) => {
-        if (this.managerOf(page) !== this.id) return this.#violation(`node ${caller} asked node ${this.id} for page ${page}, which node ${this.managerOf(page)} manages`);
-        return this.#manager.acquire(page, want, caller, have);
-      }),
-      serve: (v, page, want, requester, epoch, ownerEpoch, ctx) => this.#guard('serve', ctx, v, page, (caller) => {
-        if (this.managerOf(page) !== caller) return this.#violation(`node ${caller} forwarded page ${page}, which node ${this.managerOf(page)} manages`);
-        if (!this.#membership.isMember(requester)) return this.#violation(`serve of page ${page} to node ${requester}, not a member`);
-        return this.#owner.serve(page, want, requester, epoch, ownerEpoch);
-      }),
-      invalidate: (v, page, copyEpoch, ctx) => this.#guard('invalidate', ctx, v, page, async () => {
-        await this.#owner.invalidate(page, copyEpoch);
+      request: (v, page, want, have, holding, ctx) => this.#guard('request', ctx, v, page, (caller) => this.#owner.request(page, want, caller, have, holding)),
+      invalidate: (v, page, copyEpoch, newOwner, epoch, ctx) => this.#guard('invalidate', ctx, v, page, async (caller) => {
+        if (!this.#membership.isMember(newOwner)) return this.#violation(`invalidation of page ${page} names node ${newOwner}, not a member, as its new owner`);
+        await this.#owner.invalidate(page, copyEpoch, newOwner, epoch, caller);
         return ack();
       }),
-      abort: (v, page, epoch, ctx) => this.#guard('abort', ctx, v, page, async (caller) => {
-        if (this.managerOf(page) !== caller) return this.#violation(`node ${caller} aborted a transfer of page ${page}, which node ${this.managerOf(page)} manages`);
-        await this.#owner.abort(page, epoch);
-        return ack();
+      check: (v, page, epoch, ctx) => this.#guard('check', ctx, v, page, (): Settle => {
+        if (epoch < 1) return this.#violation(`check of page ${page} names transfer 0`);
+        return { view: view(), status: this.#owner.check(page, epoch) };
       }),
-      ping: (v, cfg, installed, completed, ctx) => this.#guard('ping', ctx, v, undefined, (caller) => {
-        for (const t of installed) if (this.#validPage(t.page)) this.#manager.installed(caller, t.page, t.epoch);
-        for (const t of completed) if (this.#validPage(t.page) && this.managerOf(t.page) === caller) this.#owner.completed(t.page, t.epoch);
+      locate: (v, page, ctx) => this.#guard('locate', ctx, v, page, () => this.#owner.where(page)),
+      ping: (v, cfg, installed, owns, ctx) => this.#guard('ping', ctx, v, undefined, (caller) => {
+        for (const t of installed) if (this.#validPage(t.page)) this.#owner.installed(caller, t.page, t.epoch);
+        if (this.mode === 'fixed') for (const t of owns) if (this.#validPage(t.page)) this.#manager.owns(caller, t.page, t.epoch);
         return ack();
       }, cfg),
       propose: (v, suspect, ctx) => this.#guard('propose', ctx, v, undefined, (caller) => this.#membership.vote(caller, suspect)),
@@ -243,7 +257,7 @@ export class IvyNode implements PageFaultHandler {
     this.#membership.start();
   }
 
-  /** The fixed distributed manager of `page`. */
+  /** The fixed distributed manager of `page` (its directory, in fixed mode). */
   managerOf(page: number): number {
     return managerOf(this.nodes, page);
   }
@@ -285,9 +299,18 @@ export class IvyNode implements PageFaultHandler {
     return this.#owner.state(page) !== null;
   }
 
-  /** The owner this node's manager has on record for `page` (only meaningful on the page's manager). */
-  managerRecord(page: number): { owner: number; pending: boolean; lost: number | undefined } {
-    return this.#manager.ownerOf(page);
+  /**
+   * What this node knows of `page`'s owner: its probable owner (hint), the newest fact it learned
+   * (with its epoch), whether it owns the page or handed it over unconfirmed, and the node it knows
+   * the page was lost with. On the page's manager in fixed mode, the fact is the directory record.
+   */
+  ownerInfo(page: number): { probableOwner: number; known: number; knownEpoch: number; owns: boolean; handedTo: number | undefined; lost: number | undefined } {
+    const f = this.#hints.fact(page);
+    const w = this.#owner.where(page);
+    return {
+      probableOwner: this.#hints.route(page), known: f.node, knownEpoch: f.epoch, owns: this.#owner.owns(page),
+      handedTo: w.holding === 2 ? w.node : undefined, lost: this.#owner.lostWith(page),
+    };
   }
 
   get stats(): IvyNodeStats {

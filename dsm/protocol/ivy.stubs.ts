@@ -12,13 +12,23 @@ export const Want = {
 /** Access a fault asks for. */
 export type Want = (typeof Want)[keyof typeof Want];
 
+/** How the owner of a page is found (the same on every node: part of the configuration). */
+export const ManagerMode = {
+  /** Li & Hudak's fixed distributed manager: page p's directory is on node p mod N. */
+  Fixed: 1,
+  /** Li & Hudak's dynamic distributed manager: no directory; probable-owner chains. */
+  Dynamic: 2,
+} as const;
+/** How the owner of a page is found (the same on every node: part of the configuration). */
+export type ManagerMode = (typeof ManagerMode)[keyof typeof ManagerMode];
+
 /**
  * What the sender knows about the cluster, carried by every request and every reply, so that
  * knowledge of a death travels with the data: a node that holds anything written after a death
  * was decided has learned of that death before it could pass the data on.
  */
 export interface View {
-  /** Digest of the cluster configuration (node ids, page size, page count); a mismatch is refused. */
+  /** Digest of the cluster configuration (node ids, page size, page count, manager); a mismatch is refused. */
   config: number;
   /**
    * The sender's incarnation, random per start of its process: a node that restarted is a new
@@ -34,56 +44,87 @@ export interface Config {
   nodes: number[];
   pageSize: number;
   pageCount: number;
+  manager: ManagerMode;
 }
 
-/** How a manager answered an acquire. */
+/** How a node answered a request for a page. */
 export const Outcome = {
-  /** The page (or the right to write the copy the requester holds) is granted. */
+  /** The page (a read copy, or the page and its ownership) is granted. */
   Granted: 0,
-  /** The page's owner was declared dead and took the only valid copy with it; `node` names it. */
+  /** The page's only valid copy was on a node a majority declared dead; `node` names it. */
   PageLost: 1,
-  /** The manager could not finish the request now (a node it needs is slow, suspected or not up); retry. */
+  /** The node could not finish the request now (a node it needs is slow, suspected or not up); retry. */
   Busy: 2,
+  /** This node does not own the page: ask `node` (its probable owner, or the manager's directory). */
+  Redirect: 3,
 } as const;
-/** How a manager answered an acquire. */
+/** How a node answered a request for a page. */
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
 
-/** The manager's answer to acquire. */
+/** The answer to request. */
 export interface Grant {
   view: View;
   outcome: Outcome;
-  /** Manager's per-page transaction number of this grant (its transfer id). */
+  /**
+   * Granted: the owner's per-page number of this grant (a read copy's copy epoch, or a write's
+   * transfer id). Redirect: the epoch of the event that told this node where the page went (0:
+   * the redirect is a guess, Li & Hudak's "the requester of a write will own it").
+   */
   epoch: number;
-  /** Page contents; absent when the requester is the owner and keeps its own contents. */
+  /** Granted: the contents; absent when the requester's own read copy is current (it upgrades in place). */
   data?: Uint8Array | undefined;
-  /** PageLost: the dead node. Busy: the node the manager is waiting for, if one. */
+  /** Redirect: where to ask. PageLost: the dead node. Busy: the node the owner is waiting for, if one. */
   node?: number | undefined;
   /** Busy: why, for the requester's error if it runs out of time. */
   why?: string | undefined;
 }
 
-/** How an owner answered serve. */
-export const Served = {
-  /** The page is handed over (read: a copy; write: the page and its ownership). */
-  Handed: 0,
-  /** This node never installed the grant that would make it the owner (its reply was lost). */
+/** What a node knows of a transfer of a page to it. */
+export const Settled = {
+  /** It installed the transfer (it owns the page, or owned it and passed it on). */
+  Installed: 0,
+  /** It never installed it, and from now on never will (the grant is stale here). */
   NotInstalled: 1,
-  /** The owner could not hand the page over now (e.g. a copy holder neither answered nor was declared dead); nothing moved. */
-  Failed: 2,
+  /** It is asking for the page right now: the grant may still arrive; ask again later. */
+  Pending: 2,
 } as const;
-/** How an owner answered serve. */
-export type Served = (typeof Served)[keyof typeof Served];
+/** What a node knows of a transfer of a page to it. */
+export type Settled = (typeof Settled)[keyof typeof Settled];
 
-/** The owner's answer to serve. */
-export interface Handoff {
+export interface Settle {
   view: View;
-  status: Served;
-  /** Handed: the contents at the moment the owner gave them up. */
-  data?: Uint8Array | undefined;
-  /** Failed: the node the owner was waiting for, if one. */
+  status: Settled;
+}
+
+/** What a node holds of a page (answer to locate). */
+export const Holding = {
+  None: 0,
+  /** It owns the page; `epoch` is its page epoch. */
+  Owner: 1,
+  /** It handed the page to `node` under transfer `epoch`, not yet known installed. */
+  Handed: 2,
+  /** It knows the page is lost with `node`, declared dead. */
+  Lost: 3,
+} as const;
+/** What a node holds of a page (answer to locate). */
+export type Holding = (typeof Holding)[keyof typeof Holding];
+
+export interface Where {
+  view: View;
+  holding: Holding;
+  epoch: number;
+  /** Handed: the node it handed the page to. Lost: the dead node. */
   node?: number | undefined;
-  /** Failed: why. */
-  why?: string | undefined;
+  /** The epoch of the last grant of the page this node installed (0: none). */
+  installed: number;
+  /**
+   * Its newest fact about the page's owner: node `known` as of epoch `knownEpoch` (0: the initial
+   * placement); `knownVia` when the fact is a transfer announced by an invalidation (from that
+   * owner to `known`), which may never have completed.
+   */
+  known: number;
+  knownEpoch: number;
+  knownVia?: number | undefined;
 }
 
 /** A reply that carries nothing but the view. */
@@ -91,7 +132,7 @@ export interface Ack {
   view: View;
 }
 
-/** One ownership transfer: the page and the manager's epoch (transfer id) of its grant. */
+/** A page and the epoch of a grant for it. */
 export interface Transfer {
   page: number;
   epoch: number;
@@ -106,47 +147,47 @@ export interface Vote {
   why?: string | undefined;
 }
 
-const Ivy$acquire: ProcedureDescriptor = {
-  name: 'acquire',
+const Ivy$request: ProcedureDescriptor = {
+  name: 'request',
   id: 1,
   pool: false,
-  doc: 'Requester -> manager(page): read or write fault. The manager serialises requests per page,\nforwards each to the owner (serve), records a write\'s new owner, and replies once the owner\nhas handed the page over. `have` is the epoch of the last grant the requester installed for\nthe page: a requester asking again for a grant it never received shows its reply was lost.',
-  checkArgs: Ivy$acquire$args,
-  checkResult: Ivy$acquire$result,
-};
-
-const Ivy$serve: ProcedureDescriptor = {
-  name: 'serve',
-  id: 2,
-  pool: false,
-  doc: 'Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,\nadd the requester to the copy set, return the contents. Write: invalidate every copy holder in\nparallel, drop the own rights, keep the contents until the manager says the transfer is\ncomplete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made\nthis node the owner. Idempotent: asked again for the same epoch, it answers the same.',
-  checkArgs: Ivy$serve$args,
-  checkResult: Ivy$serve$result,
+  doc: 'Requester -> probable owner: read or write fault. The owner serialises the requests for each\nof its pages, and answers with a read copy (it downgrades to read and adds the requester to\nits copy set) or with the page and its ownership (it invalidates every other copy in\nparallel, drops its rights and keeps the contents until the new owner confirms). A node that\ndoes not own the page answers Redirect. `have` is the epoch of the last grant the requester\ninstalled for the page: asking again below a transfer handed to it shows the grant was lost;\n`holding`: the requester holds that grant\'s read copy now (a write needs no contents then).',
+  checkArgs: Ivy$request$args,
+  checkResult: Ivy$request$result,
 };
 
 const Ivy$invalidate: ProcedureDescriptor = {
   name: 'invalidate',
-  id: 3,
+  id: 2,
   pool: false,
-  doc: 'Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent.',
+  doc: 'Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`; the page goes to\n`newOwner` under transfer `epoch` (the holder\'s new probable owner). Idempotent.',
   checkArgs: Ivy$invalidate$args,
   checkResult: Ivy$invalidate$result,
 };
 
-const Ivy$abort: ProcedureDescriptor = {
-  name: 'abort',
+const Ivy$check: ProcedureDescriptor = {
+  name: 'check',
+  id: 3,
+  pool: false,
+  doc: 'Previous owner -> new owner, when someone else asks for a page whose transfer is not\nconfirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the\nprevious owner may take the page back.',
+  checkArgs: Ivy$check$args,
+  checkResult: Ivy$check$result,
+};
+
+const Ivy$locate: ProcedureDescriptor = {
+  name: 'locate',
   id: 4,
   pool: false,
-  doc: 'Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,\nor the new owner never installed it). If the page was handed over under it, take it back as\nit was (same contents, same copy holders); either way never hand it over under that epoch.\nIdempotent.',
-  checkArgs: Ivy$abort$args,
-  checkResult: Ivy$abort$result,
+  doc: 'Any node -> every live node, when the way to a page\'s owner runs into a dead node: what do\nyou hold of `page`? The question carries the news of the death, so every answer is final:\na node that answers never installs anything from the dead node afterwards.',
+  checkArgs: Ivy$locate$args,
+  checkResult: Ivy$locate$result,
 };
 
 const Ivy$ping: ProcedureDescriptor = {
   name: 'ping',
   id: 5,
   pool: false,
-  doc: 'Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)\nand the confirmations of Li & Hudak\'s protocol, piggybacked so a healthy fault costs no extra\nmessage: `installed` (requester -> manager: I installed these write grants) and `completed`\n(manager -> previous owner: these transfers are complete, forget what you kept for them).',
+  doc: 'Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)\nand Li & Hudak\'s confirmations, piggybacked so a healthy fault costs no extra message:\n`installed` (new owner -> previous owner: I installed these transfers; forget what you kept)\nand `owns` (new owner -> the page\'s manager, fixed mode: I own these since that epoch).',
   checkArgs: Ivy$ping$args,
   checkResult: Ivy$ping$result,
 };
@@ -162,17 +203,17 @@ const Ivy$propose: ProcedureDescriptor = {
 
 /**
  * Ivy's peer protocol. Node A calls these on node B through the stubs; a node calls its own
- * handlers directly (no message) when it is itself the manager or the owner.
+ * handlers directly (no message) when it is itself the owner.
  */
 export const IvyDescriptor: InterfaceDescriptor = {
   name: 'Ivy',
-  version: 2,
-  procedures: [Ivy$acquire, Ivy$serve, Ivy$invalidate, Ivy$abort, Ivy$ping, Ivy$propose],
+  version: 3,
+  procedures: [Ivy$request, Ivy$invalidate, Ivy$check, Ivy$locate, Ivy$ping, Ivy$propose],
 };
 
 /**
  * Ivy's peer protocol. Node A calls these on node B through the stubs; a node calls its own
- * handlers directly (no message) when it is itself the manager or the owner.
+ * handlers directly (no message) when it is itself the owner.
  */
 export class IvyClient {
   readonly #caller: Caller;
@@ -183,49 +224,52 @@ export class IvyClient {
   }
 
   /**
-   * Requester -> manager(page): read or write fault. The manager serialises requests per page,
-   * forwards each to the owner (serve), records a write's new owner, and replies once the owner
-   * has handed the page over. `have` is the epoch of the last grant the requester installed for
-   * the page: a requester asking again for a grant it never received shows its reply was lost.
+   * Requester -> probable owner: read or write fault. The owner serialises the requests for each
+   * of its pages, and answers with a read copy (it downgrades to read and adds the requester to
+   * its copy set) or with the page and its ownership (it invalidates every other copy in
+   * parallel, drops its rights and keeps the contents until the new owner confirms). A node that
+   * does not own the page answers Redirect. `have` is the epoch of the last grant the requester
+   * installed for the page: asking again below a transfer handed to it shows the grant was lost;
+   * `holding`: the requester holds that grant's read copy now (a write needs no contents then).
    */
-  acquire(view: View, page: number, want: Want, have: number, opts?: CallOptions): Promise<Grant> {
-    return call$(this.#caller, this.#iface, Ivy$acquire, [view, page, want, have], opts) as Promise<Grant>;
+  request(view: View, page: number, want: Want, have: number, holding: boolean, opts?: CallOptions): Promise<Grant> {
+    return call$(this.#caller, this.#iface, Ivy$request, [view, page, want, have, holding], opts) as Promise<Grant>;
   }
 
   /**
-   * Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,
-   * add the requester to the copy set, return the contents. Write: invalidate every copy holder in
-   * parallel, drop the own rights, keep the contents until the manager says the transfer is
-   * complete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made
-   * this node the owner. Idempotent: asked again for the same epoch, it answers the same.
+   * Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`; the page goes to
+   * `newOwner` under transfer `epoch` (the holder's new probable owner). Idempotent.
    */
-  serve(view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, opts?: CallOptions): Promise<Handoff> {
-    return call$(this.#caller, this.#iface, Ivy$serve, [view, page, want, requester, epoch, ownerEpoch], opts) as Promise<Handoff>;
-  }
-
-  /** Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent. */
-  invalidate(view: View, page: number, copyEpoch: number, opts?: CallOptions): Promise<Ack> {
-    return call$(this.#caller, this.#iface, Ivy$invalidate, [view, page, copyEpoch], opts) as Promise<Ack>;
+  invalidate(view: View, page: number, copyEpoch: number, newOwner: number, epoch: number, opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$invalidate, [view, page, copyEpoch, newOwner, epoch], opts) as Promise<Ack>;
   }
 
   /**
-   * Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,
-   * or the new owner never installed it). If the page was handed over under it, take it back as
-   * it was (same contents, same copy holders); either way never hand it over under that epoch.
-   * Idempotent.
+   * Previous owner -> new owner, when someone else asks for a page whose transfer is not
+   * confirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the
+   * previous owner may take the page back.
    */
-  abort(view: View, page: number, epoch: number, opts?: CallOptions): Promise<Ack> {
-    return call$(this.#caller, this.#iface, Ivy$abort, [view, page, epoch], opts) as Promise<Ack>;
+  check(view: View, page: number, epoch: number, opts?: CallOptions): Promise<Settle> {
+    return call$(this.#caller, this.#iface, Ivy$check, [view, page, epoch], opts) as Promise<Settle>;
+  }
+
+  /**
+   * Any node -> every live node, when the way to a page's owner runs into a dead node: what do
+   * you hold of `page`? The question carries the news of the death, so every answer is final:
+   * a node that answers never installs anything from the dead node afterwards.
+   */
+  locate(view: View, page: number, opts?: CallOptions): Promise<Where> {
+    return call$(this.#caller, this.#iface, Ivy$locate, [view, page], opts) as Promise<Where>;
   }
 
   /**
    * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
-   * and the confirmations of Li & Hudak's protocol, piggybacked so a healthy fault costs no extra
-   * message: `installed` (requester -> manager: I installed these write grants) and `completed`
-   * (manager -> previous owner: these transfers are complete, forget what you kept for them).
+   * and Li & Hudak's confirmations, piggybacked so a healthy fault costs no extra message:
+   * `installed` (new owner -> previous owner: I installed these transfers; forget what you kept)
+   * and `owns` (new owner -> the page's manager, fixed mode: I own these since that epoch).
    */
-  ping(view: View, config: Config, installed: Transfer[], completed: Transfer[], opts?: CallOptions): Promise<Ack> {
-    return call$(this.#caller, this.#iface, Ivy$ping, [view, config, installed, completed], opts) as Promise<Ack>;
+  ping(view: View, config: Config, installed: Transfer[], owns: Transfer[], opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$ping, [view, config, installed, owns], opts) as Promise<Ack>;
   }
 
   /**
@@ -241,36 +285,39 @@ export class IvyClient {
 /** Server side of interface Ivy: each handler gets the validated arguments, then the call context. */
 export type IvyHandlers = {
   /**
-   * Requester -> manager(page): read or write fault. The manager serialises requests per page,
-   * forwards each to the owner (serve), records a write's new owner, and replies once the owner
-   * has handed the page over. `have` is the epoch of the last grant the requester installed for
-   * the page: a requester asking again for a grant it never received shows its reply was lost.
+   * Requester -> probable owner: read or write fault. The owner serialises the requests for each
+   * of its pages, and answers with a read copy (it downgrades to read and adds the requester to
+   * its copy set) or with the page and its ownership (it invalidates every other copy in
+   * parallel, drops its rights and keeps the contents until the new owner confirms). A node that
+   * does not own the page answers Redirect. `have` is the epoch of the last grant the requester
+   * installed for the page: asking again below a transfer handed to it shows the grant was lost;
+   * `holding`: the requester holds that grant's read copy now (a write needs no contents then).
    */
-  acquire(view: View, page: number, want: Want, have: number, ctx: CallContext): Grant | Promise<Grant>;
+  request(view: View, page: number, want: Want, have: number, holding: boolean, ctx: CallContext): Grant | Promise<Grant>;
   /**
-   * Manager -> owner: hand the page to `requester` under transfer `epoch`. Read: downgrade to read,
-   * add the requester to the copy set, return the contents. Write: invalidate every copy holder in
-   * parallel, drop the own rights, keep the contents until the manager says the transfer is
-   * complete (or aborts it), and return them. `ownerEpoch` is the epoch of the grant that made
-   * this node the owner. Idempotent: asked again for the same epoch, it answers the same.
+   * Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`; the page goes to
+   * `newOwner` under transfer `epoch` (the holder's new probable owner). Idempotent.
    */
-  serve(view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number, ctx: CallContext): Handoff | Promise<Handoff>;
-  /** Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`. Idempotent. */
-  invalidate(view: View, page: number, copyEpoch: number, ctx: CallContext): Ack | Promise<Ack>;
+  invalidate(view: View, page: number, copyEpoch: number, newOwner: number, epoch: number, ctx: CallContext): Ack | Promise<Ack>;
   /**
-   * Manager -> previous owner: transfer `epoch` of `page` did not complete (its outcome was unknown,
-   * or the new owner never installed it). If the page was handed over under it, take it back as
-   * it was (same contents, same copy holders); either way never hand it over under that epoch.
-   * Idempotent.
+   * Previous owner -> new owner, when someone else asks for a page whose transfer is not
+   * confirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the
+   * previous owner may take the page back.
    */
-  abort(view: View, page: number, epoch: number, ctx: CallContext): Ack | Promise<Ack>;
+  check(view: View, page: number, epoch: number, ctx: CallContext): Settle | Promise<Settle>;
+  /**
+   * Any node -> every live node, when the way to a page's owner runs into a dead node: what do
+   * you hold of `page`? The question carries the news of the death, so every answer is final:
+   * a node that answers never installs anything from the dead node afterwards.
+   */
+  locate(view: View, page: number, ctx: CallContext): Where | Promise<Where>;
   /**
    * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
-   * and the confirmations of Li & Hudak's protocol, piggybacked so a healthy fault costs no extra
-   * message: `installed` (requester -> manager: I installed these write grants) and `completed`
-   * (manager -> previous owner: these transfers are complete, forget what you kept for them).
+   * and Li & Hudak's confirmations, piggybacked so a healthy fault costs no extra message:
+   * `installed` (new owner -> previous owner: I installed these transfers; forget what you kept)
+   * and `owns` (new owner -> the page's manager, fixed mode: I own these since that epoch).
    */
-  ping(view: View, config: Config, installed: Transfer[], completed: Transfer[], ctx: CallContext): Ack | Promise<Ack>;
+  ping(view: View, config: Config, installed: Transfer[], owns: Transfer[], ctx: CallContext): Ack | Promise<Ack>;
   /**
    * Death proposal, any node -> any node: "I have not heard from `suspect`; do you agree it is dead?"
    * A voter that agrees promises never to accept a proposal of the suspect; a majority of the
@@ -282,6 +329,10 @@ export type IvyHandlers = {
 // ---- Validation (straight-line code generated per type) ----
 
 function is$Want(v: unknown): v is Want {
+  return v === 1 || v === 2;
+}
+
+function is$ManagerMode(v: unknown): v is ManagerMode {
   return v === 1 || v === 2;
 }
 
@@ -311,7 +362,7 @@ function check$Config(v: unknown, path: string): Config {
   if (!isRecord$(v)) throw new ValidationError(path, 'Config', v);
   for (const k in v) {
     switch (k) {
-      case 'nodes': case 'pageSize': case 'pageCount': break;
+      case 'nodes': case 'pageSize': case 'pageCount': case 'manager': break;
       default: throw new ValidationError(path + '.' + k, 'no such field in Config', v[k]);
     }
   }
@@ -326,11 +377,13 @@ function check$Config(v: unknown, path: string): Config {
   if (typeof v_pageSize !== 'number' || !Number.isInteger(v_pageSize) || v_pageSize < 0 || v_pageSize > 4294967295) throw new ValidationError(path + '.pageSize', 'uint32', v_pageSize);
   const v_pageCount = v['pageCount'];
   if (typeof v_pageCount !== 'number' || !Number.isInteger(v_pageCount) || v_pageCount < 0 || v_pageCount > 4294967295) throw new ValidationError(path + '.pageCount', 'uint32', v_pageCount);
-  return { nodes: v_nodes, pageSize: v_pageSize, pageCount: v_pageCount };
+  const v_manager = v['manager'];
+  if (!is$ManagerMode(v_manager)) throw new ValidationError(path + '.manager', 'ManagerMode', v_manager);
+  return { nodes: v_nodes, pageSize: v_pageSize, pageCount: v_pageCount, manager: v_manager };
 }
 
 function is$Outcome(v: unknown): v is Outcome {
-  return v === 0 || v === 1 || v === 2;
+  return v === 0 || v === 1 || v === 2 || v === 3;
 }
 
 function check$Grant(v: unknown, path: string): Grant {
@@ -369,42 +422,62 @@ function check$Grant(v: unknown, path: string): Grant {
   return { view: s1, outcome: v_outcome, epoch: v_epoch, data: o2, node: o3, why: o4 };
 }
 
-function is$Served(v: unknown): v is Served {
+function is$Settled(v: unknown): v is Settled {
   return v === 0 || v === 1 || v === 2;
 }
 
-function check$Handoff(v: unknown, path: string): Handoff {
-  if (!isRecord$(v)) throw new ValidationError(path, 'Handoff', v);
+function check$Settle(v: unknown, path: string): Settle {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Settle', v);
   for (const k in v) {
     switch (k) {
-      case 'view': case 'status': case 'data': case 'node': case 'why': break;
-      default: throw new ValidationError(path + '.' + k, 'no such field in Handoff', v[k]);
+      case 'view': case 'status': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Settle', v[k]);
     }
   }
   const v_view = v['view'];
   const s1 = check$View(v_view, path + '.view');
   const v_status = v['status'];
-  if (!is$Served(v_status)) throw new ValidationError(path + '.status', 'Served', v_status);
-  const v_data = v['data'];
-  let o2: Uint8Array | undefined;
-  if (v_data !== undefined && v_data !== null) {
-    if (!(v_data instanceof Uint8Array)) throw new ValidationError(path + '.data', 'bytes', v_data);
-    o2 = v_data;
+  if (!is$Settled(v_status)) throw new ValidationError(path + '.status', 'Settled', v_status);
+  return { view: s1, status: v_status };
+}
+
+function is$Holding(v: unknown): v is Holding {
+  return v === 0 || v === 1 || v === 2 || v === 3;
+}
+
+function check$Where(v: unknown, path: string): Where {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Where', v);
+  for (const k in v) {
+    switch (k) {
+      case 'view': case 'holding': case 'epoch': case 'node': case 'installed': case 'known': case 'knownEpoch': case 'knownVia': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Where', v[k]);
+    }
   }
+  const v_view = v['view'];
+  const s1 = check$View(v_view, path + '.view');
+  const v_holding = v['holding'];
+  if (!is$Holding(v_holding)) throw new ValidationError(path + '.holding', 'Holding', v_holding);
+  const v_epoch = v['epoch'];
+  if (typeof v_epoch !== 'number' || !Number.isInteger(v_epoch) || v_epoch < 0 || v_epoch > 4294967295) throw new ValidationError(path + '.epoch', 'uint32', v_epoch);
   const v_node = v['node'];
-  let o3: number | undefined;
+  let o2: number | undefined;
   if (v_node !== undefined && v_node !== null) {
     if (typeof v_node !== 'number' || !Number.isInteger(v_node) || v_node < 0 || v_node > 65535) throw new ValidationError(path + '.node', 'uint16', v_node);
-    o3 = v_node;
+    o2 = v_node;
   }
-  const v_why = v['why'];
-  let o4: string | undefined;
-  if (v_why !== undefined && v_why !== null) {
-    if (typeof v_why !== 'string') throw new ValidationError(path + '.why', 'string', v_why);
-    if (!wellFormed$(v_why)) throw new ValidationError(path + '.why', 'a string without lone UTF-16 surrogates', v_why);
-    o4 = v_why;
+  const v_installed = v['installed'];
+  if (typeof v_installed !== 'number' || !Number.isInteger(v_installed) || v_installed < 0 || v_installed > 4294967295) throw new ValidationError(path + '.installed', 'uint32', v_installed);
+  const v_known = v['known'];
+  if (typeof v_known !== 'number' || !Number.isInteger(v_known) || v_known < 0 || v_known > 65535) throw new ValidationError(path + '.known', 'uint16', v_known);
+  const v_knownEpoch = v['knownEpoch'];
+  if (typeof v_knownEpoch !== 'number' || !Number.isInteger(v_knownEpoch) || v_knownEpoch < 0 || v_knownEpoch > 4294967295) throw new ValidationError(path + '.knownEpoch', 'uint32', v_knownEpoch);
+  const v_knownVia = v['knownVia'];
+  let o3: number | undefined;
+  if (v_knownVia !== undefined && v_knownVia !== null) {
+    if (typeof v_knownVia !== 'number' || !Number.isInteger(v_knownVia) || v_knownVia < 0 || v_knownVia > 65535) throw new ValidationError(path + '.knownVia', 'uint16', v_knownVia);
+    o3 = v_knownVia;
   }
-  return { view: s1, status: v_status, data: o2, node: o3, why: o4 };
+  return { view: s1, holding: v_holding, epoch: v_epoch, node: o2, installed: v_installed, known: v_known, knownEpoch: v_knownEpoch, knownVia: o3 };
 }
 
 function check$Ack(v: unknown, path: string): Ack {
@@ -457,8 +530,8 @@ function check$Vote(v: unknown, path: string): Vote {
   return { view: s1, agree: v_agree, why: o2 };
 }
 
-function Ivy$acquire$args(args: unknown): [view: View, page: number, want: Want, have: number] {
-  if (!Array.isArray(args) || args.length !== 4) throw new ValidationError('args', '4 arguments', args);
+function Ivy$request$args(args: unknown): [view: View, page: number, want: Want, have: number, holding: boolean] {
+  if (!Array.isArray(args) || args.length !== 5) throw new ValidationError('args', '5 arguments', args);
   const a0: unknown = args[0];
   const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
@@ -467,45 +540,29 @@ function Ivy$acquire$args(args: unknown): [view: View, page: number, want: Want,
   if (!is$Want(a2)) throw new ValidationError('args[2]', 'Want', a2);
   const a3: unknown = args[3];
   if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 4294967295) throw new ValidationError('args[3]', 'uint32', a3);
-  return [s1, a1, a2, a3];
+  const a4: unknown = args[4];
+  if (typeof a4 !== 'boolean') throw new ValidationError('args[4]', 'bool', a4);
+  return [s1, a1, a2, a3, a4];
 }
 
-function Ivy$acquire$result(result: unknown): Grant {
+function Ivy$request$result(result: unknown): Grant {
   const s1 = check$Grant(result, 'result');
   return s1;
 }
 
-function Ivy$serve$args(args: unknown): [view: View, page: number, want: Want, requester: number, epoch: number, ownerEpoch: number] {
-  if (!Array.isArray(args) || args.length !== 6) throw new ValidationError('args', '6 arguments', args);
-  const a0: unknown = args[0];
-  const s1 = check$View(a0, 'args[0]');
-  const a1: unknown = args[1];
-  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
-  const a2: unknown = args[2];
-  if (!is$Want(a2)) throw new ValidationError('args[2]', 'Want', a2);
-  const a3: unknown = args[3];
-  if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 65535) throw new ValidationError('args[3]', 'uint16', a3);
-  const a4: unknown = args[4];
-  if (typeof a4 !== 'number' || !Number.isInteger(a4) || a4 < 0 || a4 > 4294967295) throw new ValidationError('args[4]', 'uint32', a4);
-  const a5: unknown = args[5];
-  if (typeof a5 !== 'number' || !Number.isInteger(a5) || a5 < 0 || a5 > 4294967295) throw new ValidationError('args[5]', 'uint32', a5);
-  return [s1, a1, a2, a3, a4, a5];
-}
-
-function Ivy$serve$result(result: unknown): Handoff {
-  const s1 = check$Handoff(result, 'result');
-  return s1;
-}
-
-function Ivy$invalidate$args(args: unknown): [view: View, page: number, copyEpoch: number] {
-  if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
+function Ivy$invalidate$args(args: unknown): [view: View, page: number, copyEpoch: number, newOwner: number, epoch: number] {
+  if (!Array.isArray(args) || args.length !== 5) throw new ValidationError('args', '5 arguments', args);
   const a0: unknown = args[0];
   const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
   if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
   const a2: unknown = args[2];
   if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 4294967295) throw new ValidationError('args[2]', 'uint32', a2);
-  return [s1, a1, a2];
+  const a3: unknown = args[3];
+  if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 65535) throw new ValidationError('args[3]', 'uint16', a3);
+  const a4: unknown = args[4];
+  if (typeof a4 !== 'number' || !Number.isInteger(a4) || a4 < 0 || a4 > 4294967295) throw new ValidationError('args[4]', 'uint32', a4);
+  return [s1, a1, a2, a3, a4];
 }
 
 function Ivy$invalidate$result(result: unknown): Ack {
@@ -513,7 +570,7 @@ function Ivy$invalidate$result(result: unknown): Ack {
   return s1;
 }
 
-function Ivy$abort$args(args: unknown): [view: View, page: number, epoch: number] {
+function Ivy$check$args(args: unknown): [view: View, page: number, epoch: number] {
   if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
   const a0: unknown = args[0];
   const s1 = check$View(a0, 'args[0]');
@@ -524,12 +581,26 @@ function Ivy$abort$args(args: unknown): [view: View, page: number, epoch: number
   return [s1, a1, a2];
 }
 
-function Ivy$abort$result(result: unknown): Ack {
-  const s1 = check$Ack(result, 'result');
+function Ivy$check$result(result: unknown): Settle {
+  const s1 = check$Settle(result, 'result');
   return s1;
 }
 
-function Ivy$ping$args(args: unknown): [view: View, config: Config, installed: Transfer[], completed: Transfer[]] {
+function Ivy$locate$args(args: unknown): [view: View, page: number] {
+  if (!Array.isArray(args) || args.length !== 2) throw new ValidationError('args', '2 arguments', args);
+  const a0: unknown = args[0];
+  const s1 = check$View(a0, 'args[0]');
+  const a1: unknown = args[1];
+  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
+  return [s1, a1];
+}
+
+function Ivy$locate$result(result: unknown): Where {
+  const s1 = check$Where(result, 'result');
+  return s1;
+}
+
+function Ivy$ping$args(args: unknown): [view: View, config: Config, installed: Transfer[], owns: Transfer[]] {
   if (!Array.isArray(args) || args.length !== 4) throw new ValidationError('args', '4 arguments', args);
   const a0: unknown = args[0];
   const s1 = check$View(a0, 'args[0]');

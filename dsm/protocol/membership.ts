@@ -55,7 +55,7 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { Timers } from '../../rpc/runtime/index.js';
-import type { Config, Transfer, View, Vote } from './ivy.stubs.js';
+import { ManagerMode, type Config, type Transfer, type View, type Vote } from './ivy.stubs.js';
 
 export type PeerStatus = 'not-up' | 'up' | 'suspected' | 'dead';
 
@@ -113,7 +113,7 @@ interface PeerRec {
   death: AbortController;
   /** Confirmations to piggyback on the next heartbeat to this peer: page -> epoch. */
   readonly outInstalled: Map<number, number>;
-  readonly outCompleted: Map<number, number>;
+  readonly outOwns: Map<number, number>;
 }
 
 export interface MembershipInit {
@@ -129,7 +129,7 @@ export interface MembershipInit {
   readonly callTimeoutMs: number;
   readonly config: Config;
   /** Sends a heartbeat; resolves once answered (evidence and view handled by the caller). */
-  readonly ping: (node: number, installed: Transfer[], completed: Transfer[], timeoutMs: number) => Promise<boolean>;
+  readonly ping: (node: number, installed: Transfer[], owns: Transfer[], timeoutMs: number) => Promise<boolean>;
   /** Asks `voter` to agree that `suspect` is dead; resolves with its vote, or undefined when it did not answer. */
   readonly propose: (voter: number, suspect: number, timeoutMs: number) => Promise<Vote | undefined>;
   readonly onEvent: (e: MembershipEvent) => void;
@@ -141,7 +141,7 @@ export interface MembershipInit {
 
 /** Digest of a configuration: FNV-1a over its canonical text. */
 export function configDigest(c: Config): number {
-  const text = `pagewire/ivy/2|${c.nodes.join(',')}|${c.pageSize}|${c.pageCount}`;
+  const text = `pagewire/ivy/3|${c.nodes.join(',')}|${c.pageSize}|${c.pageCount}|${c.manager}`;
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -156,7 +156,12 @@ export function describeMismatch(mine: Config, theirs: Config, self: number, pee
   if (mine.nodes.join(',') !== theirs.nodes.join(',')) d.push(`node ${peer} has nodes [${theirs.nodes.join(', ')}], node ${self} [${mine.nodes.join(', ')}]`);
   if (mine.pageSize !== theirs.pageSize) d.push(`node ${peer} has page size ${theirs.pageSize}, node ${self} ${mine.pageSize}`);
   if (mine.pageCount !== theirs.pageCount) d.push(`node ${peer} has ${theirs.pageCount} pages, node ${self} ${mine.pageCount}`);
+  if (mine.manager !== theirs.manager) d.push(`node ${peer} runs the ${managerName(theirs.manager)} manager, node ${self} the ${managerName(mine.manager)} one`);
   return d.join('; ');
+}
+
+function managerName(m: number): string {
+  return m === ManagerMode.Fixed ? 'fixed' : m === ManagerMode.Dynamic ? 'dynamic' : `unknown (${m})`;
 }
 
 /** Confirmations piggybacked per heartbeat (the rest go with the next one). */
@@ -195,7 +200,7 @@ export class Membership {
       this.#peers.set(id, {
         id, status: 'not-up', lastHeard: now, everHeard: false, promised: false, proposing: false, pinging: false,
         mismatch: undefined, lastRefusal: undefined, deathReason: undefined, incarnation: undefined, restarted: false, waiters: new Set(), death: controller(),
-        outInstalled: new Map(), outCompleted: new Map(),
+        outInstalled: new Map(), outOwns: new Map(),
       });
     }
     this.#checkMajority();
@@ -444,14 +449,14 @@ export class Membership {
 
   // ---- confirmations piggybacked on heartbeats
 
-  /** As requester: tell `manager` (with the next heartbeat) that this node installed write grant `epoch` of `page`. */
-  queueInstalled(manager: number, page: number, epoch: number): void {
-    this.#peers.get(manager)?.outInstalled.set(page, epoch);
+  /** As new owner: tell the previous owner (with the next heartbeat) that this node installed transfer `epoch` of `page`. */
+  queueInstalled(previousOwner: number, page: number, epoch: number): void {
+    this.#peers.get(previousOwner)?.outInstalled.set(page, epoch);
   }
 
-  /** As manager: tell `owner` (with the next heartbeat) that transfer `epoch` of `page` is complete. */
-  queueCompleted(owner: number, page: number, epoch: number): void {
-    this.#peers.get(owner)?.outCompleted.set(page, epoch);
+  /** As new owner, fixed mode: tell the page's manager (with the next heartbeat) that this node owns `page` since `epoch`. */
+  queueOwns(manager: number, page: number, epoch: number): void {
+    this.#peers.get(manager)?.outOwns.set(page, epoch);
   }
 
   // ---- proposals
@@ -544,7 +549,7 @@ export class Membership {
     p.deathReason = reason;
     p.promised = true;
     p.outInstalled.clear();
-    p.outCompleted.clear();
+    p.outOwns.clear();
     let i = this.#dead.length;
     while (i > 0 && this.#dead[i - 1]! > p.id) i--;
     this.#dead = [...this.#dead.slice(0, i), p.id, ...this.#dead.slice(i)];
@@ -595,14 +600,14 @@ export class Membership {
   #ping(p: PeerRec, announce = false): void {
     if (!announce) p.pinging = true;
     const installed = take(p.outInstalled);
-    const completed = take(p.outCompleted);
-    this.#init.ping(p.id, installed, completed, this.#init.deadAfterMs).then(
+    const owns = take(p.outOwns);
+    this.#init.ping(p.id, installed, owns, this.#init.deadAfterMs).then(
       (ok) => {
         if (!announce) p.pinging = false;
         if (ok) {
           // Sent: forget what went out (unless a newer epoch was queued meanwhile).
           for (const t of installed) if (p.outInstalled.get(t.page) === t.epoch) p.outInstalled.delete(t.page);
-          for (const t of completed) if (p.outCompleted.get(t.page) === t.epoch) p.outCompleted.delete(t.page);
+          for (const t of owns) if (p.outOwns.get(t.page) === t.epoch) p.outOwns.delete(t.page);
         }
       },
       () => {

@@ -16,9 +16,20 @@
 import { DsmError } from '../errors.js';
 import { realTimers, type Timers } from '../../rpc/runtime/index.js';
 
+/** How the owner of a page is found: Li & Hudak's fixed or dynamic distributed manager (ivy-node.ts). */
+export type ManagerMode = 'fixed' | 'dynamic';
+export const MANAGER_MODES: readonly ManagerMode[] = ['fixed', 'dynamic'];
+
 export interface IvyOptions {
   /** Clock and timers (tests pass a logical clock). @default real timers */
   readonly timers?: Timers;
+  /**
+   * 'fixed': page p's directory is on node p mod N, asked when a probable-owner hint is wrong (a
+   * dead manager makes those faults fail DSM_ERR_MANAGER_DEAD). 'dynamic': no directory; requests
+   * follow probable-owner chains. Must be the same on every node (part of the configuration).
+   * @default 'fixed'
+   */
+  readonly manager?: ManagerMode;
   /**
    * A fault that has not resolved after this long fails (DSM_ERR_FAULT_TIMEOUT, or DSM_ERR_NO_QUORUM
    * when it waited for a suspect nobody could declare dead).
@@ -48,6 +59,7 @@ export interface IvyOptions {
 
 export interface ResolvedIvyOptions {
   readonly timers: Timers;
+  readonly manager: ManagerMode;
   readonly faultTimeoutMs: number;
   readonly callTimeoutMs: number;
   readonly queueWaitMs: number;
@@ -60,6 +72,7 @@ export interface ResolvedIvyOptions {
 }
 
 export const IVY_DEFAULTS = {
+  manager: 'fixed' as ManagerMode,
   faultTimeoutMs: 10_000,
   callTimeoutMs: 1_000,
   queueWaitMs: 3_000,
@@ -77,6 +90,10 @@ function positive(name: string, v: number): number {
 }
 
 export function resolveIvyOptions(o: IvyOptions = {}): ResolvedIvyOptions {
+  const manager = o.manager ?? IVY_DEFAULTS.manager;
+  if (!MANAGER_MODES.includes(manager)) {
+    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `manager must be ${MANAGER_MODES.map((m) => `'${m}'`).join(' or ')}, got ${JSON.stringify(manager)}`);
+  }
   const callTimeoutMs = positive('callTimeoutMs', o.callTimeoutMs ?? IVY_DEFAULTS.callTimeoutMs);
   const queueWaitMs = positive('queueWaitMs', o.queueWaitMs ?? IVY_DEFAULTS.queueWaitMs);
   const deadAfterMs = positive('deadAfterMs', o.deadAfterMs ?? IVY_DEFAULTS.deadAfterMs);
@@ -105,6 +122,7 @@ export function resolveIvyOptions(o: IvyOptions = {}): ResolvedIvyOptions {
   }
   return {
     timers: o.timers ?? realTimers,
+    manager,
     faultTimeoutMs,
     callTimeoutMs,
     queueWaitMs,

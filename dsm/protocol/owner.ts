@@ -1,30 +1,53 @@
 /**
- * The owner and copy-holder role of Ivy on one node: serve (hand a page to a requester the manager
- * names), abort (take a page back when its transfer did not complete), invalidate (drop a read copy),
- * and the owner's invalidation of its copy set.
+ * The owner and copy-holder role of Ivy on one node: it answers `request` (the page, a read copy,
+ * or a Redirect when it does not own the page), settles its own unconfirmed transfers, answers
+ * `check` and `locate`, and drops read copies on `invalidate`.
  *
- * ## What an owner keeps
- * - `owned`: per page it owns, the copy set (holder -> epoch of the grant that gave it its copy);
- * - `handed`: per page it handed over under a write transfer the manager has not yet declared
- *   complete: the contents at that moment and the one copy holder it did not invalidate (the
- *   requester). A retried serve of the same transfer answers the same; an abort restores the
- *   page exactly as it was. Dropped on `completed` (the manager's confirmation, piggybacked on its
- *   heartbeat), or when the page comes back. At most one entry per page: bounded by the address
- *   space, like the frames themselves.
+ * ## The owner is the page's serialisation point (both manager modes)
+ * Li & Hudak's dynamic manager makes the owner serve its page directly; here the fixed manager's
+ * faults do the same whenever the requester's probable-owner hint is right (hints.ts), and the
+ * manager is only the directory that finds the owner when it is not (manager.ts). So every change
+ * of a page happens at its owner, one at a time per page (a PageQueue: Li & Hudak's
+ * `PTable[p].lock`), whoever asked and however they found it:
+ *   read:  downgrade to read (LocalPages.downgrade waits for in-flight local stores), add the
+ *          requester to the copy set under a new copy epoch, return the contents;
+ *   write: allocate the transfer id T, invalidate every copy holder except the requester IN
+ *          PARALLEL (waiting for each to answer or be declared dead), drop the own rights, keep the
+ *          contents, and return them with the ownership (no contents when the requester's own
+ *          read copy is current: it upgrades in place);
+ *   the owner itself (a write on its read copy): the same invalidations, then write rights in place.
+ * Epochs (the owner's per-page grant numbers) travel with the ownership: the new owner continues
+ * from T, so the epochs of a page only grow along its one line of owners, and a grant or an
+ * invalidation can be ordered against anything a node has seen of the page (epochs.ts).
  *
- * ## One owner-side change of a page at a time
- * serve, abort and the owner's own upgrade of its read copy (requester.ts) run one at a time per
- * page (`exclusive`): an upgrade that started while a serve was between its downgrade and its
- * copy-set update would miss the new copy holder.
+ * ## Ownership transfer is atomic
+ * The previous owner Y keeps what it handed to X under T (`handed`: the contents, and X's read
+ * copy epoch if it had one) until it knows whether X installed T:
+ * - X confirms it (Li & Hudak's confirmation, piggybacked on X's next heartbeat to Y): Y forgets;
+ * - X asks Y again with `have` < T: X never got the grant (its reply was lost, and a failed RPC
+ *   never delivers a late reply): Y takes the page back exactly as it was (abort) and serves anew;
+ * - someone else asks Y first: Y asks X (`check`). Installed: Y forgets and redirects there.
+ *   NotInstalled (X promises never to install T): Y takes the page back. Pending (X is still
+ *   asking): Busy. X silent: Y waits for the verdict;
+ * - X is declared dead: X may have installed T, written, and handed the page on to a node that
+ *   had not heard of the death, so Y cannot take it back, nor call it lost on its own: it
+ *   redirects to X, the requester finds X dead and asks every live node (locate), and with the
+ *   news of the death in the question the answers settle it: someone owns it, or it is lost with X.
+ * So at every moment a page has one owner that is alive, a previous owner that knows where it
+ * went, or it is lost with a node a majority declared dead: never two owners.
+ *
+ * ## What a node keeps per page, all bounded by the address space
+ * `owned` (copy set: holder -> copy epoch), `handed` (at most one unconfirmed transfer), `lost`.
  *
  * ## Invalidations never skip a live node
  * A copy holder that does not answer is suspected, and the owner keeps asking it until it answers
- * or a majority declares it dead (Membership.verdict), within the serve's deadline; past the
- * deadline the serve fails (nothing moved) and the manager answers Busy. Only a decided death lets
- * a write go ahead without a holder's answer.
+ * or a majority declares it dead (Membership.verdict), within the request's deadline; past the
+ * deadline the request fails (nothing moved) with Busy. Only a decided death lets a write go
+ * ahead without a holder's answer.
  */
 import { PageQueue } from './page-queue.js';
-import { Served, Want, type Handoff } from './ivy.stubs.js';
+import { Holding, Outcome, Settled, Want, type Grant, type Where } from './ivy.stubs.js';
+import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
 import { describeFailure } from './peers.js';
 
@@ -37,9 +60,9 @@ export interface Owned {
 interface Handed {
   readonly epoch: number;
   readonly data: Uint8Array;
-  readonly requester: number;
-  /** The requester's copy epoch, if it held a read copy (it was not invalidated). */
-  readonly requesterCopy: number | undefined;
+  readonly to: number;
+  /** The new owner's copy epoch, if it held a read copy (it was not invalidated). */
+  readonly toCopy: number | undefined;
 }
 
 export type InvalidateResult = { readonly ok: true } | { readonly ok: false; readonly node: number; readonly why: string; readonly evicted: boolean };
@@ -47,13 +70,25 @@ export type InvalidateResult = { readonly ok: true } | { readonly ok: false; rea
 export interface OwnerInit extends RoleContext {
   readonly serveTimeoutMs: number;
   readonly callTimeoutMs: number;
+  readonly queueWaitMs: number;
+  readonly hints: OwnerHints;
+  /** True while this node's requester is resolving a fault on `page` (check answers Pending). */
+  readonly faulting: (page: number) => boolean;
+  /**
+   * Fixed mode: the directory record a Redirect of a page this node manages names (the manager
+   * answers from what it was told, never from a guess). Undefined: answer with the route.
+   */
+  readonly directory: ((page: number) => { readonly node: number; readonly epoch: number } | undefined) | undefined;
 }
+
+/** Settling a page (an unconfirmed transfer) gives up after this many rounds in one request (then Busy). */
+const MAX_ROUNDS = 8;
 
 export class Owner {
   readonly #i: OwnerInit;
   readonly #owned = new Map<number, Owned | null>();
   readonly #handed = new Map<number, Handed>();
-  readonly #serving = new Map<number, { readonly epoch: number; readonly done: Promise<Handoff> }>();
+  readonly #lost = new Map<number, number>();
   readonly #lock = new PageQueue();
 
   constructor(init: OwnerInit) {
@@ -74,112 +109,235 @@ export class Owner {
     return this.state(page) !== null;
   }
 
-  /** This node installed a write grant: it owns the page now, with no copy holders. */
-  becomeOwner(page: number): Owned {
-    const o: Owned = { copyset: new Map() };
-    this.#owned.set(page, o);
-    this.#handed.delete(page);
-    return o;
-  }
-
-  /** Runs `fn` when no other owner-side change of `page` (serve, abort, upgrade) is running. */
-  exclusive<T>(page: number, fn: () => Promise<T>): Promise<T> {
-    return this.#lock.run(page, fn);
-  }
-
-  /** Pages handed over whose transfer is not known complete (retained contents). */
+  /** Pages handed over whose transfer is not known installed (retained contents). */
   get retained(): number {
     return this.#handed.size;
   }
 
-  // ---- serve (manager -> owner)
-
-  serve(page: number, want: Want, requester: number, epoch: number, ownerEpoch: number): Promise<Handoff> {
-    const h = this.#handed.get(page);
-    if (h !== undefined && h.epoch === epoch) return Promise.resolve(this.#handoff(Served.Handed, h.data));
-    const s = this.#serving.get(page);
-    if (s !== undefined && s.epoch === epoch) return s.done;
-    const done = this.#lock.run(page, () => this.#serve(page, want, requester, epoch, ownerEpoch));
-    this.#serving.set(page, { epoch, done });
-    const clear = (): void => {
-      if (this.#serving.get(page)?.done === done) this.#serving.delete(page);
-    };
-    done.then(clear, clear);
-    return done;
+  /** The node this node knows `page` was lost with, if it knows. */
+  lostWith(page: number): number | undefined {
+    return this.#lost.get(page);
   }
 
-  async #serve(page: number, want: Want, requester: number, epoch: number, ownerEpoch: number): Promise<Handoff> {
-    const { timers, serveTimeoutMs, epochs, local, counters } = this.#i;
-    const deadline = timers.now() + serveTimeoutMs;
-    if (epochs.isStale(page, epoch)) return this.#failed(`transfer ${epoch} of page ${page} was superseded on node ${this.#i.id} (aborted or out of date)`);
-    if (epochs.installed(page) < ownerEpoch) {
-      // The grant that made this node the owner never arrived (its reply was lost): say so, and
-      // never install it later (seen), so the manager can safely abort that transfer.
-      epochs.see(page, epoch);
-      return this.#handoff(Served.NotInstalled);
-    }
-    const owned = this.state(page);
-    if (owned === null || local.rights(page) === 'none') {
-      counters.c.protocolErrors++;
-      return this.#failed(`node ${this.#i.id} does not own page ${page} (asked to serve transfer ${epoch}, owner since ${ownerEpoch})`);
-    }
-    if (want === Want.Read) {
-      const data = await local.downgrade(page);
-      owned.copyset.set(requester, epoch);
-      epochs.see(page, epoch);
-      counters.c.pagesSent++;
-      return this.#handoff(Served.Handed, data);
-    }
-    const inv = await this.invalidateCopyset(page, owned, requester, deadline);
-    if (!inv.ok) return this.#failed(inv.why, inv.node);
-    if (this.#owned.get(page) !== owned) {
-      counters.c.protocolErrors++;
-      return this.#failed(`page ${page} changed hands on node ${this.#i.id} during transfer ${epoch}`);
-    }
-    const requesterCopy = owned.copyset.get(requester);
-    const data = await local.invalidate(page);
-    this.#owned.set(page, null);
-    this.#handed.set(page, { epoch, data, requester, requesterCopy });
-    epochs.see(page, epoch);
-    counters.c.pagesSent++;
-    return this.#handoff(Served.Handed, data);
+  /** Records that `page` is lost with `node` (declared dead): later requests here are answered PageLost. */
+  markLost(page: number, node: number): void {
+    this.#lost.set(page, node);
+    this.#handed.delete(page);
   }
+
+  /** This node installed write grant `epoch`: it owns the page now, with no copy holders. */
+  becomeOwner(page: number, epoch: number): void {
+    this.#owned.set(page, { copyset: new Map() });
+    this.#handed.delete(page);
+    this.#i.hints.learn(page, this.#i.id, epoch);
+  }
+
+  // ---- request (requester -> probable owner; also this node's own requests, without a message)
 
   /**
-   * Manager -> previous owner: transfer `epoch` did not complete. Takes the page back if it was
-   * handed over under it; either way never hands it over under that epoch later.
+   * `requester` asks for `page` with `want`; `have` is the epoch of the last grant it installed,
+   * `holding` says it holds that grant's read copy now. Runs behind every earlier request for the
+   * page here, at most queueWaitMs of waiting (then Busy).
    */
-  abort(page: number, epoch: number): Promise<void> {
-    // Behind the page's lock: a serve of that transfer still running finishes first.
-    return this.#lock.run(page, async () => this.#abort(page, epoch));
+  request(page: number, want: Want, requester: number, have: number, holding: boolean): Promise<Grant> {
+    const { timers } = this.#i;
+    const enqueued = timers.now();
+    return this.#lock.run(page, async (): Promise<Grant> => {
+      const now = timers.now();
+      const waited = now - enqueued;
+      if (waited > this.#i.queueWaitMs) return this.#busy(`the request waited ${Math.round(waited)} ms in node ${this.#i.id}'s queue for page ${page}`);
+      // One request holds the page for at most one legitimate invalidation round (plus a message round).
+      const deadline = now + this.#i.serveTimeoutMs + this.#i.callTimeoutMs;
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const g = await this.#step(page, want, requester, have, holding, deadline);
+        if (g !== 'again') return g;
+      }
+      return this.#busy(`page ${page}: its transfer did not settle after ${MAX_ROUNDS} rounds on node ${this.#i.id}`);
+    });
   }
 
-  #abort(page: number, epoch: number): void {
-    this.#i.epochs.see(page, epoch);
+  async #step(page: number, want: Want, requester: number, have: number, holding: boolean, deadline: number): Promise<Grant | 'again'> {
+    const { id, local, counters, timers } = this.#i;
+    const lost = this.#lost.get(page);
+    if (lost !== undefined) return this.#lostGrant(lost);
     const h = this.#handed.get(page);
-    if (h === undefined || h.epoch !== epoch) return;
-    const owned: Owned = { copyset: new Map(h.requesterCopy === undefined ? [] : [[h.requester, h.requesterCopy]]) };
+    if (h !== undefined) return this.#settle(page, h, requester, have, deadline);
+    const owned = this.state(page);
+    if (owned === null) return this.#redirect(page, want, requester);
+    if (local.rights(page) === 'none') {
+      counters.c.protocolErrors++;
+      return this.#busy(`node ${id} owns page ${page} but holds no copy of it`);
+    }
+    if (deadline - timers.now() <= 0) return this.#busy(`page ${page}: node ${id} ran out of time`);
+    if (want === Want.Read) {
+      if (requester === id) return this.#granted(this.#i.epochs.installed(page)); // an owner always has read rights
+      const data = await local.downgrade(page);
+      const epoch = this.#next(page);
+      owned.copyset.set(requester, epoch);
+      counters.c.pagesSent++;
+      return this.#granted(epoch, data);
+    }
+    const epoch = this.#next(page);
+    const inv = await this.invalidateCopyset(page, owned, requester, requester, epoch, deadline);
+    if (!inv.ok) return this.#busy(inv.why, inv.node);
+    if (this.#owned.get(page) !== owned) {
+      counters.c.protocolErrors++;
+      return this.#busy(`page ${page} changed hands on node ${id} during transfer ${epoch}`);
+    }
+    if (requester === id) {
+      // The owner writes its own read copy: no transfer, no data; its copy set is empty now.
+      local.install(page, null, 'write');
+      this.#i.epochs.setInstalled(page, epoch);
+      this.#i.hints.learn(page, id, epoch);
+      return this.#granted(epoch);
+    }
+    const toCopy = owned.copyset.get(requester);
+    const data = await local.invalidate(page);
+    this.#owned.set(page, null);
+    this.#handed.set(page, { epoch, data, to: requester, toCopy });
+    this.#i.hints.learn(page, requester, epoch);
+    counters.c.pagesSent++;
+    // The requester's read copy is the current contents (every write since would have invalidated it).
+    return holding && toCopy !== undefined && toCopy === have ? this.#granted(epoch) : this.#granted(epoch, data);
+  }
+
+  /** This node handed `page` to `h.to` under `h.epoch` and does not know yet whether it was installed. */
+  async #settle(page: number, h: Handed, requester: number, have: number, deadline: number): Promise<Grant | 'again'> {
+    const { membership, peers, timers, id } = this.#i;
+    if (h.to === requester) {
+      if (have >= h.epoch) {
+        this.#forget(page, h); // it installed the transfer (and asks for something it gave away since)
+        return 'again';
+      }
+      this.#abort(page, h); // it asks again below the transfer: the grant never reached it
+      return 'again';
+    }
+    // Handed to a node declared dead: it may have installed the page and passed it on to a node
+    // that had not heard of the death yet, so only asking everyone can tell (requester.ts, locate).
+    if (membership.isDead(h.to)) return this.#redirectTo(h.to);
+    const left = deadline - timers.now();
+    if (left <= 0) return this.#busy(`page ${page}: transfer ${h.epoch} to node ${h.to} is unsettled and node ${id} ran out of time`, h.to);
+    const r = await peers.call(h.to, 'check', left, (c, o) => c.check(this.#i.view(), page, h.epoch, o));
+    if (this.#handed.get(page) !== h) return 'again'; // settled meanwhile (its confirmation arrived)
+    if (!r.ok) {
+      if (r.kind === 'dead') return this.#redirectTo(h.to);
+      if (r.kind === 'silent' && !r.notUp) {
+        const v = await membership.verdict(h.to, deadline);
+        if (v === 'alive' || v === 'dead') return 'again';
+      }
+      return this.#busy(`page ${page}: transfer ${h.epoch} to node ${h.to} is unsettled and ${describeFailure(r)}`, h.to);
+    }
+    switch (r.value.status) {
+      case Settled.Installed:
+        this.#forget(page, h);
+        return 'again';
+      case Settled.NotInstalled:
+        this.#abort(page, h);
+        return 'again';
+      default:
+        return this.#busy(`page ${page}: node ${h.to} is still acquiring it (transfer ${h.epoch})`, h.to);
+    }
+  }
+
+  /** Not the owner: tell the requester where to ask (the manager's directory, or this node's route). */
+  #redirect(page: number, want: Want, requester: number): Grant {
+    const { hints, id } = this.#i;
+    const dir = this.#i.directory?.(page);
+    let node: number;
+    let epoch: number;
+    if (dir !== undefined) {
+      ({ node, epoch } = dir);
+    } else {
+      node = hints.route(page);
+      epoch = hints.guessed(page) ? 0 : hints.fact(page).epoch;
+    }
+    // Li & Hudak's compression: the writer will own the page; send the next request there.
+    if (want === Want.Write && requester !== id) hints.guess(page, requester);
+    this.#i.counters.c.redirectsGiven++;
+    return { view: this.#i.view(), outcome: Outcome.Redirect, epoch, node };
+  }
+
+  #redirectTo(node: number): Grant {
+    this.#i.counters.c.redirectsGiven++;
+    return { view: this.#i.view(), outcome: Outcome.Redirect, epoch: 0, node };
+  }
+
+  /** Take the page back as it was before transfer `h` (the new owner never installed it, and never will). */
+  #abort(page: number, h: Handed): void {
+    const owned: Owned = { copyset: new Map(h.toCopy === undefined ? [] : [[h.to, h.toCopy]]) };
     this.#handed.delete(page);
     this.#owned.set(page, owned);
     this.#i.local.install(page, h.data, owned.copyset.size > 0 ? 'read' : 'write');
+    this.#i.hints.learn(page, this.#i.id, this.#next(page));
     this.#i.counters.c.pagesTakenBack++;
   }
 
-  /** The manager confirmed that transfer `epoch` of `page` completed: forget what was kept for it. */
-  completed(page: number, epoch: number): void {
-    if (this.#handed.get(page)?.epoch === epoch) this.#handed.delete(page);
+  #forget(page: number, h: Handed): void {
+    if (this.#handed.get(page) === h) this.#handed.delete(page);
+  }
+
+  /** The next epoch of `page` (this node owns it, so nobody else numbers its grants). */
+  #next(page: number): number {
+    const e = this.#i.epochs.seen(page) + 1;
+    this.#i.epochs.see(page, e);
+    return e;
+  }
+
+  // ---- confirmations and failures
+
+  /** `from` confirmed that it installed transfer `epoch` of `page` (piggybacked on its heartbeat). */
+  installed(from: number, page: number, epoch: number): void {
+    const h = this.#handed.get(page);
+    if (h !== undefined && h.to === from && h.epoch === epoch) this.#handed.delete(page);
+  }
+
+  // ---- check (previous owner -> new owner)
+
+  /** Did this node install transfer `epoch` of `page`? NotInstalled also makes sure it never will. */
+  check(page: number, epoch: number): Settled {
+    const { epochs } = this.#i;
+    if (epochs.installed(page) >= epoch) return Settled.Installed;
+    if (this.#i.faulting(page)) return Settled.Pending;
+    epochs.see(page, epoch);
+    return Settled.NotInstalled;
+  }
+
+  // ---- locate (any node -> everyone)
+
+  /** What this node holds of `page`, and the newest fact it knows about its owner. */
+  where(page: number): Where {
+    const f = this.#i.hints.fact(page);
+    const w: Where = {
+      view: this.#i.view(), holding: Holding.None, epoch: 0, installed: this.#i.epochs.installed(page), known: f.node, knownEpoch: f.epoch,
+    };
+    if (f.via !== undefined) w.knownVia = f.via;
+    const lost = this.#lost.get(page);
+    const h = this.#handed.get(page);
+    if (lost !== undefined) {
+      w.holding = Holding.Lost;
+      w.node = lost;
+    } else if (this.state(page) !== null) {
+      w.holding = Holding.Owner;
+      w.epoch = this.#i.epochs.seen(page);
+    } else if (h !== undefined) {
+      w.holding = Holding.Handed;
+      w.node = h.to;
+      w.epoch = h.epoch;
+    }
+    return w;
   }
 
   // ---- invalidations (owner -> copy holders)
 
   /**
-   * Invalidates every copy holder except `except`, all at once. Holders that answered, or were
-   * declared dead, leave the copy set; if one did neither by `deadline`, the result says which.
+   * Invalidates every copy holder except `except`, all at once, telling each that the page goes to
+   * `newOwner` under `epoch`. Holders that answered, or were declared dead, leave the copy set; if
+   * one did neither by `deadline`, the result says which.
    */
-  async invalidateCopyset(page: number, owned: Owned, except: number, deadline: number): Promise<InvalidateResult> {
+  async invalidateCopyset(page: number, owned: Owned, except: number, newOwner: number, epoch: number, deadline: number): Promise<InvalidateResult> {
     const holders = [...owned.copyset].filter(([n]) => n !== except);
     if (holders.length === 0) return { ok: true };
-    const results = await Promise.all(holders.map(([n, c]) => this.#invalidateAt(n, page, c, deadline)));
+    const results = await Promise.all(holders.map(([n, c]) => this.#invalidateAt(n, page, c, newOwner, epoch, deadline)));
     let failure: InvalidateResult | undefined;
     holders.forEach(([n, c], k) => {
       const r = results[k]!;
@@ -190,7 +348,7 @@ export class Owner {
     return failure ?? { ok: true };
   }
 
-  async #invalidateAt(node: number, page: number, copyEpoch: number, deadline: number): Promise<InvalidateResult> {
+  async #invalidateAt(node: number, page: number, copyEpoch: number, newOwner: number, epoch: number, deadline: number): Promise<InvalidateResult> {
     const { membership, peers, timers, counters } = this.#i;
     for (;;) {
       if (membership.isDead(node)) {
@@ -208,7 +366,7 @@ export class Owner {
       counters.c.invalidationsSent++;
       // One call for the whole deadline: a slow holder's late answer still counts. It ends early
       // only if the holder is declared dead (the call is aborted) or the transport gives up.
-      const r = await peers.call(node, 'invalidate', left, (c, o) => c.invalidate(this.#i.view(), page, copyEpoch, o));
+      const r = await peers.call(node, 'invalidate', left, (c, o) => c.invalidate(this.#i.view(), page, copyEpoch, newOwner, epoch, o));
       if (r.ok) return { ok: true };
       switch (r.kind) {
         case 'dead':
@@ -232,24 +390,32 @@ export class Owner {
 
   // ---- copy holder (owner -> holder)
 
-  /** Drops the read copy granted at `copyEpoch`, if this node holds exactly that one. */
-  async invalidate(page: number, copyEpoch: number): Promise<void> {
-    const { epochs, local, counters } = this.#i;
+  /**
+   * `from` (the owner) invalidates the read copy granted at `copyEpoch`: dropped if this node holds
+   * exactly that one; the page is on its way to `newOwner` under transfer `epoch`.
+   */
+  async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<void> {
+    const { epochs, local, counters, hints } = this.#i;
     counters.c.invalidationsReceived++;
     epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
+    hints.learn(page, newOwner, epoch, from);
     if (epochs.installed(page) !== copyEpoch || this.owns(page)) return;
     if (local.rights(page) !== 'none') await local.invalidate(page);
   }
 
-  #handoff(status: Served, data?: Uint8Array): Handoff {
-    const h: Handoff = { view: this.#i.view(), status };
-    if (data !== undefined) h.data = data;
-    return h;
+  #granted(epoch: number, data?: Uint8Array): Grant {
+    const g: Grant = { view: this.#i.view(), outcome: Outcome.Granted, epoch };
+    if (data !== undefined) g.data = data;
+    return g;
   }
 
-  #failed(why: string, node?: number): Handoff {
-    const h: Handoff = { view: this.#i.view(), status: Served.Failed, why };
-    if (node !== undefined) h.node = node;
-    return h;
+  #busy(why: string, node?: number): Grant {
+    const g: Grant = { view: this.#i.view(), outcome: Outcome.Busy, epoch: 0, why };
+    if (node !== undefined) g.node = node;
+    return g;
+  }
+
+  #lostGrant(node: number): Grant {
+    return { view: this.#i.view(), outcome: Outcome.PageLost, epoch: 0, node };
   }
 }

@@ -58,6 +58,10 @@ export function describeFailure(f: Failure): string {
   }
 }
 
+function evictionOf(m: Membership): { readonly by: number; readonly reason: string } | undefined {
+  return m.evicted;
+}
+
 function evictionReason(m: Membership): string {
   return m.evicted?.reason ?? 'this node was fenced';
 }
@@ -100,6 +104,11 @@ export class Peers {
     } catch (e) {
       return this.#failed(node, e);
     }
+    // Declared dead while the reply was on its way (this node learned it from another message):
+    // nothing from it is acted on any more, so an answer to a locate is final (requester.ts).
+    if (m.isDead(node)) return { ok: false, kind: 'dead', node };
+    const fenced = evictionOf(m); // (read again: it may have happened during the call)
+    if (fenced !== undefined) return { ok: false, kind: 'evicted', node: fenced.by, message: fenced.reason };
     if (!m.checkDigest(node, value.view.config)) return { ok: false, kind: 'mismatch', node, message: m.mismatch(node) ?? 'configuration mismatch' };
     if (!m.checkIncarnation(node, value.view.incarnation)) {
       // A new process answered: the one that was asked is gone (and will be declared dead).

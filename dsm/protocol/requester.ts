@@ -1,6 +1,35 @@
 /**
- * The requester role of Ivy on one node: resolve a page fault (PageFaultHandler.fault) by asking
- * the page's manager, installing the grant, and confirming a write grant to the manager.
+ * The requester role of Ivy on one node: resolve a page fault (PageFaultHandler.fault) by finding
+ * the page's owner, installing its grant, and confirming a write grant.
+ *
+ * ## Finding the owner
+ * The request goes to the page's probable owner (hints.ts: Li & Hudak's probOwner). A node that
+ * does not own the page answers Redirect, naming where it believes the page is. Then, by mode:
+ * - fixed:   after a wrong hint, ask the page's manager (its directory, manager.ts), then follow
+ *            its answer (the record can lag a heartbeat behind a move: the previous owner then
+ *            redirects once more);
+ * - dynamic: follow the redirects: Li & Hudak's probable-owner chain, walked by the requester
+ *            (each hop is an RPC round trip: a request/reply protocol cannot forward a request
+ *            and have the owner answer someone else). Chains are compressed as used: the
+ *            requester's own hint jumps to the owner it found, a node that redirects a write
+ *            points at the writer, a copy holder's invalidation names the new owner, and an owner
+ *            that hands a page over points at its new owner.
+ * A walk that comes back to a node it asked already (a cycle of stale hints: the directory lags a
+ * heartbeat behind a move, a node that redirected a write guessed its writer would own the page)
+ * asks everyone (a locate, below).
+ *
+ * ## When the way to the owner runs into a dead node (the chapter's question)
+ * A node declared dead cannot be asked, and it may have been the owner or merely a stale pointer.
+ * - fixed: a dead hint sends the requester to the manager; a dead manager fails the fault
+ *   DSM_ERR_MANAGER_DEAD (the directory died with it); a directory entry naming a dead node makes
+ *   the requester ask every live node, as below;
+ * - dynamic, and the fixed case above: LOCATE, a broadcast to every live node (waiting for a
+ *   silent one's verdict, as an invalidation does). The question carries the news of the death,
+ *   so no node that answers can install anything from the dead node afterwards: the answers are
+ *   final. Some node owns the page: go there. A node handed it to the dead node without a
+ *   confirmation, or knows it lost: DSM_ERR_PAGE_LOST naming the dead node. Nobody holds it: it
+ *   was lost with the node the newest fact names (a dead node, or the answers contradict each
+ *   other and the fault retries until its deadline).
  *
  * A fault ends, within faultTimeoutMs, in exactly one of: the page installed; or LocalPages.fail
  * with a typed failure that says what happened:
@@ -9,19 +38,21 @@
  * - DSM_ERR_NO_QUORUM: a node the fault needs is suspected but no majority could be found to
  *   declare it dead (a minority side, or a two-node cluster after a death);
  * - DSM_ERR_FAULT_TIMEOUT: a node it needs is not up yet, slow, or suspected without a verdict yet;
- * - DSM_ERR_CLUSTER_MISMATCH: the manager runs another configuration;
+ * - DSM_ERR_CLUSTER_MISMATCH: the node it asked runs another configuration;
  * - DSM_ERR_INTERNAL: a bug or a protocol violation (never reported as a lost page).
- * Each message carries the lower-level cause (the RPC error's message, the manager's reason).
+ * Each message carries the lower-level cause (the RPC error's message, the owner's reason).
  */
 import type { Access, PageFailure } from '../contract.js';
-import { Outcome, Want, type Grant } from './ivy.stubs.js';
-import type { Manager } from './manager.js';
+import { Holding, Outcome, Want, type Grant, type Where } from './ivy.stubs.js';
+import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
 import { describeFailure, messageOf, type Result } from './peers.js';
 
-/** Pause before retrying a request the manager answered Busy. */
+/** Pause before retrying a request answered Busy (or a locate that could not decide). */
 const BUSY_BACKOFF_MS = 20;
+
+export type ManagerMode = 'fixed' | 'dynamic';
 
 export class FaultFailed {
   constructor(readonly failure: PageFailure) {}
@@ -30,18 +61,25 @@ export class FaultFailed {
 export interface RequesterInit extends RoleContext {
   readonly faultTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
+  readonly mode: ManagerMode;
+  readonly nodes: readonly number[];
   readonly owner: Owner;
-  readonly manager: Manager;
+  readonly hints: OwnerHints;
   readonly managerOf: (page: number) => number;
   readonly closed: () => boolean;
 }
 
+type Located = { readonly kind: 'owner'; readonly node: number } | { readonly kind: 'lost'; readonly node: number } | { readonly kind: 'busy'; readonly why: string; readonly node?: number };
+
 export class Requester {
   readonly #i: RequesterInit;
   readonly #inflight = new Map<number, { readonly access: Access; readonly done: Promise<boolean> }>();
+  /** Longest walk along redirects before asking everyone. */
+  readonly #maxHops: number;
 
   constructor(init: RequesterInit) {
     this.#i = init;
+    this.#maxHops = init.nodes.length + 1;
   }
 
   /** True while a fault on `page` is being resolved. */
@@ -92,147 +130,245 @@ export class Requester {
   }
 
   async #obtain(page: number, access: Access, deadline: number): Promise<void> {
-    const { id, timers, membership, peers, epochs, counters } = this.#i;
+    const { id, timers, membership, peers, epochs, counters, hints, owner, local, mode } = this.#i;
     const manager = this.#i.managerOf(page);
     const want = access === 'read' ? Want.Read : Want.Write;
+    let target = hints.route(page);
+    /** Fixed: the manager's directory was consulted in this walk. */
+    let askedManager = false;
+    /** Nodes this walk asked since it last started over: seeing one again is a cycle of stale hints. */
+    const visited = new Set<number>();
     let cause: string | undefined;
     let blocker: number | undefined;
+    const lost = owner.lostWith(page);
+    if (lost !== undefined) throw pageLost(page, lost);
     for (;;) {
       this.#checkAlive(page);
-      if (membership.isDead(manager)) {
-        if (await this.#upgradeOrphan(page, access, deadline)) return;
-        throw managerDead(page, manager);
-      }
-      const mismatch = membership.mismatch(manager);
-      if (mismatch !== undefined) {
-        throw new FaultFailed({ code: 'DSM_ERR_CLUSTER_MISMATCH', message: `page ${page}: its manager, ${mismatch}`, node: manager });
-      }
       const left = deadline - timers.now();
       if (left <= 0) throw this.#timedOut(page, access, cause, blocker);
+      if (target !== id && membership.isDead(target)) {
+        // The way to the owner runs into a dead node.
+        if (mode === 'fixed' && target !== manager && !askedManager) {
+          target = manager;
+          askedManager = true;
+          continue;
+        }
+        if (mode === 'fixed' && target === manager) throw managerDead(page, manager);
+        const found = await this.#locate(page, deadline);
+        if (found.kind === 'lost') {
+          owner.markLost(page, found.node);
+          throw pageLost(page, found.node);
+        }
+        if (found.kind === 'busy') {
+          cause = found.why;
+          blocker = found.node ?? blocker;
+          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          continue;
+        }
+        target = found.node;
+        visited.clear();
+        continue;
+      }
+      visited.add(target);
+      const mismatch = membership.mismatch(target);
+      if (mismatch !== undefined) {
+        throw new FaultFailed({ code: 'DSM_ERR_CLUSTER_MISMATCH', message: `page ${page}: ${role(target, manager, askedManager)}, ${mismatch}`, node: target });
+      }
       const have = epochs.installed(page);
-      const r: Result<Grant> = manager === id
-        ? await peers.local(() => this.#i.manager.acquire(page, want, id, have))
-        : await peers.call(manager, 'acquire', left, (c, o) => c.acquire(this.#i.view(), page, want, have, o));
+      const holding = local.rights(page) === 'read';
+      const r: Result<Grant> = target === id
+        ? await peers.local(() => owner.request(page, want, id, have, holding))
+        : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, o));
       this.#checkAlive(page);
       if (!r.ok) {
         switch (r.kind) {
           case 'dead':
+          case 'mismatch':
             continue; // the top of the loop reports it
           case 'evicted':
             throw evicted(page, r.node, r.message);
-          case 'mismatch':
-            continue;
           case 'silent':
-            cause = `its manager, ${describeFailure(r)}`;
-            blocker = manager;
+            cause = `${role(target, manager, askedManager)}, ${describeFailure(r)}`;
+            blocker = target;
             // Not up yet: look again in a heartbeat (or as soon as it is heard from, or known dead).
             // Suspected: wait for the verdict.
-            await membership.verdict(manager, r.notUp ? Math.min(deadline, timers.now() + this.#i.heartbeatIntervalMs) : deadline);
+            await membership.verdict(target, r.notUp ? Math.min(deadline, timers.now() + this.#i.heartbeatIntervalMs) : deadline);
             continue;
           case 'error':
             counters.c.protocolErrors++;
-            throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: ${access} fault: its manager, ${describeFailure(r)}`, node: manager });
+            throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: ${access} fault: ${role(target, manager, askedManager)}, ${describeFailure(r)}`, node: target });
         }
       }
       const g = r.value;
-      if (g.outcome === Outcome.PageLost) throw pageLost(page, g.node);
-      if (g.outcome === Outcome.Busy) {
-        counters.c.busyRetries++;
-        cause = `manager ${manager}: ${g.why ?? 'busy'}`;
-        blocker = g.node ?? blocker;
-        await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
-        continue;
-      }
-      if (epochs.isStale(page, g.epoch)) {
-        // Something newer about this page arrived first (its invalidation overtook a read grant,
-        // or this node already told the manager it never got it): discard, ask again.
-        counters.c.staleGrants++;
-        continue;
-      }
-      const installed = await this.#install(page, access, g, deadline);
-      if (installed === 'stale') {
-        counters.c.staleGrants++;
-        continue;
-      }
-      if (installed === true) {
-        if (access === 'write' && g.data !== undefined) {
-          // Li & Hudak's confirmation, piggybacked on the next heartbeat to the manager.
-          if (manager === id) this.#i.manager.installed(id, page, g.epoch);
-          else membership.queueInstalled(manager, page, g.epoch);
+      switch (g.outcome) {
+        case Outcome.PageLost:
+          if (g.node !== undefined) owner.markLost(page, g.node);
+          throw pageLost(page, g.node);
+        case Outcome.Busy:
+          counters.c.busyRetries++;
+          cause = `node ${target}: ${g.why ?? 'busy'}`;
+          blocker = g.node ?? blocker;
+          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          continue;
+        case Outcome.Redirect: {
+          const next = g.node;
+          if (next === undefined || !membership.isMember(next)) {
+            counters.c.protocolErrors++;
+            throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: node ${target} redirected the fault to ${next === undefined ? 'nobody' : `node ${next}, not a member`}`, node: target });
+          }
+          counters.c.redirects++; // (the route is not changed: only what a node sees happen is a fact, hints.ts)
+          if (mode === 'fixed' && !askedManager && target !== manager) {
+            // Li & Hudak's fixed manager: the hint was wrong, ask the directory.
+            target = manager;
+            askedManager = true;
+            continue;
+          }
+          if (visited.has(next) || visited.size > this.#maxHops) {
+            // A cycle of stale hints (the directory lags a heartbeat behind a move; a node that
+            // redirected a write guessed its writer would own the page): ask everyone.
+            hints.unguess(page);
+            const found = await this.#locate(page, deadline);
+            visited.clear();
+            if (found.kind === 'lost') {
+              owner.markLost(page, found.node);
+              throw pageLost(page, found.node);
+            }
+            if (found.kind === 'busy') {
+              cause = found.why;
+              blocker = found.node ?? blocker;
+              await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+              target = hints.route(page);
+              continue;
+            }
+            target = found.node;
+            continue;
+          }
+          target = next;
+          continue;
         }
-        return;
+        case Outcome.Granted: {
+          if (target === id) return; // this node's own owner role did it (an upgrade in place, or nothing to do)
+          if (epochs.isStale(page, g.epoch)) {
+            // Something newer about this page arrived first (its invalidation overtook a read grant,
+            // or this node promised the previous owner it never got it): discard, ask again.
+            counters.c.staleGrants++;
+            continue;
+          }
+          if (!this.#install(page, access, g, target, have, holding)) {
+            counters.c.staleGrants++;
+            continue;
+          }
+          return;
+        }
+        default:
+          counters.c.protocolErrors++;
+          throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: node ${target} answered with an unknown outcome ${String(g.outcome)}`, node: target });
       }
-      cause = installed.why;
-      blocker = installed.node;
     }
   }
 
   /**
-   * Installs a grant. An upgrade (no data: this node owns the page and keeps its contents) runs
-   * behind the owner's page lock, so no serve interleaves; it says why when it could not
-   * invalidate every copy (nothing changed), or that the grant went stale while it waited.
+   * Installs a grant from `from`. A write grant without contents upgrades this node's read copy,
+   * which must still be the one the request named; if it is not (a late invalidation took it), the
+   * grant is discarded, and asking again below it makes the previous owner take the page back.
    */
-  async #install(page: number, access: Access, g: Grant, deadline: number): Promise<true | 'stale' | { why: string; node: number }> {
-    const { id, local, epochs, owner, counters } = this.#i;
+  #install(page: number, access: Access, g: Grant, from: number, have: number, holding: boolean): boolean {
+    const { id, local, epochs, owner, counters, hints, membership, mode } = this.#i;
     const data = g.data;
-    if (data !== undefined) {
-      if (data.length !== local.pageSize) {
-        counters.c.protocolErrors++;
-        throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: the grant carries ${data.length} bytes, a page has ${local.pageSize}`, node: this.#i.managerOf(page) });
-      }
-      if (access === 'write') owner.becomeOwner(page);
-      local.install(page, data, access);
-      epochs.setInstalled(page, g.epoch);
-      return true;
+    if (data !== undefined && data.length !== local.pageSize) {
+      counters.c.protocolErrors++;
+      throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: the grant carries ${data.length} bytes, a page has ${local.pageSize}`, node: from });
     }
-    return owner.exclusive(page, async () => {
-      // A serve may have run meanwhile: the grant is stale then, and the fault asks again.
-      if (epochs.isStale(page, g.epoch)) return 'stale';
-      const owned = owner.state(page);
-      if (owned === null || local.rights(page) === 'none') {
-        counters.c.protocolErrors++;
-        throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: manager ${this.#i.managerOf(page)} says node ${id} owns it, but it holds no copy` });
+    if (data === undefined) {
+      if (access !== 'write' || !holding || local.rights(page) !== 'read' || epochs.installed(page) !== have) {
+        epochs.see(page, g.epoch); // never install it later
+        return false;
       }
-      epochs.see(page, g.epoch);
-      if (access === 'write') {
-        // The owner upgrading its read copy invalidates its copy set itself, as in the paper.
-        const inv = await owner.invalidateCopyset(page, owned, id, deadline);
-        this.#checkAlive(page);
-        if (!inv.ok) {
-          if (inv.evicted) throw evicted(page, inv.node, inv.why);
-          return { why: inv.why, node: inv.node };
-        }
-        local.install(page, null, 'write');
-      }
-      epochs.setInstalled(page, g.epoch);
-      return true;
-    });
+      owner.becomeOwner(page, g.epoch);
+      local.install(page, null, 'write');
+    } else {
+      if (access === 'write') owner.becomeOwner(page, g.epoch);
+      else hints.learn(page, from, g.epoch);
+      local.install(page, data, access);
+    }
+    epochs.setInstalled(page, g.epoch);
+    if (access === 'write') {
+      // Li & Hudak's confirmations, piggybacked on the next heartbeats: the previous owner may
+      // forget what it kept; the manager's directory (fixed mode) learns the new owner.
+      membership.queueInstalled(from, page, g.epoch);
+      const manager = this.#i.managerOf(page);
+      if (mode === 'fixed' && manager !== id && manager !== from) membership.queueOwns(manager, page, g.epoch);
+    }
+    return true;
   }
 
   /**
-   * A write fault of the OWNER on its own read copy while the page's manager is dead: the owner
-   * still knows everything the write needs (the contents and the copy set), and with the manager
-   * dead nobody else can reach the page any more (their faults fail MANAGER_DEAD), so it
-   * invalidates its copy set and upgrades in place. Every node refuses requests of a node declared
-   * dead, so no forward of the dead manager can interleave. Returns false when this node is not
-   * the owner (the fault then fails MANAGER_DEAD).
+   * LOCATE: asks every node not declared dead what it holds of `page`. The question carries this
+   * node's view, so each answerer knows of every death in `sent` before it answers, and from then
+   * on acts on nothing from those nodes: a verdict "lost with D" is taken only for D in `sent`.
    */
-  #upgradeOrphan(page: number, access: Access, deadline: number): Promise<boolean> {
-    const { id, local, owner } = this.#i;
-    return owner.exclusive(page, async () => {
-      if (access !== 'write' || local.rights(page) !== 'read') return false;
-      const owned = owner.state(page);
-      if (owned === null) return false;
-      const inv = await owner.invalidateCopyset(page, owned, id, deadline);
-      this.#checkAlive(page);
-      if (!inv.ok) {
-        if (inv.evicted) throw evicted(page, inv.node, inv.why);
-        throw new FaultFailed({ code: 'DSM_ERR_FAULT_TIMEOUT', message: `page ${page}: write fault: ${inv.why}`, node: inv.node });
-      }
-      if (owner.state(page) !== owned || local.rights(page) !== 'read') return false;
-      local.install(page, null, 'write');
-      return true;
+  async #locate(page: number, deadline: number): Promise<Located> {
+    const { id, membership, counters, owner, hints, nodes } = this.#i;
+    counters.c.broadcasts++;
+    const sent = new Set(membership.deadNodes);
+    const others = nodes.filter((n) => n !== id && !sent.has(n));
+    const results = await Promise.all(others.map((n) => this.#askWhere(n, page, deadline)));
+    this.#checkAlive(page);
+    const answers: { node: number; w: Where }[] = [{ node: id, w: owner.where(page) }];
+    let unanswered: { node: number; why: string } | undefined;
+    others.forEach((n, k) => {
+      const r = results[k]!;
+      if (r.kind === 'answer') answers.push({ node: n, w: r.where });
+      else if (r.kind === 'unanswered') unanswered ??= { node: n, why: r.why };
     });
+    for (const { w } of answers) if (w.knownEpoch > 0) hints.learn(page, w.known, w.knownEpoch, w.knownVia);
+    const ownerAnswer = answers.find((a) => a.w.holding === Holding.Owner);
+    if (ownerAnswer !== undefined) return { kind: 'owner', node: ownerAnswer.node };
+    const lost = (node: number, why: string): Located =>
+      sent.has(node) ? { kind: 'lost', node } : { kind: 'busy', why: `locating page ${page}: ${why}; asking again with the news of its death`, node };
+    for (const { node, w } of answers) {
+      if (w.holding === Holding.Lost && w.node !== undefined) return { kind: 'lost', node: w.node };
+      if (w.holding === Holding.Handed && w.node !== undefined) {
+        if (membership.isDead(w.node)) return lost(w.node, `node ${node} handed it to node ${w.node}, declared dead`);
+        return { kind: 'owner', node }; // it settles its transfer when asked
+      }
+    }
+    if (unanswered !== undefined) return { kind: 'busy', why: `locating page ${page}: ${unanswered.why}`, node: unanswered.node };
+    // Nobody holds it: it went with the node the newest fact names...
+    let best = answers[0]!.w;
+    for (const { w } of answers) if (w.knownEpoch > best.knownEpoch) best = w;
+    if (membership.isDead(best.known)) return lost(best.known, `its last known owner, node ${best.known}, was declared dead`);
+    // ...unless that fact is a transfer an invalidation announced, which never reached its node:
+    // then the page stayed with the old owner.
+    const named = answers.find((a) => a.node === best.known);
+    if (best.knownVia !== undefined && named !== undefined && named.w.installed < best.knownEpoch && membership.isDead(best.knownVia)) {
+      return lost(best.knownVia, `node ${best.knownVia}, declared dead, was handing it to node ${best.known}, which never installed it`);
+    }
+    return { kind: 'busy', why: `locating page ${page}: no live node holds it, and its last known owner, node ${best.known}, is not declared dead`, node: best.known };
+  }
+
+  async #askWhere(node: number, page: number, deadline: number): Promise<{ kind: 'answer'; where: Where } | { kind: 'dead' } | { kind: 'unanswered'; why: string }> {
+    const { membership, peers, timers } = this.#i;
+    for (;;) {
+      if (membership.isDead(node)) return { kind: 'dead' };
+      const left = deadline - timers.now();
+      if (left <= 0) return { kind: 'unanswered', why: `node ${node} did not answer and was not declared dead${membership.lastRefusal(node) === undefined ? '' : `: ${membership.lastRefusal(node)}`}` };
+      const r = await peers.call(node, 'locate', left, (c, o) => c.locate(this.#i.view(), page, o));
+      if (r.ok) return { kind: 'answer', where: r.value };
+      switch (r.kind) {
+        case 'dead':
+          return { kind: 'dead' };
+        case 'evicted':
+          throw evicted(page, r.node, r.message);
+        case 'silent': {
+          const v = await membership.verdict(node, deadline);
+          if (v === 'evicted') this.#checkAlive(page);
+          continue;
+        }
+        default:
+          return { kind: 'unanswered', why: describeFailure(r) };
+      }
+    }
   }
 
   #checkAlive(page: number): void {
@@ -258,6 +394,11 @@ export class Requester {
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => this.#i.timers.setTimeout(resolve, ms));
   }
+}
+
+/** How a fault's error names the node it asked. */
+function role(node: number, manager: number, askedManager: boolean): string {
+  return node === manager && askedManager ? `its manager, node ${node}` : `node ${node} (its probable owner)`;
 }
 
 export function satisfies(rights: Access | 'none', access: Access): boolean {
@@ -288,4 +429,3 @@ export function evicted(page: number | undefined, by: number, reason: string): F
     node: by,
   });
 }
-

@@ -1,8 +1,8 @@
 /** Counters of one node's coherence protocol. Read with IvyNode.stats (a snapshot). */
 
 /** Procedures of ivy.rpc, for per-type message counts. */
-export type IvyProcedure = 'acquire' | 'serve' | 'invalidate' | 'abort' | 'ping' | 'propose';
-const PROCEDURES: readonly IvyProcedure[] = ['acquire', 'serve', 'invalidate', 'abort', 'ping', 'propose'];
+export type IvyProcedure = 'request' | 'invalidate' | 'check' | 'locate' | 'ping' | 'propose';
+const PROCEDURES: readonly IvyProcedure[] = ['request', 'invalidate', 'check', 'locate', 'ping', 'propose'];
 
 export interface LatencyHistogram {
   /** Upper bounds in ms; counts has one more element, for latencies above the last bound. */
@@ -22,15 +22,19 @@ export interface IvyStats {
   readonly pagesSent: number;
   /** Grants discarded because something newer about the page arrived first (the fault is retried). */
   readonly staleGrants: number;
-  /** Busy answers from managers (the fault is retried). */
+  /** Busy answers from owners (the fault is retried). */
   readonly busyRetries: number;
+  /** Redirect answers this node's faults followed (a hop along a probable-owner chain, or to the manager). */
+  readonly redirects: number;
+  /** Redirect answers this node gave (it did not own the page asked for). */
+  readonly redirectsGiven: number;
+  /** Locates this node ran: a broadcast to every live node because the way to an owner ran into a dead node. */
+  readonly broadcasts: number;
   /** Peers this node knows a majority declared dead (decided here or learned from a view). */
   readonly nodesDeclaredDead: number;
   /** Copy holders skipped by an invalidation because a majority had declared them dead. */
   readonly copiesSkipped: number;
-  /** Ownership transfers this node (as manager) aborted: their outcome was unknown or the new owner never installed them. */
-  readonly transfersAborted: number;
-  /** Pages this node (as previous owner) took back when a manager aborted their transfer. */
+  /** Pages this node (as previous owner) took back: their new owner never installed the transfer. */
   readonly pagesTakenBack: number;
   /** Messages that contradicted this node's state (a peer's bug, or a hostile peer): counted and answered with an error. */
   readonly protocolErrors: number;
@@ -40,21 +44,21 @@ export interface IvyStats {
   readonly callsSent: Readonly<Record<IvyProcedure, number>>;
   /** Calls received from other nodes, by procedure. */
   readonly callsReceived: Readonly<Record<IvyProcedure, number>>;
-  /** Latency of faults that had to ask the manager (both successful and failed). */
+  /** Latency of faults that had to ask another node or this node's owner role (both successful and failed). */
   readonly faultLatency: LatencyHistogram;
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function zeroByProc(): Record<IvyProcedure, number> {
-  return { acquire: 0, serve: 0, invalidate: 0, abort: 0, ping: 0, propose: 0 };
+  return { request: 0, invalidate: 0, check: 0, locate: 0, ping: 0, propose: 0 };
 }
 
 export class IvyCounters {
   readonly c: Mutable<Omit<IvyStats, 'callsSent' | 'callsReceived' | 'faultLatency'>> = {
     readFaults: 0, writeFaults: 0, failedFaults: 0, invalidationsSent: 0, invalidationsReceived: 0,
-    pagesSent: 0, staleGrants: 0, busyRetries: 0, nodesDeclaredDead: 0, copiesSkipped: 0, transfersAborted: 0,
-    pagesTakenBack: 0, protocolErrors: 0, refusedFenced: 0,
+    pagesSent: 0, staleGrants: 0, busyRetries: 0, redirects: 0, redirectsGiven: 0, broadcasts: 0, nodesDeclaredDead: 0,
+    copiesSkipped: 0, pagesTakenBack: 0, protocolErrors: 0, refusedFenced: 0,
   };
   readonly sent = zeroByProc();
   readonly received = zeroByProc();

@@ -17,13 +17,15 @@
  *
  * Everything random comes from the seed: a failing seed replays exactly (SIM_SEED=n).
  */
-import { prng, Cluster, type MessageRecord } from './dsm-cluster.js';
+import { prng, Cluster } from './dsm-cluster.js';
 import { checkLinearizability, mpViolations, sbViolations, type MpObservation, type Op, type SbRound } from './history.js';
-import { IVY_DEFAULTS } from '../../dsm/protocol/index.js';
+import { IVY_DEFAULTS, type ManagerMode } from '../../dsm/protocol/index.js';
 
 export interface SimReport {
   readonly seed: number;
   readonly nodes: number;
+  /** How owners are found: odd seeds run the fixed manager, even ones the dynamic manager (unless forced). */
+  readonly manager: ManagerMode;
   /** The fault schedule, in words. */
   readonly schedule: string[];
   readonly ops: number;
@@ -67,7 +69,12 @@ export interface SimTrace {
   readonly out: (line: string) => void;
 }
 
-export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace): Promise<SimReport> {
+/** The manager mode a seed runs when none is forced: odd seeds fixed, even seeds dynamic. */
+export function simManager(seed: number): ManagerMode {
+  return seed % 2 === 0 ? 'dynamic' : 'fixed';
+}
+
+export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace, manager: ManagerMode = simManager(seed)): Promise<SimReport> {
   const rnd = prng((seed * 0x9e3779b1) >>> 0 || 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const between = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
@@ -79,11 +86,11 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
   const lateStart = victims.length > 0 && rnd() < 0.25 ? { id: victims[0]!, at: between(300, 3_000) } : undefined;
   const jitterMs = pick([0, 3, 10, 20]);
   const dropRate = pick([0, 0, 0.005, 0.02]);
-  schedule.push(`${n} nodes, victims [${victims.join(', ')}], jitter ${jitterMs} ms, loss ${dropRate}`);
+  schedule.push(`${n} nodes, ${manager} manager, victims [${victims.join(', ')}], jitter ${jitterMs} ms, loss ${dropRate}`);
   if (lateStart) schedule.push(`node ${lateStart.id} starts at ${lateStart.at} ms`);
   const c = new Cluster({
     nodes: n, seed, pageSize: PAGE_SIZE, pageCount: PAGE_COUNT, jitterMs, dropRate, pageOpDelayMs: 3, randomPageOpDelay: true,
-    giveUpMs: 500, initialOwner: (p) => owners[p]!, ivy: { heartbeat: true },
+    giveUpMs: 500, initialOwner: (p) => owners[p]!, ivy: { heartbeat: true, manager },
     ...(lateStart ? { start: { [lateStart.id]: lateStart.at } } : {}),
   });
   if (trace !== undefined) {
@@ -149,14 +156,17 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
       });
     } else if (r < 0.9) {
       const at = between(500, end - 2_000);
-      const what = pick(['serve reply', 'acquire reply', 'invalidate request']);
-      schedule.push(`kill node ${v} mid-transfer (its next ${what}) after ${at}`);
-      const [proc, kind] = what.split(' ') as [string, MessageRecord['kind']];
+      // As the owner sending a grant (its transfer unconfirmed), as the requester receiving one
+      // (it may have installed it), as a copy holder receiving an invalidation.
+      const what = pick(['grant it sends', 'grant it receives', 'invalidation it receives']);
+      schedule.push(`kill node ${v} mid-transfer (the next ${what}) after ${at}`);
       const prev = c.onMessage; // the trace, if any
       c.onMessage = (m, phase) => {
         const out = prev?.(m, phase);
-        if (c.sched.now >= at && !c.killed.has(v) && m.proc === proc && m.kind === kind &&
-            ((kind === 'reply' && phase === 'send' && m.from === v) || (kind === 'reply' && phase === 'deliver' && m.to === v) || (kind === 'request' && phase === 'deliver' && m.to === v))) {
+        const hit = what === 'grant it sends' ? m.proc === 'request' && m.kind === 'reply' && phase === 'send' && m.from === v
+          : what === 'grant it receives' ? m.proc === 'request' && m.kind === 'reply' && phase === 'deliver' && m.to === v
+            : m.proc === 'invalidate' && m.kind === 'request' && phase === 'deliver' && m.to === v;
+        if (c.sched.now >= at && !c.killed.has(v) && hit) {
           c.kill(v);
           killAt.set(v, c.sched.now);
         }
@@ -326,7 +336,7 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
   }
   const pauseToFenceMs = pauseStarts.filter((p) => c.deadAt.has(p.id) && c.deadAt.get(p.id)! >= p.at && c.deadAt.get(p.id)! < p.at + p.ms).map((p) => c.deadAt.get(p.id)! - p.at);
   return {
-    seed, nodes: n, schedule, ops: ops.length, checkedOps: lin.checkedOps, violations, hangs, orphans,
+    seed, nodes: n, manager, schedule, ops: ops.length, checkedOps: lin.checkedOps, violations, hangs, orphans,
     dead: [...c.deadAt], killed: [...c.killed], evicted: c.ids.filter((id) => c.nodes[id]!.evicted !== undefined),
     killToDeathMs, killToErrorMs, pauseToFenceMs, messages: c.messages.length,
   };
