@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppMemory, createDsmBuffers, startFaultThread, type FaultThread } from '../dsm/memory/index.js';
 import { fakeHandlerModule, runApp } from './fixtures/dsm-memory/harness.js';
-import { APP_FAULTS, type FakeHandlerOptions } from './support/fake-page-source.js';
+import { APP_FAULTS, CHURN_ROUNDS, type FakeHandlerOptions } from './support/fake-page-source.js';
 
 const PS = 4096;
 let rt: FaultThread | undefined;
@@ -97,6 +97,36 @@ describe('dsm/memory with several app threads', () => {
     for (let k = 0; k < words; k++) expect(dv.getUint32(k * 4, true)).toBe(((rounds[k % threads]! << 16) | k) >>> 0);
     const stats = (await rt.call({ op: 'stats' })) as { store: { drainWaits: number } };
     console.log(`no-lost-writes: ${churnRounds} churn rounds, ${faults} faults, rounds ${rounds.join('/')}, drain waits ${stats.store.drainWaits}`);
+  });
+
+  it('no torn read: reads racing invalidations and installs of new contents on another thread return whole versions, never one superseded before they began', async () => {
+    // Bounded by events: the readers go on until the fault thread has replaced the page VERSIONS
+    // times and each has read READS times; MAX_READS is only a backstop.
+    const VERSIONS = 200;
+    const READS = 20_000;
+    const MAX_READS = 20_000_000;
+    const progress = new SharedArrayBuffer(16);
+    const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
+    rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs: 0, progress } satisfies FakeHandlerOptions });
+    const page = 21;
+    await rt.call({ op: 'versionsStart', page });
+    const task = { kind: 'versions' as const, base: page * PS, pageSize: PS, progress, reads: READS, churnRounds: VERSIONS, maxReads: MAX_READS };
+    const results = await Promise.all([1, 2].map((seed) => runApp(buffers, { ...task, seed }, { timeoutMs: 50_000 })));
+    const versions = (await rt.call({ op: 'versionsStop', page })) as number;
+    let faults = 0;
+    for (const r of results) {
+      expect(r.ok, JSON.stringify(r.error)).toBe(true);
+      const v = r.value as { torn: number; stale: number; reads: number; firstBad: string };
+      expect({ torn: v.torn, stale: v.stale, firstBad: v.firstBad }).toEqual({ torn: 0, stale: 0, firstBad: '' });
+      expect(v.reads).toBeGreaterThanOrEqual(READS);
+      expect(v.reads).toBeLessThan(MAX_READS);
+      faults += r.stats.readFaults;
+    }
+    expect(versions).toBeGreaterThanOrEqual(VERSIONS);
+    expect(Atomics.load(new Int32Array(progress), CHURN_ROUNDS)).toBe(versions);
+    // The reads really raced the invalidations: some found the page gone and faulted it back in.
+    expect(faults).toBeGreaterThan(0);
+    console.log(`no-torn-read: ${versions} versions, reads ${results.map((r) => (r.value as { reads: number }).reads).join('/')}, read faults ${faults}`);
   });
 
   it('add32 and cas32 are atomic across threads: N increments each end at exactly 2N (plus churn)', async () => {

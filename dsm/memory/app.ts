@@ -2,28 +2,53 @@
  * AppMemory: the application side of the local page store. Any thread (main or worker) handed the
  * DsmBuffers attaches one and reads/writes the global address space through it.
  *
- * ## The access protocol (why no write is ever lost)
+ * ## Reads: no announcement (why a read costs one atomic load and is never torn)
  *
- * Per page the control buffer holds STATE (rights: none < read < write), GEN (a generation), and
- * two in-access counters IN_READ / IN_WRITE. Every access runs
+ * Per page the control buffer holds STATE (rights: none < read < write), GEN (a generation) and an
+ * in-access counter IN_WRITE. A read of a u8, u16, u32 or i32 runs
  *
- *     if load(STATE) >= need:             // fast check
- *        add(IN_x, 1)                     // announce: "I am between my check and my access"
- *        if load(STATE) >= need: ACCESS   // re-check after announcing
- *        sub(IN_x, 1)                     // (+ notify if the fault thread is draining, see P_DRAIN)
+ *     while Atomics.load(STATE) < read: fault
+ *     return the word (a plain load)
+ *
+ * and takes effect at its STATE check. The frame is not touched when rights are taken away (an
+ * invalidation only lowers STATE), only by the next install of new contents, so the word it then
+ * loads is the value the page had when the check passed, or, if the thread was held up for a whole
+ * invalidation and re-install in between, a value of a later version, current at some point during
+ * the read: either way a value the page held while the read ran, so reads stay linearizable. The
+ * load cannot be moved before the check (not by the compiler: the check is a call with memory
+ * effects; not by the CPU: x86-64 keeps loads in order and Arm's load-acquire orders what follows
+ * it), and a word is never seen half written (aligned loads of up to 8 bytes are single copies, and
+ * V8 copies shared memory in aligned words). An f64 is also checked against a seqlock, because
+ * JavaScript does not promise to read 8 bytes whole:
+ *
+ *     loop: g = Atomics.load(GEN); if Atomics.load(STATE) >= read: v = the f64;
+ *           if Atomics.load(GEN) == g: return v;   else fault
+ *
+ * (PageStore.install bumps GEN before it copies new contents in and again after, so a read that
+ * overlapped the copy sees GEN move and reads again.) So readers announce nothing, and the fault
+ * thread never waits for them: what a read costs is one atomic load (a call into V8, ≈ 5 ns) and
+ * the address checks (bench/dsm-local-bench).
+ *
+ * ## Writes: a Dekker handshake (why no write is ever lost)
+ *
+ *     if load(STATE) >= write:
+ *        add(IN_WRITE, 1)                 // announce: "I am between my check and my store"
+ *        if load(STATE) >= write: STORE   // re-check after announcing
+ *        sub(IN_WRITE, 1)                 // (+ notify if the fault thread is draining, see P_DRAIN)
  *     else fault
  *
- * and the fault thread, to take rights away (PageStore.downgrade/invalidate), runs the mirror image:
+ * and the fault thread, to take write rights away (PageStore.downgrade/invalidate), runs the mirror
+ * image:
  *
- *     store(STATE, lower); set DRAIN; wait until load(IN_WRITE) == 0 (and IN_READ for invalidate)
- *     then copy the frame.
+ *     store(STATE, lower); set DRAIN; wait until load(IN_WRITE) == 0; then copy the frame.
  *
- * All of these are Atomics operations, which are sequentially consistent, so this is Dekker's
- * handshake: of "app: add(IN) then load(STATE)" and "fault thread: store(STATE) then load(IN)", at least
- * one side sees the other's write. Either the app sees the lowered STATE and backs off into a
- * fault, or the fault thread sees IN > 0 and waits until the store is done (the store happens before the
- * app's Atomics.sub, which the fault thread's Atomics.load then observes, so the copy includes it).
- * A store can therefore never land in a frame after the fault thread copied it or handed it away.
+ * All of these are Atomics operations, which are sequentially consistent, so of "app: add(IN) then
+ * load(STATE)" and "fault thread: store(STATE) then load(IN)", at least one side sees the other's
+ * write. Either the app sees the lowered STATE and backs off into a fault, or the fault thread sees
+ * IN > 0 and waits until the store is done (the store happens before the app's Atomics.sub, which
+ * the fault thread's Atomics.load then observes, so the copy includes it). A store can therefore
+ * never land in a frame after the fault thread copied it or handed it away. (A seqlock cannot do
+ * this for writes: a store that lands after the page moved on cannot be taken back.)
  *
  * ## The fault protocol (why no wake-up is lost or stolen)
  *
@@ -66,7 +91,6 @@ import {
   P_FAIL_NODE,
   P_FAIL_TEXT,
   P_GEN,
-  P_IN_READ,
   P_IN_WRITE,
   P_STATE,
   PAGE_STRIDE,
@@ -166,65 +190,70 @@ export class AppMemory {
   // ---------------------------------------------------------------- loads and stores (byte addresses)
 
   loadU8(addr: number): number {
-    const c = this.enter(this.page(addr, 1), RIGHTS_READ, addr);
-    const v = this.r8[addr]!;
-    this.leave(c);
-    return v;
+    const base = this.pageBase(addr, 1);
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    return this.r8[addr]!;
   }
   storeU8(addr: number, v: number): void {
-    const c = this.enter(this.page(addr, 1), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 1), addr);
     this.r8[addr] = v;
     this.leave(c);
   }
   loadU16(addr: number): number {
-    const c = this.enter(this.page(addr, 2), RIGHTS_READ, addr);
-    const v = this.r16[addr >>> 1]!;
-    this.leave(c);
-    return v;
+    const base = this.pageBase(addr, 2);
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    return this.r16[addr >>> 1]!;
   }
   storeU16(addr: number, v: number): void {
-    const c = this.enter(this.page(addr, 2), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 2), addr);
     this.r16[addr >>> 1] = v;
     this.leave(c);
   }
   loadU32(addr: number): number {
-    const c = this.enter(this.page(addr, 4), RIGHTS_READ, addr);
-    const v = this.r32[addr >>> 2]!;
-    this.leave(c);
-    return v;
+    const base = this.pageBase(addr, 4);
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    return this.r32[addr >>> 2]!;
   }
   storeU32(addr: number, v: number): void {
-    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 4), addr);
     this.r32[addr >>> 2] = v;
     this.leave(c);
   }
   loadI32(addr: number): number {
-    const c = this.enter(this.page(addr, 4), RIGHTS_READ, addr);
-    const v = this.ri32[addr >>> 2]!;
-    this.leave(c);
-    return v;
+    const base = this.pageBase(addr, 4);
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    return this.ri32[addr >>> 2]!;
   }
   storeI32(addr: number, v: number): void {
-    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 4), addr);
     this.ri32[addr >>> 2] = v;
     this.leave(c);
   }
   loadF64(addr: number): number {
-    const c = this.enter(this.page(addr, 8), RIGHTS_READ, addr);
-    const v = this.rf64[addr >>> 3]!;
-    this.leave(c);
-    return v;
+    const base = this.pageBase(addr, 8);
+    for (;;) {
+      // JavaScript does not promise to read 8 bytes whole: the generation check makes sure.
+      const g = Atomics.load(this.ctl, base + P_GEN);
+      if (Atomics.load(this.ctl, base + P_STATE) >= RIGHTS_READ) {
+        const v = this.rf64[addr >>> 3]!;
+        if (Atomics.load(this.ctl, base + P_GEN) === g) return v;
+      } else this.fault(base, RIGHTS_READ, addr);
+    }
   }
   storeF64(addr: number, v: number): void {
-    const c = this.enter(this.page(addr, 8), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 8), addr);
     this.rf64[addr >>> 3] = v;
     this.leave(c);
   }
 
   /** Bring the page holding `addr` in with at least `access` rights (a prefault); no data moves. */
   touch(addr: number, access: 'read' | 'write' = 'read'): void {
-    const need = access === 'write' ? RIGHTS_WRITE : RIGHTS_READ;
-    this.leave(this.enter(this.page(addr, 1), need, addr));
+    const base = this.pageBase(addr, 1);
+    if (access === 'write') {
+      this.leave(this.enterWrite(base, addr));
+      return;
+    }
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
   }
 
   /**
@@ -233,7 +262,7 @@ export class AppMemory {
    * any moment as peers fault the page away (Ivy: a write elsewhere invalidates every copy here).
    */
   rights(addr: number): 'none' | 'read' | 'write' {
-    const state = Atomics.load(this.ctl, this.pagesBase + this.page(addr, 1) * PAGE_STRIDE + P_STATE);
+    const state = Atomics.load(this.ctl, this.pageBase(addr, 1) + P_STATE);
     return state >= RIGHTS_WRITE ? 'write' : state >= RIGHTS_READ ? 'read' : 'none';
   }
 
@@ -241,21 +270,21 @@ export class AppMemory {
 
   /** Compare-and-swap the int32 at `addr` (4-aligned); returns the previous value. Needs write rights. */
   cas32(addr: number, expected: number, value: number): number {
-    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 4), addr);
     const old = Atomics.compareExchange(this.ri32, addr >>> 2, expected | 0, value | 0);
     this.leave(c);
     return old;
   }
   /** Atomically add `delta` to the int32 at `addr` (4-aligned); returns the previous value. */
   add32(addr: number, delta: number): number {
-    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 4), addr);
     const old = Atomics.add(this.ri32, addr >>> 2, delta | 0);
     this.leave(c);
     return old;
   }
   /** Atomically replace the int32 at `addr`; returns the previous value. */
   xchg32(addr: number, value: number): number {
-    const c = this.enter(this.page(addr, 4), RIGHTS_WRITE, addr);
+    const c = this.enterWrite(this.pageBase(addr, 4), addr);
     const old = Atomics.exchange(this.ri32, addr >>> 2, value | 0);
     this.leave(c);
     return old;
@@ -326,8 +355,8 @@ export class AppMemory {
 
   // ---------------------------------------------------------------- the protocol
 
-  /** Validate `addr` for an access of `align` bytes; return its page. */
-  private page(addr: number, align: number): number {
+  /** Validate `addr` for an access of `align` bytes; return the index of its page's first control word. */
+  private pageBase(addr: number, align: number): number {
     if ((addr >>> 0) !== addr || addr >= this.size || (addr & (align - 1)) !== 0) throw this.badAddress(addr, align);
     if (addr < this.pageSize) {
       throw new DsmError('DSM_ERR_NULL_POINTER', `null pointer dereference at ${hex(addr)} (page 0 is never mapped)`, {
@@ -335,21 +364,20 @@ export class AppMemory {
         page: 0,
       });
     }
-    return addr >>> this.shift;
+    return this.pagesBase + (addr >>> this.shift) * PAGE_STRIDE;
   }
 
-  /** Announce an access with `need` rights (faulting until they are held); returns the counter to leave. */
-  private enter(page: number, need: Need, addr: number): number {
+  /** Announce a store (faulting until write rights are held); returns the counter to leave. */
+  private enterWrite(base: number, addr: number): number {
     const ctl = this.ctl;
-    const base = this.pagesBase + page * PAGE_STRIDE;
-    const counter = base + (need === RIGHTS_WRITE ? P_IN_WRITE : P_IN_READ);
+    const counter = base + P_IN_WRITE;
     for (;;) {
-      if (Atomics.load(ctl, base + P_STATE) >= need) {
+      if (Atomics.load(ctl, base + P_STATE) >= RIGHTS_WRITE) {
         Atomics.add(ctl, counter, 1);
-        if (Atomics.load(ctl, base + P_STATE) >= need) return counter;
+        if (Atomics.load(ctl, base + P_STATE) >= RIGHTS_WRITE) return counter;
         this.leave(counter);
       }
-      this.fault(page, need, addr);
+      this.fault(base, RIGHTS_WRITE, addr);
     }
   }
 
@@ -360,11 +388,11 @@ export class AppMemory {
     }
   }
 
-  /** Block until `page` has `need` rights, or throw (failure recorded, closed, timed out). */
-  private fault(page: number, need: Need, addr: number): void {
+  /** Block until the page (control words at `base`) has `need` rights, or throw (failure recorded, closed, timed out). */
+  private fault(base: number, need: Need, addr: number): void {
+    const page = addr >>> this.shift;
     if (this.closed) throw new DsmError('DSM_ERR_CLOSED', 'this AppMemory was closed', { address: addr, page });
     const ctl = this.ctl;
-    const base = this.pagesBase + page * PAGE_STRIDE;
     const start = performance.now();
     const deadline = start + this.faultTimeoutMs;
     if (need === RIGHTS_WRITE) this.stats.writeFaults++;

@@ -6,15 +6,17 @@
  * The concurrency protocol it takes part in is described at the top of app.ts. Its half:
  *
  * - Taking rights away (downgrade, invalidate): store the lower STATE first, set DRAIN, then wait
- *   until the page's in-access counters are 0 (IN_WRITE for a downgrade; IN_WRITE and IN_READ for
- *   an invalidate), and only then copy the frame. The wait is asynchronous (Atomics.waitAsync on
- *   the counter, woken by the last leaving app thread because DRAIN is set, and re-polled at least
- *   every millisecond) so the fault thread keeps serving the network meanwhile; it is bounded by
- *   drainTimeoutMs, after which the old rights are restored and the call rejects.
+ *   until no app thread is between its write-rights check and its store (IN_WRITE is 0), and only
+ *   then copy the frame. Readers are not waited for: they announce nothing (app.ts, the seqlock).
+ *   The wait is asynchronous (Atomics.waitAsync on the counter, woken by the last leaving app
+ *   thread because DRAIN is set, and re-polled at least every millisecond) so the fault thread
+ *   keeps serving the network meanwhile; it is bounded by drainTimeoutMs, after which the old
+ *   rights are restored and the call rejects.
  * - install(): if the rights go down or the contents are replaced, the same revoke-then-drain
  *   happens first, synchronously (app threads hold the mark for nanoseconds; bounded spin). Then
- *   FAIL is cleared, the data copied, STATE stored, GEN bumped and every waiter notified, in that
- *   order, so a woken app thread always sees the new state.
+ *   FAIL is cleared; if new contents come, GEN is bumped BEFORE they are copied in (so a read that
+ *   overlaps the copy sees GEN move and reads again); then STATE is stored, GEN bumped and every
+ *   waiter notified, in that order, so a woken app thread always sees the new state.
  * - fail(): record code+node (and the full message in a failure-text slot), bump GEN, notify.
  *   Rights are left alone: a read copy stays readable when the upgrade to write fails; faults on
  *   the page throw until the next install().
@@ -48,7 +50,6 @@ import {
   P_FAIL_NODE,
   P_FAIL_TEXT,
   P_GEN,
-  P_IN_READ,
   P_IN_WRITE,
   P_STATE,
   RIGHTS_NONE,
@@ -228,7 +229,13 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_FAIL_CODE, 0);
     Atomics.store(ctl, base + P_FAIL_NODE, 0);
     Atomics.store(ctl, base + P_FAIL_TEXT, 0);
-    if (data !== null) this.frames.set(data, page * this.pageSize);
+    if (data !== null) {
+      // The seqlock's writer side: GEN moves before the contents do. The load orders the copy after
+      // the bump on every CPU (an Atomics.load is an acquire: later stores cannot pass it).
+      Atomics.add(ctl, base + P_GEN, 1);
+      Atomics.load(ctl, base + P_GEN);
+      this.frames.set(data, page * this.pageSize);
+    }
     Atomics.store(ctl, base + P_STATE, next);
     Atomics.add(ctl, base + P_GEN, 1);
     Atomics.notify(ctl, base + P_GEN);
@@ -341,7 +348,7 @@ export class PageStore implements LocalPages {
     return this.perPage.run(page, op);
   }
 
-  /** Lower STATE to `to`, then wait (asynchronously, bounded) until no app thread is mid-access. */
+  /** Lower STATE to `to`, then wait (asynchronously, bounded) until no app thread is between its write check and its store. */
   private async revoke(page: number, to: number): Promise<void> {
     const ctl = this.ctl;
     const base = this.layout.pageWord(page);
@@ -353,8 +360,7 @@ export class PageStore implements LocalPages {
       let waited = false;
       for (let spins = 0; ; spins++) {
         const w = Atomics.load(ctl, base + P_IN_WRITE);
-        const r = to === RIGHTS_NONE ? Atomics.load(ctl, base + P_IN_READ) : 0;
-        if (w === 0 && r === 0) break;
+        if (w === 0) break;
         if (!waited) {
           waited = true;
           this.stats.drainWaits++;
@@ -365,8 +371,7 @@ export class PageStore implements LocalPages {
           Atomics.store(ctl, base + P_STATE, prev);
           throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `page ${page}: an app thread stayed inside an access for more than ${this.drainTimeoutMs} ms; rights left unchanged`, { page });
         }
-        const idx = w !== 0 ? base + P_IN_WRITE : base + P_IN_READ;
-        const res = Atomics.waitAsync(ctl, idx, w !== 0 ? w : r, Math.min(1, remaining));
+        const res = Atomics.waitAsync(ctl, base + P_IN_WRITE, w, Math.min(1, remaining));
         if (res.async) await res.value;
       }
     } finally {
@@ -382,9 +387,7 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_STATE, to);
     const deadline = performance.now() + this.installSpinMs;
     for (let spins = 0; ; spins++) {
-      const w = Atomics.load(ctl, base + P_IN_WRITE);
-      const r = to === RIGHTS_NONE ? Atomics.load(ctl, base + P_IN_READ) : 0;
-      if (w === 0 && r === 0) return;
+      if (Atomics.load(ctl, base + P_IN_WRITE) === 0) return;
       if ((spins & 255) === 255 && performance.now() > deadline) {
         Atomics.store(ctl, base + P_STATE, prev);
         throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `install(page ${page}): app threads stayed inside an access for more than ${this.installSpinMs} ms`, { page });

@@ -28,6 +28,23 @@ export interface FakeHandlerOptions {
  * taken by app threads that count theirs there (the dsm-memory app worker's hammer task). */
 export const CHURN_ROUNDS = 0;
 export const APP_FAULTS = 1;
+/** Version churn (versionsStart): the version being installed, and the newest one made current. */
+export const VERSION_BEGIN = 2;
+export const VERSION_DONE = 3;
+
+/**
+ * The contents of version `k` of a page for the version churn: the first half holds u32 words whose
+ * four bytes are all k mod 256 (a word mixing two versions shows unequal bytes); the second half
+ * holds f64s whose two 32-bit halves are both k (a torn f64 shows unequal halves).
+ */
+export function versionBytes(k: number, pageSize: number): Uint8Array {
+  const b = new Uint8Array(pageSize);
+  const w = new Uint32Array(b.buffer);
+  const half = w.length / 2;
+  w.fill(((k & 0xff) * 0x01010101) >>> 0, 0, half);
+  w.fill(k >>> 0, half);
+  return b;
+}
 
 export type FakeOp =
   /** Contents the next fault on `page` installs (the "remote copy"). */
@@ -50,6 +67,14 @@ export type FakeOp =
   | { op: 'churnStart'; page: number }
   /** Returns the number of churn rounds done. */
   | { op: 'churnStop'; page: number }
+  /**
+   * Keep replacing `page` with its next version (versionBytes): invalidate it, publish
+   * VERSION_BEGIN, then either install the new version (read) or leave the page absent so the next
+   * read faults it in; then publish VERSION_DONE. Needs `progress`. Until versionsStop.
+   */
+  | { op: 'versionsStart'; page: number }
+  /** Returns the number of versions made current. */
+  | { op: 'versionsStop'; page: number }
   | { op: 'snapshot'; page: number }
   | { op: 'rights'; page: number }
   | { op: 'stats' };
@@ -129,6 +154,10 @@ export class FakePageSource implements FaultThreadHandler {
       case 'churnStart':
         this.churnStart(m.page);
         return undefined;
+      case 'versionsStart':
+        this.versionsStart(m.page);
+        return undefined;
+      case 'versionsStop':
       case 'churnStop': {
         const c = this.churning.get(m.page);
         if (c === undefined) return 0;
@@ -183,6 +212,30 @@ export class FakePageSource implements FaultThreadHandler {
         });
         state.rounds++;
         if (this.progress !== undefined) Atomics.add(this.progress, CHURN_ROUNDS, 1);
+        await new Promise((r) => setImmediate(r));
+      }
+    })();
+    this.churning.set(page, state);
+  }
+
+  private versionsStart(page: number): void {
+    const progress = this.progress;
+    if (progress === undefined) throw new Error('versionsStart needs the progress counters');
+    if (this.churning.has(page)) return;
+    const state = { stop: false, rounds: 0, done: Promise.resolve() };
+    state.done = (async () => {
+      while (!state.stop) {
+        await this.serialised(page, async () => {
+          const k = state.rounds + 1;
+          if (this.pages.rights(page) !== 'none') await this.pages.invalidate(page);
+          Atomics.store(progress, VERSION_BEGIN, k);
+          const bytes = versionBytes(k, this.pages.pageSize);
+          this.remote.set(page, bytes);
+          if (k % 2 === 0) this.pages.install(page, bytes, 'read');
+          Atomics.store(progress, VERSION_DONE, k);
+        });
+        state.rounds++;
+        Atomics.add(progress, CHURN_ROUNDS, 1);
         await new Promise((r) => setImmediate(r));
       }
     })();
