@@ -45,6 +45,12 @@ export interface LocalPages {
    * the contents it had (used when ownership moves with the data).
    */
   invalidate(page: number): Promise<Uint8Array>;
+  /**
+   * Drop a READ copy at once (no rights afterwards) and report true; report false, changing
+   * nothing, when the page is held for write (invalidate() then). Nothing needs draining: no
+   * application thread stores into a page it may only read. Nothing is copied.
+   */
+  discard(page: number): boolean;
   /** Current rights of the page on this node. */
   rights(page: number): Access | 'none';
   /** Wake the waiters on `page` with a failure; later accesses keep failing until install(). */

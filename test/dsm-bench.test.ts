@@ -33,9 +33,9 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 /** Every number the issue asks for, plus the p99s, the struct cost and the ratio. */
 const KEYS = [
-  'proxy_ns', 'struct_ns', 'raw_ns', 'proxy_over_raw',
+  'proxy_read_ns', 'struct_read_ns', 'struct_write_ns', 'raw_ns', 'proxy_read_over_raw', 'struct_read_over_raw',
   'rpc_null_p50_us', 'rpc_null_p99_us',
-  'read_fault_p50_us', 'read_fault_p99_us', 'write_fault_p50_us', 'write_fault_p99_us', 'read_fault_over_rpc_null',
+  'read_fault_p50_us', 'read_fault_p99_us', 'write_fault_p50_us', 'write_fault_p99_us', 'read_fault_over_rpc_null', 'write_fault_over_rpc_null',
   'write_fault_0_readers_p50_us', 'write_fault_1_reader_p50_us', 'write_fault_2_readers_p50_us',
   'write_fault_4_readers_p50_us', 'write_fault_4_readers_p99_us', 'read_fault_3_nodes_p50_us',
 ] as const;
@@ -48,6 +48,17 @@ it('runs `dsm-bench --quick --json` to exit code 0 with a last line of JSON hold
   for (const k of KEYS) {
     expect(typeof out[k], `${k} in ${last}`).toBe('number');
     expect(Number.isFinite(out[k]) && (out[k] as number) > 0, `${k} in ${last}`).toBe(true);
+  }
+  // Per manager mode: an object { fixed, dynamic } of positive numbers (a write of a current read
+  // copy may cost... every fault costs at least its request and reply: 2 messages).
+  for (const k of ['read_fault_3_nodes_over_rpc_null', 'messages_per_read_fault', 'messages_per_write_fault'] as const) {
+    const byMode = out[k] as Record<string, unknown>;
+    expect(Object.keys(byMode).sort(), `${k} in ${last}`).toEqual(['dynamic', 'fixed']);
+    for (const v of Object.values(byMode)) expect(typeof v === 'number' && Number.isFinite(v) && v > 0, `${k} in ${last}`).toBe(true);
+  }
+  for (const m of ['fixed', 'dynamic']) {
+    expect((out['messages_per_read_fault'] as Record<string, number>)[m]).toBeGreaterThanOrEqual(2);
+    expect((out['messages_per_write_fault'] as Record<string, number>)[m]).toBeGreaterThanOrEqual(2);
   }
   expect(out['quick']).toBe(true);
   // The human-readable table went to stderr, so stdout is the JSON alone.

@@ -150,21 +150,21 @@ describe('ownership transfer is atomic', () => {
     expect(await c.sched.settle(c.read(1, 1, 0))).toBe(5);
   });
 
-  it('a third node asking before the confirmation arrives: the previous owner checks with the new one (installed) and redirects there', async () => {
+  it('a third node asking before the confirmation arrives: the previous owner redirects it to the new owner, naming the transfer; the new owner serves it', async () => {
     const c = await started({ nodes: 3, initialOwner: () => 0 });
     c.checkInvariantEachStep();
     await c.sched.settle(c.write(2, 1, 0, 7)); // page 1 moves 0 -> 2; the confirmation waits for node 2's heartbeat
     expect(c.nodes[0]!.stats.retainedPages).toBe(1);
     const m0 = c.messages.length;
     expect(await c.sched.settle(c.read(1, 1, 0))).toBe(7);
-    // Node 1's hint (node 0) is stale: node 0 asks node 2 (check), redirects node 1 (and, in the
-    // fixed mode, node 1's directory, on itself, still names node 0), then node 2 serves it.
-    expect(c.countSince(m0, ['ping'])).toMatchObject({ check: 2, request: expect.any(Number) });
-    expect(c.nodes[0]!.stats.retainedPages).toBe(0);
+    // Node 1's hint (node 0) is stale: node 0 redirects it to node 2 (naming the unconfirmed
+    // transfer), and node 2 serves it; in the fixed mode node 1 asks the directory first, which is
+    // itself (page 1's manager): no message. (Node 2 told the manager it owns the page: 2 more.)
+    expect(c.countSince(m0, ['ping', 'owns'])).toEqual({ request: 4 });
     expect(c.nodes[0]!.stats.pagesTakenBack).toBe(0);
   });
 
-  it('a third node asking after the new owner gave up: it promises it never installed the transfer, and the previous owner takes the page back', async () => {
+  it('a third node asking after the new owner gave up: the new owner promises it never installed the transfer, and the previous owner takes the page back', async () => {
     const c = await started({ nodes: 3, initialOwner: () => 0 });
     c.checkInvariantEachStep();
     let dropped = false;
@@ -184,8 +184,10 @@ describe('ownership transfer is atomic', () => {
     expect(c.nodes[0]!.stats.retainedPages).toBe(1);
     c.onMessage = undefined;
     const m0 = c.messages.length;
+    // Node 1 asks node 0, is sent to node 2 (expecting the transfer), which answers NotInstalled;
+    // node 1 brings that back to node 0, which takes the page back and serves it.
     expect(await c.sched.settle(c.read(1, 1, 0))).toBe(0); // the write never happened
-    expect(c.countSince(m0, ['ping'])).toMatchObject({ check: 2 });
+    expect(c.countSince(m0, ['ping'])).toEqual({ request: 6 });
     expect(c.nodes[0]!.stats.pagesTakenBack).toBe(1);
     // Node 2 never installs that transfer now; its next write works.
     await c.sched.settle(c.write(2, 1, 0, 10));
@@ -336,7 +338,7 @@ describe('every message is checked', () => {
     for (const n of nodes) n.close();
   });
 
-  it('a healthy fault costs no extra message: confirmations ride on the heartbeat', async () => {
+  it('a healthy fault costs no extra message but the directory update of an ownership move: confirmations ride on the heartbeat', async () => {
     // 4 nodes; page 1: manager 1, owner 2; reader 0, writer 3. Heartbeats on (they carry the confirmations).
     const c = await started({ nodes: 4, initialOwner: () => 2 });
     await c.sched.run(() => false, 1_000); // a quiet second: count its pings
@@ -353,9 +355,10 @@ describe('every message is checked', () => {
     const counts = c.countSince(m0);
     // 10 read faults by node 0, each one request straight to the owner its hint names: 2 messages
     // each. 10 write faults by node 3: the first takes the page from node 2 (a request, and node 2
-    // invalidates node 0's copy: 4), the other nine upgrade node 3's own read copy (invalidating
-    // node 0's copy: 2). The manager (node 1) is never asked: every hint was right.
-    expect({ ...counts, ping: undefined }).toEqual({ request: 22, invalidate: 20, ping: undefined });
+    // invalidates node 0's copy: 4, and node 3 tells the manager, node 1, that it owns the page: 2),
+    // the other nine upgrade node 3's own read copy (invalidating node 0's copy: 2). The manager
+    // is never asked: every hint was right.
+    expect({ ...counts, ping: undefined }).toEqual({ request: 22, invalidate: 20, owns: 2, ping: undefined });
     // And the heartbeats that carried the confirmations are the ones an idle cluster sends anyway.
     expect(counts.ping).toBe(idlePings);
   });
@@ -365,12 +368,12 @@ describe('every message is checked', () => {
     const h = c.nodes[0]!.handlers;
     const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16, manager: 1 }), incarnation: Cluster.incarnation(2), dead: [] };
     const call = (f: () => unknown) => Promise.resolve().then(f);
-    await expect(call(() => h.request(view, 3, 1, 0, false, { peer: 'stranger', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_REFUSED_NOT_A_MEMBER' });
-    await expect(call(() => h.request({ ...view, config: 1 }, 3, 1, 0, false, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH' });
-    // Page 99 does not exist; a transfer id is never 0; an invalidation names a member as the new owner.
+    await expect(call(() => h.request(view, 3, 1, 0, false, 0, undefined, { peer: 'stranger', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_REFUSED_NOT_A_MEMBER' });
+    await expect(call(() => h.request({ ...view, config: 1 }, 3, 1, 0, false, 0, undefined, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_CLUSTER_MISMATCH' });
+    // Page 99 does not exist; a claim names a member; an invalidation names a member as the new owner.
     const before = c.nodes[0]!.stats.protocolErrors;
-    await expect(call(() => h.request(view, 99, 1, 0, false, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /page 99 is outside/ });
-    await expect(call(() => h.check(view, 3, 0, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /names transfer 0/ });
+    await expect(call(() => h.request(view, 99, 1, 0, false, 0, undefined, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /page 99 is outside/ });
+    await expect(call(() => h.request(view, 3, 1, 0, false, 0, { node: 77, epoch: 3 }, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /names node 77, not a member/ });
     await expect(call(() => h.invalidate(view, 3, 1, 77, 2, { peer: 'node2', callId: 'x' }))).rejects.toMatchObject({ code: 'DSM_ERR_INTERNAL', message: /node 77, not a member/ });
     expect(c.nodes[0]!.stats.protocolErrors - before).toBe(3);
     // None of it changed the page: node 0 still owns page 3 (it is its manager and initial owner).

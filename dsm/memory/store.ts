@@ -263,6 +263,16 @@ export class PageStore implements LocalPages {
     });
   }
 
+  discard(page: number): boolean {
+    this.checkPage(page);
+    const base = this.layout.pageWord(page) + P_STATE;
+    // Only the fault thread changes STATE, so the page is still read-only when it is stored.
+    if (Atomics.load(this.ctl, base) !== RIGHTS_READ) return false;
+    Atomics.store(this.ctl, base, RIGHTS_NONE);
+    this.stats.invalidations++;
+    return true;
+  }
+
   fail(page: number, failure: PageFailure): void {
     this.checkPage(page);
     const code = FAILURE_CODES.indexOf(failure.code) + 1;

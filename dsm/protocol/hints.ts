@@ -34,6 +34,9 @@ export interface OwnerFact {
 export class OwnerHints {
   readonly #facts = new Map<number, OwnerFact>();
   readonly #routes = new Map<number, number>();
+  /** When each guess was made (a counter): a guess made after a hand-off knows more than the hand-off. */
+  readonly #guessedAt = new Map<number, number>();
+  #clock = 0;
   readonly #initialOwner: (page: number) => number;
 
   constructor(initialOwner: (page: number) => number) {
@@ -64,16 +67,33 @@ export class OwnerHints {
     if (epoch < f.epoch || (epoch === f.epoch && (node !== f.node || via !== undefined))) return;
     this.#facts.set(page, via === undefined ? { node, epoch } : { node, epoch, via });
     this.#routes.delete(page);
+    this.#guessedAt.delete(page);
   }
 
-  /** Li & Hudak's compression: route the next request to `node` (which asked to write the page) without knowing it owns it. */
+  /** Li & Hudak's compression: route the next request to `node` (which asked for the page) without knowing it has it. */
   guess(page: number, node: number): void {
-    if (node === this.fact(page).node) this.#routes.delete(page);
-    else this.#routes.set(page, node);
+    if (node === this.fact(page).node) {
+      this.unguess(page);
+      return;
+    }
+    this.#routes.set(page, node);
+    this.#guessedAt.set(page, ++this.#clock);
   }
 
   /** Forget a guess (it led nowhere): the route is the fact again. */
   unguess(page: number): void {
     this.#routes.delete(page);
+    this.#guessedAt.delete(page);
+  }
+
+  /** A counter value: what now() returned before a guess, guessAfter(page, it) finds. */
+  now(): number {
+    return this.#clock;
+  }
+
+  /** The guessed route of `page`, if the guess was made after `time` (a now() value). */
+  guessAfter(page: number, time: number): number | undefined {
+    const at = this.#guessedAt.get(page);
+    return at !== undefined && at > time ? this.#routes.get(page) : undefined;
   }
 }

@@ -14,5 +14,5 @@ export { IVY_DEFAULTS, MANAGER_MODES, resolveIvyOptions } from './options.js';
 export type { IvyOptions, ManagerMode, ResolvedIvyOptions } from './options.js';
 export type { IvyStats, IvyProcedure, LatencyHistogram } from './stats.js';
 export type { MembershipEvent, MembershipStats, PeerStatus } from './membership.js';
-export { IvyClient, IvyDescriptor, Want, Outcome, Settled, Holding, ManagerMode as ManagerModeCode } from './ivy.stubs.js';
-export type { IvyHandlers, Grant, Settle, Where, View, Config, Vote, Ack, Transfer } from './ivy.stubs.js';
+export { IvyClient, IvyDescriptor, Want, Outcome, Holding, ManagerMode as ManagerModeCode } from './ivy.stubs.js';
+export type { IvyHandlers, Grant, Claim, Where, View, Config, Vote, Ack, Transfer } from './ivy.stubs.js';

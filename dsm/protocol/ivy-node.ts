@@ -90,7 +90,7 @@ import { randomInt } from 'node:crypto';
 import type { Access, LocalPages, PageFaultHandler } from '../contract.js';
 import { DsmError } from '../errors.js';
 import type { CallContext } from '../../rpc/index.js';
-import { IvyClient, ManagerMode, type Ack, type Config, type IvyHandlers, type Settle, type View } from './ivy.stubs.js';
+import { IvyClient, ManagerMode, type Ack, type Config, type IvyHandlers, type View } from './ivy.stubs.js';
 import { PageEpochs } from './epochs.js';
 import { OwnerHints } from './hints.js';
 import { Manager } from './manager.js';
@@ -225,7 +225,7 @@ export class IvyNode implements PageFaultHandler {
       directory: this.mode === 'fixed' ? (p) => this.#manager.record(p) : undefined,
     });
     this.#requester = new Requester({
-      ...roles, owner: this.#owner, hints: this.#hints, mode: this.mode, nodes, faultTimeoutMs: opts.faultTimeoutMs,
+      ...roles, owner: this.#owner, hints: this.#hints, mode: this.mode, nodes, faultTimeoutMs: opts.faultTimeoutMs, callTimeoutMs: opts.callTimeoutMs,
       heartbeatIntervalMs: opts.heartbeatIntervalMs, managerOf: managerOfPage, closed: () => this.#closed,
     });
     // The initial owner starts with a writable zero page, so its first store does not fault.
@@ -236,17 +236,20 @@ export class IvyNode implements PageFaultHandler {
     }
     const ack = (): Ack => ({ view: view() });
     this.handlers = {
-      request: (v, page, want, have, holding, ctx) => this.#guard('request', ctx, v, page, (caller) => this.#owner.request(page, want, caller, have, holding)),
+      request: (v, page, want, have, holding, expect, claim, ctx) => this.#guard('request', ctx, v, page, (caller) => {
+        if (claim !== undefined && !this.#membership.isMember(claim.node)) return this.#violation(`a claim about page ${page} names node ${claim.node}, not a member`);
+        return this.#owner.request(page, want, caller, have, holding, expect, claim);
+      }),
       invalidate: (v, page, copyEpoch, newOwner, epoch, ctx) => this.#guard('invalidate', ctx, v, page, async (caller) => {
         if (!this.#membership.isMember(newOwner)) return this.#violation(`invalidation of page ${page} names node ${newOwner}, not a member, as its new owner`);
         await this.#owner.invalidate(page, copyEpoch, newOwner, epoch, caller);
         return ack();
       }),
-      check: (v, page, epoch, ctx) => this.#guard('check', ctx, v, page, (): Settle => {
-        if (epoch < 1) return this.#violation(`check of page ${page} names transfer 0`);
-        return { view: view(), status: this.#owner.check(page, epoch) };
-      }),
       locate: (v, page, ctx) => this.#guard('locate', ctx, v, page, () => this.#owner.where(page)),
+      owns: (v, pages, ctx) => this.#guard('owns', ctx, v, undefined, (caller) => {
+        if (this.mode === 'fixed') for (const t of pages) if (this.#validPage(t.page)) this.#manager.owns(caller, t.page, t.epoch);
+        return ack();
+      }),
       ping: (v, cfg, installed, owns, ctx) => this.#guard('ping', ctx, v, undefined, (caller) => {
         for (const t of installed) if (this.#validPage(t.page)) this.#owner.installed(caller, t.page, t.epoch);
         if (this.mode === 'fixed') for (const t of owns) if (this.#validPage(t.page)) this.#manager.owns(caller, t.page, t.epoch);

@@ -57,6 +57,11 @@ export const Outcome = {
   Busy: 2,
   /** This node does not own the page: ask `node` (its probable owner, or the manager's directory). */
   Redirect: 3,
+  /**
+   * The request came with `expect` (a transfer a previous owner says it handed this node), and this
+   * node never installed it and never will: the previous owner may take the page back.
+   */
+  NotInstalled: 4,
 } as const;
 /** How a node answered a request for a page. */
 export type Outcome = (typeof Outcome)[keyof typeof Outcome];
@@ -67,8 +72,9 @@ export interface Grant {
   outcome: Outcome;
   /**
    * Granted: the owner's per-page number of this grant (a read copy's copy epoch, or a write's
-   * transfer id). Redirect: the epoch of the event that told this node where the page went (0:
-   * the redirect is a guess, Li & Hudak's "the requester of a write will own it").
+   * transfer id). Redirect: the transfer this node handed the page to `node` under, when `node` has
+   * not confirmed it yet (the requester passes it on as `expect`), else 0. NotInstalled: that
+   * transfer.
    */
   epoch: number;
   /** Granted: the contents; absent when the requester's own read copy is current (it upgrades in place). */
@@ -79,21 +85,10 @@ export interface Grant {
   why?: string | undefined;
 }
 
-/** What a node knows of a transfer of a page to it. */
-export const Settled = {
-  /** It installed the transfer (it owns the page, or owned it and passed it on). */
-  Installed: 0,
-  /** It never installed it, and from now on never will (the grant is stale here). */
-  NotInstalled: 1,
-  /** It is asking for the page right now: the grant may still arrive; ask again later. */
-  Pending: 2,
-} as const;
-/** What a node knows of a transfer of a page to it. */
-export type Settled = (typeof Settled)[keyof typeof Settled];
-
-export interface Settle {
-  view: View;
-  status: Settled;
+/** "`node` never installed transfer `epoch`" (its NotInstalled answer), carried back to the previous owner. */
+export interface Claim {
+  node: number;
+  epoch: number;
 }
 
 /** What a node holds of a page (answer to locate). */
@@ -151,7 +146,7 @@ const Ivy$request: ProcedureDescriptor = {
   name: 'request',
   id: 1,
   pool: false,
-  doc: 'Requester -> probable owner: read or write fault. The owner serialises the requests for each\nof its pages, and answers with a read copy (it downgrades to read and adds the requester to\nits copy set) or with the page and its ownership (it invalidates every other copy in\nparallel, drops its rights and keeps the contents until the new owner confirms). A node that\ndoes not own the page answers Redirect. `have` is the epoch of the last grant the requester\ninstalled for the page: asking again below a transfer handed to it shows the grant was lost;\n`holding`: the requester holds that grant\'s read copy now (a write needs no contents then).',
+  doc: 'Requester -> probable owner: read or write fault. The owner serialises the requests for each\nof its pages, and answers with a read copy (it downgrades to read and adds the requester to\nits copy set) or with the page and its ownership (it invalidates every other copy in\nparallel, drops its rights and keeps the contents until the new owner confirms). A node that\ndoes not own the page answers Redirect. `have` is the epoch of the last grant the requester\ninstalled for the page: asking again below a transfer handed to it shows the grant was lost;\n`holding`: the requester holds that grant\'s read copy now (a write needs no contents then);\n`expect`: the unconfirmed transfer the previous owner redirected the requester here under\n(0: none); `claim`: the answer NotInstalled of the node a previous owner redirected to,\nbrought back to that previous owner.',
   checkArgs: Ivy$request$args,
   checkResult: Ivy$request$result,
 };
@@ -165,29 +160,29 @@ const Ivy$invalidate: ProcedureDescriptor = {
   checkResult: Ivy$invalidate$result,
 };
 
-const Ivy$check: ProcedureDescriptor = {
-  name: 'check',
-  id: 3,
-  pool: false,
-  doc: 'Previous owner -> new owner, when someone else asks for a page whose transfer is not\nconfirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the\nprevious owner may take the page back.',
-  checkArgs: Ivy$check$args,
-  checkResult: Ivy$check$result,
-};
-
 const Ivy$locate: ProcedureDescriptor = {
   name: 'locate',
-  id: 4,
+  id: 3,
   pool: false,
   doc: 'Any node -> every live node, when the way to a page\'s owner runs into a dead node: what do\nyou hold of `page`? The question carries the news of the death, so every answer is final:\na node that answers never installs anything from the dead node afterwards.',
   checkArgs: Ivy$locate$args,
   checkResult: Ivy$locate$result,
 };
 
+const Ivy$owns: ProcedureDescriptor = {
+  name: 'owns',
+  id: 4,
+  pool: false,
+  doc: 'New owner -> the page\'s manager, fixed mode, right after it installed a transfer (off the\nfault\'s critical path): I own these pages since these epochs. Keeps the directory current.',
+  checkArgs: Ivy$owns$args,
+  checkResult: Ivy$owns$result,
+};
+
 const Ivy$ping: ProcedureDescriptor = {
   name: 'ping',
   id: 5,
   pool: false,
-  doc: 'Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)\nand Li & Hudak\'s confirmations, piggybacked so a healthy fault costs no extra message:\n`installed` (new owner -> previous owner: I installed these transfers; forget what you kept)\nand `owns` (new owner -> the page\'s manager, fixed mode: I own these since that epoch).',
+  doc: 'Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)\nand Li & Hudak\'s confirmations, piggybacked so they cost no message of their own: `installed`\n(new owner -> previous owner: I installed these transfers; forget what you kept) and `owns`\n(new owner -> the page\'s manager, fixed mode: what an owns call could not deliver).',
   checkArgs: Ivy$ping$args,
   checkResult: Ivy$ping$result,
 };
@@ -208,7 +203,7 @@ const Ivy$propose: ProcedureDescriptor = {
 export const IvyDescriptor: InterfaceDescriptor = {
   name: 'Ivy',
   version: 3,
-  procedures: [Ivy$request, Ivy$invalidate, Ivy$check, Ivy$locate, Ivy$ping, Ivy$propose],
+  procedures: [Ivy$request, Ivy$invalidate, Ivy$locate, Ivy$owns, Ivy$ping, Ivy$propose],
 };
 
 /**
@@ -230,10 +225,13 @@ export class IvyClient {
    * parallel, drops its rights and keeps the contents until the new owner confirms). A node that
    * does not own the page answers Redirect. `have` is the epoch of the last grant the requester
    * installed for the page: asking again below a transfer handed to it shows the grant was lost;
-   * `holding`: the requester holds that grant's read copy now (a write needs no contents then).
+   * `holding`: the requester holds that grant's read copy now (a write needs no contents then);
+   * `expect`: the unconfirmed transfer the previous owner redirected the requester here under
+   * (0: none); `claim`: the answer NotInstalled of the node a previous owner redirected to,
+   * brought back to that previous owner.
    */
-  request(view: View, page: number, want: Want, have: number, holding: boolean, opts?: CallOptions): Promise<Grant> {
-    return call$(this.#caller, this.#iface, Ivy$request, [view, page, want, have, holding], opts) as Promise<Grant>;
+  request(view: View, page: number, want: Want, have: number, holding: boolean, expect: number, claim: Claim | undefined, opts?: CallOptions): Promise<Grant> {
+    return call$(this.#caller, this.#iface, Ivy$request, [view, page, want, have, holding, expect, claim], opts) as Promise<Grant>;
   }
 
   /**
@@ -242,15 +240,6 @@ export class IvyClient {
    */
   invalidate(view: View, page: number, copyEpoch: number, newOwner: number, epoch: number, opts?: CallOptions): Promise<Ack> {
     return call$(this.#caller, this.#iface, Ivy$invalidate, [view, page, copyEpoch, newOwner, epoch], opts) as Promise<Ack>;
-  }
-
-  /**
-   * Previous owner -> new owner, when someone else asks for a page whose transfer is not
-   * confirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the
-   * previous owner may take the page back.
-   */
-  check(view: View, page: number, epoch: number, opts?: CallOptions): Promise<Settle> {
-    return call$(this.#caller, this.#iface, Ivy$check, [view, page, epoch], opts) as Promise<Settle>;
   }
 
   /**
@@ -263,10 +252,18 @@ export class IvyClient {
   }
 
   /**
+   * New owner -> the page's manager, fixed mode, right after it installed a transfer (off the
+   * fault's critical path): I own these pages since these epochs. Keeps the directory current.
+   */
+  owns(view: View, pages: Transfer[], opts?: CallOptions): Promise<Ack> {
+    return call$(this.#caller, this.#iface, Ivy$owns, [view, pages], opts) as Promise<Ack>;
+  }
+
+  /**
    * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
-   * and Li & Hudak's confirmations, piggybacked so a healthy fault costs no extra message:
-   * `installed` (new owner -> previous owner: I installed these transfers; forget what you kept)
-   * and `owns` (new owner -> the page's manager, fixed mode: I own these since that epoch).
+   * and Li & Hudak's confirmations, piggybacked so they cost no message of their own: `installed`
+   * (new owner -> previous owner: I installed these transfers; forget what you kept) and `owns`
+   * (new owner -> the page's manager, fixed mode: what an owns call could not deliver).
    */
   ping(view: View, config: Config, installed: Transfer[], owns: Transfer[], opts?: CallOptions): Promise<Ack> {
     return call$(this.#caller, this.#iface, Ivy$ping, [view, config, installed, owns], opts) as Promise<Ack>;
@@ -291,20 +288,17 @@ export type IvyHandlers = {
    * parallel, drops its rights and keeps the contents until the new owner confirms). A node that
    * does not own the page answers Redirect. `have` is the epoch of the last grant the requester
    * installed for the page: asking again below a transfer handed to it shows the grant was lost;
-   * `holding`: the requester holds that grant's read copy now (a write needs no contents then).
+   * `holding`: the requester holds that grant's read copy now (a write needs no contents then);
+   * `expect`: the unconfirmed transfer the previous owner redirected the requester here under
+   * (0: none); `claim`: the answer NotInstalled of the node a previous owner redirected to,
+   * brought back to that previous owner.
    */
-  request(view: View, page: number, want: Want, have: number, holding: boolean, ctx: CallContext): Grant | Promise<Grant>;
+  request(view: View, page: number, want: Want, have: number, holding: boolean, expect: number, claim: Claim | undefined, ctx: CallContext): Grant | Promise<Grant>;
   /**
    * Owner -> copy holder: drop your read copy of `page` granted at `copyEpoch`; the page goes to
    * `newOwner` under transfer `epoch` (the holder's new probable owner). Idempotent.
    */
   invalidate(view: View, page: number, copyEpoch: number, newOwner: number, epoch: number, ctx: CallContext): Ack | Promise<Ack>;
-  /**
-   * Previous owner -> new owner, when someone else asks for a page whose transfer is not
-   * confirmed yet: did you install transfer `epoch` of `page`? NotInstalled is a promise: the
-   * previous owner may take the page back.
-   */
-  check(view: View, page: number, epoch: number, ctx: CallContext): Settle | Promise<Settle>;
   /**
    * Any node -> every live node, when the way to a page's owner runs into a dead node: what do
    * you hold of `page`? The question carries the news of the death, so every answer is final:
@@ -312,10 +306,15 @@ export type IvyHandlers = {
    */
   locate(view: View, page: number, ctx: CallContext): Where | Promise<Where>;
   /**
+   * New owner -> the page's manager, fixed mode, right after it installed a transfer (off the
+   * fault's critical path): I own these pages since these epochs. Keeps the directory current.
+   */
+  owns(view: View, pages: Transfer[], ctx: CallContext): Ack | Promise<Ack>;
+  /**
    * Heartbeat, any node -> any node, carrying the full configuration (checked at first contact)
-   * and Li & Hudak's confirmations, piggybacked so a healthy fault costs no extra message:
-   * `installed` (new owner -> previous owner: I installed these transfers; forget what you kept)
-   * and `owns` (new owner -> the page's manager, fixed mode: I own these since that epoch).
+   * and Li & Hudak's confirmations, piggybacked so they cost no message of their own: `installed`
+   * (new owner -> previous owner: I installed these transfers; forget what you kept) and `owns`
+   * (new owner -> the page's manager, fixed mode: what an owns call could not deliver).
    */
   ping(view: View, config: Config, installed: Transfer[], owns: Transfer[], ctx: CallContext): Ack | Promise<Ack>;
   /**
@@ -383,7 +382,7 @@ function check$Config(v: unknown, path: string): Config {
 }
 
 function is$Outcome(v: unknown): v is Outcome {
-  return v === 0 || v === 1 || v === 2 || v === 3;
+  return v === 0 || v === 1 || v === 2 || v === 3 || v === 4;
 }
 
 function check$Grant(v: unknown, path: string): Grant {
@@ -422,23 +421,19 @@ function check$Grant(v: unknown, path: string): Grant {
   return { view: s1, outcome: v_outcome, epoch: v_epoch, data: o2, node: o3, why: o4 };
 }
 
-function is$Settled(v: unknown): v is Settled {
-  return v === 0 || v === 1 || v === 2;
-}
-
-function check$Settle(v: unknown, path: string): Settle {
-  if (!isRecord$(v)) throw new ValidationError(path, 'Settle', v);
+function check$Claim(v: unknown, path: string): Claim {
+  if (!isRecord$(v)) throw new ValidationError(path, 'Claim', v);
   for (const k in v) {
     switch (k) {
-      case 'view': case 'status': break;
-      default: throw new ValidationError(path + '.' + k, 'no such field in Settle', v[k]);
+      case 'node': case 'epoch': break;
+      default: throw new ValidationError(path + '.' + k, 'no such field in Claim', v[k]);
     }
   }
-  const v_view = v['view'];
-  const s1 = check$View(v_view, path + '.view');
-  const v_status = v['status'];
-  if (!is$Settled(v_status)) throw new ValidationError(path + '.status', 'Settled', v_status);
-  return { view: s1, status: v_status };
+  const v_node = v['node'];
+  if (typeof v_node !== 'number' || !Number.isInteger(v_node) || v_node < 0 || v_node > 65535) throw new ValidationError(path + '.node', 'uint16', v_node);
+  const v_epoch = v['epoch'];
+  if (typeof v_epoch !== 'number' || !Number.isInteger(v_epoch) || v_epoch < 0 || v_epoch > 4294967295) throw new ValidationError(path + '.epoch', 'uint32', v_epoch);
+  return { node: v_node, epoch: v_epoch };
 }
 
 function is$Holding(v: unknown): v is Holding {
@@ -530,8 +525,8 @@ function check$Vote(v: unknown, path: string): Vote {
   return { view: s1, agree: v_agree, why: o2 };
 }
 
-function Ivy$request$args(args: unknown): [view: View, page: number, want: Want, have: number, holding: boolean] {
-  if (!Array.isArray(args) || args.length !== 5) throw new ValidationError('args', '5 arguments', args);
+function Ivy$request$args(args: unknown): [view: View, page: number, want: Want, have: number, holding: boolean, expect: number, claim: Claim | undefined] {
+  if (!Array.isArray(args) || args.length !== 7) throw new ValidationError('args', '7 arguments', args);
   const a0: unknown = args[0];
   const s1 = check$View(a0, 'args[0]');
   const a1: unknown = args[1];
@@ -542,7 +537,15 @@ function Ivy$request$args(args: unknown): [view: View, page: number, want: Want,
   if (typeof a3 !== 'number' || !Number.isInteger(a3) || a3 < 0 || a3 > 4294967295) throw new ValidationError('args[3]', 'uint32', a3);
   const a4: unknown = args[4];
   if (typeof a4 !== 'boolean') throw new ValidationError('args[4]', 'bool', a4);
-  return [s1, a1, a2, a3, a4];
+  const a5: unknown = args[5];
+  if (typeof a5 !== 'number' || !Number.isInteger(a5) || a5 < 0 || a5 > 4294967295) throw new ValidationError('args[5]', 'uint32', a5);
+  const a6: unknown = args[6];
+  let o2: Claim | undefined;
+  if (a6 !== undefined && a6 !== null) {
+    const s3 = check$Claim(a6, 'args[6]');
+    o2 = s3;
+  }
+  return [s1, a1, a2, a3, a4, a5, o2];
 }
 
 function Ivy$request$result(result: unknown): Grant {
@@ -570,22 +573,6 @@ function Ivy$invalidate$result(result: unknown): Ack {
   return s1;
 }
 
-function Ivy$check$args(args: unknown): [view: View, page: number, epoch: number] {
-  if (!Array.isArray(args) || args.length !== 3) throw new ValidationError('args', '3 arguments', args);
-  const a0: unknown = args[0];
-  const s1 = check$View(a0, 'args[0]');
-  const a1: unknown = args[1];
-  if (typeof a1 !== 'number' || !Number.isInteger(a1) || a1 < 0 || a1 > 4294967295) throw new ValidationError('args[1]', 'uint32', a1);
-  const a2: unknown = args[2];
-  if (typeof a2 !== 'number' || !Number.isInteger(a2) || a2 < 0 || a2 > 4294967295) throw new ValidationError('args[2]', 'uint32', a2);
-  return [s1, a1, a2];
-}
-
-function Ivy$check$result(result: unknown): Settle {
-  const s1 = check$Settle(result, 'result');
-  return s1;
-}
-
 function Ivy$locate$args(args: unknown): [view: View, page: number] {
   if (!Array.isArray(args) || args.length !== 2) throw new ValidationError('args', '2 arguments', args);
   const a0: unknown = args[0];
@@ -597,6 +584,27 @@ function Ivy$locate$args(args: unknown): [view: View, page: number] {
 
 function Ivy$locate$result(result: unknown): Where {
   const s1 = check$Where(result, 'result');
+  return s1;
+}
+
+function Ivy$owns$args(args: unknown): [view: View, pages: Transfer[]] {
+  if (!Array.isArray(args) || args.length !== 2) throw new ValidationError('args', '2 arguments', args);
+  const a0: unknown = args[0];
+  const s1 = check$View(a0, 'args[0]');
+  const a1: unknown = args[1];
+  if (!Array.isArray(a1)) throw new ValidationError('args[1]', 'Transfer[<=1024]', a1);
+  if (a1.length > 1024) throw new ValidationError('args[1]', 'at most 1024 elements', a1);
+  const r4: Transfer[] = [];
+  for (let i2 = 0; i2 < a1.length; i2++) {
+    const e3: unknown = a1[i2];
+    const s5 = check$Transfer(e3, 'args[1][' + i2 + ']');
+    r4.push(s5);
+  }
+  return [s1, r4];
+}
+
+function Ivy$owns$result(result: unknown): Ack {
+  const s1 = check$Ack(result, 'result');
   return s1;
 }
 

@@ -26,9 +26,11 @@
  * - X confirms it (Li & Hudak's confirmation, piggybacked on X's next heartbeat to Y): Y forgets;
  * - X asks Y again with `have` < T: X never got the grant (its reply was lost, and a failed RPC
  *   never delivers a late reply): Y takes the page back exactly as it was (abort) and serves anew;
- * - someone else asks Y first: Y asks X (`check`). Installed: Y forgets and redirects there.
- *   NotInstalled (X promises never to install T): Y takes the page back. Pending (X is still
- *   asking): Busy. X silent: Y waits for the verdict;
+ * - someone else, Q, asks Y first: Y redirects Q to X with `expect` = T. X installed T: it serves
+ *   Q (or redirects it on). X never did and is not asking for the page: it promises never to
+ *   install T (it has seen T) and answers NotInstalled; Q brings that claim back to Y, which takes
+ *   the page back and serves Q. X is still asking: Busy, and Q asks again later. So an unconfirmed
+ *   transfer costs a third party nothing but the hop to X, and Y never waits on X;
  * - X is declared dead: X may have installed T, written, and handed the page on to a node that
  *   had not heard of the death, so Y cannot take it back, nor call it lost on its own: it
  *   redirects to X, the requester finds X dead and asks every live node (locate), and with the
@@ -46,7 +48,7 @@
  * ahead without a holder's answer.
  */
 import { PageQueue } from './page-queue.js';
-import { Holding, Outcome, Settled, Want, type Grant, type Where } from './ivy.stubs.js';
+import { Holding, Outcome, Want, type Claim, type Grant, type Where } from './ivy.stubs.js';
 import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
 import { describeFailure } from './peers.js';
@@ -63,6 +65,8 @@ interface Handed {
   readonly to: number;
   /** The new owner's copy epoch, if it held a read copy (it was not invalidated). */
   readonly toCopy: number | undefined;
+  /** hints.now() at the hand-off: a guess made later names a node further along. */
+  readonly at: number;
 }
 
 export type InvalidateResult = { readonly ok: true } | { readonly ok: false; readonly node: number; readonly why: string; readonly evicted: boolean };
@@ -72,7 +76,7 @@ export interface OwnerInit extends RoleContext {
   readonly callTimeoutMs: number;
   readonly queueWaitMs: number;
   readonly hints: OwnerHints;
-  /** True while this node's requester is resolving a fault on `page` (check answers Pending). */
+  /** True while this node's requester is resolving a fault on `page` (it may still install a transfer). */
   readonly faulting: (page: number) => boolean;
   /**
    * Fixed mode: the directory record a Redirect of a page this node manages names (the manager
@@ -136,10 +140,12 @@ export class Owner {
 
   /**
    * `requester` asks for `page` with `want`; `have` is the epoch of the last grant it installed,
-   * `holding` says it holds that grant's read copy now. Runs behind every earlier request for the
-   * page here, at most queueWaitMs of waiting (then Busy).
+   * `holding` says it holds that grant's read copy now; `expect` is the unconfirmed transfer to
+   * this node a previous owner redirected it here under (0: none); `claim`, the NotInstalled
+   * answer it brings back to this node as that previous owner. Runs behind every earlier request
+   * for the page here, at most queueWaitMs of waiting (then Busy).
    */
-  request(page: number, want: Want, requester: number, have: number, holding: boolean): Promise<Grant> {
+  request(page: number, want: Want, requester: number, have: number, holding: boolean, expect = 0, claim?: Claim): Promise<Grant> {
     const { timers } = this.#i;
     const enqueued = timers.now();
     return this.#lock.run(page, async (): Promise<Grant> => {
@@ -149,28 +155,36 @@ export class Owner {
       // One request holds the page for at most one legitimate invalidation round (plus a message round).
       const deadline = now + this.#i.serveTimeoutMs + this.#i.callTimeoutMs;
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        const g = await this.#step(page, want, requester, have, holding, deadline);
+        const g = await this.#step(page, want, requester, have, holding, expect, claim, deadline);
         if (g !== 'again') return g;
       }
       return this.#busy(`page ${page}: its transfer did not settle after ${MAX_ROUNDS} rounds on node ${this.#i.id}`);
     });
   }
 
-  async #step(page: number, want: Want, requester: number, have: number, holding: boolean, deadline: number): Promise<Grant | 'again'> {
-    const { id, local, counters, timers } = this.#i;
+  async #step(page: number, want: Want, requester: number, have: number, holding: boolean, expect: number, claim: Claim | undefined, deadline: number): Promise<Grant | 'again'> {
+    const { id, local, counters, timers, epochs } = this.#i;
     const lost = this.#lost.get(page);
     if (lost !== undefined) return this.#lostGrant(lost);
     const h = this.#handed.get(page);
-    if (h !== undefined) return this.#settle(page, h, requester, have, deadline);
+    if (h !== undefined) return this.#settle(page, h, requester, have, claim);
     const owned = this.state(page);
-    if (owned === null) return this.#redirect(page, want, requester);
+    if (owned === null) {
+      if (expect > 0 && requester !== id && epochs.installed(page) < expect) {
+        // A previous owner says it handed this node transfer `expect`, which it never installed.
+        if (this.#i.faulting(page)) return this.#busy(`node ${id} is still acquiring page ${page} (transfer ${expect})`, id);
+        epochs.see(page, expect); // a promise: that grant is stale here from now on
+        return { view: this.#i.view(), outcome: Outcome.NotInstalled, epoch: expect, node: id };
+      }
+      return this.#redirect(page, requester);
+    }
     if (local.rights(page) === 'none') {
       counters.c.protocolErrors++;
       return this.#busy(`node ${id} owns page ${page} but holds no copy of it`);
     }
     if (deadline - timers.now() <= 0) return this.#busy(`page ${page}: node ${id} ran out of time`);
     if (want === Want.Read) {
-      if (requester === id) return this.#granted(this.#i.epochs.installed(page)); // an owner always has read rights
+      if (requester === id) return this.#granted(epochs.installed(page)); // an owner always has read rights
       const data = await local.downgrade(page);
       const epoch = this.#next(page);
       owned.copyset.set(requester, epoch);
@@ -187,23 +201,22 @@ export class Owner {
     if (requester === id) {
       // The owner writes its own read copy: no transfer, no data; its copy set is empty now.
       local.install(page, null, 'write');
-      this.#i.epochs.setInstalled(page, epoch);
+      epochs.setInstalled(page, epoch);
       this.#i.hints.learn(page, id, epoch);
       return this.#granted(epoch);
     }
     const toCopy = owned.copyset.get(requester);
     const data = await local.invalidate(page);
     this.#owned.set(page, null);
-    this.#handed.set(page, { epoch, data, to: requester, toCopy });
-    this.#i.hints.learn(page, requester, epoch);
+    this.#handed.set(page, { epoch, data, to: requester, toCopy, at: this.#i.hints.now() });
+    this.#i.hints.learn(page, requester, epoch, id); // announced: a fact once the new owner confirms
     counters.c.pagesSent++;
     // The requester's read copy is the current contents (every write since would have invalidated it).
     return holding && toCopy !== undefined && toCopy === have ? this.#granted(epoch) : this.#granted(epoch, data);
   }
 
   /** This node handed `page` to `h.to` under `h.epoch` and does not know yet whether it was installed. */
-  async #settle(page: number, h: Handed, requester: number, have: number, deadline: number): Promise<Grant | 'again'> {
-    const { membership, peers, timers, id } = this.#i;
+  #settle(page: number, h: Handed, requester: number, have: number, claim: Claim | undefined): Grant | 'again' {
     if (h.to === requester) {
       if (have >= h.epoch) {
         this.#forget(page, h); // it installed the transfer (and asks for something it gave away since)
@@ -212,54 +225,36 @@ export class Owner {
       this.#abort(page, h); // it asks again below the transfer: the grant never reached it
       return 'again';
     }
+    if (claim !== undefined && claim.node === h.to && claim.epoch === h.epoch) {
+      this.#abort(page, h); // the new owner promised it never installed it (NotInstalled)
+      return 'again';
+    }
     // Handed to a node declared dead: it may have installed the page and passed it on to a node
-    // that had not heard of the death yet, so only asking everyone can tell (requester.ts, locate).
-    if (membership.isDead(h.to)) return this.#redirectTo(h.to);
-    const left = deadline - timers.now();
-    if (left <= 0) return this.#busy(`page ${page}: transfer ${h.epoch} to node ${h.to} is unsettled and node ${id} ran out of time`, h.to);
-    const r = await peers.call(h.to, 'check', left, (c, o) => c.check(this.#i.view(), page, h.epoch, o));
-    if (this.#handed.get(page) !== h) return 'again'; // settled meanwhile (its confirmation arrived)
-    if (!r.ok) {
-      if (r.kind === 'dead') return this.#redirectTo(h.to);
-      if (r.kind === 'silent' && !r.notUp) {
-        const v = await membership.verdict(h.to, deadline);
-        if (v === 'alive' || v === 'dead') return 'again';
-      }
-      return this.#busy(`page ${page}: transfer ${h.epoch} to node ${h.to} is unsettled and ${describeFailure(r)}`, h.to);
-    }
-    switch (r.value.status) {
-      case Settled.Installed:
-        this.#forget(page, h);
-        return 'again';
-      case Settled.NotInstalled:
-        this.#abort(page, h);
-        return 'again';
-      default:
-        return this.#busy(`page ${page}: node ${h.to} is still acquiring it (transfer ${h.epoch})`, h.to);
-    }
+    // that had not heard of the death, so only asking everyone can tell (requester.ts, locate).
+    if (this.#i.membership.isDead(h.to)) return this.#redirectTo(h.to, 0);
+    const { hints } = this.#i;
+    // Someone this node sent on after the hand-off went further than h.to (Li & Hudak's
+    // compression): send this one there too; else to h.to, naming the transfer.
+    const further = hints.guessAfter(page, h.at);
+    hints.guess(page, requester);
+    if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(further, 0);
+    return this.#redirectTo(h.to, h.epoch);
   }
 
   /** Not the owner: tell the requester where to ask (the manager's directory, or this node's route). */
-  #redirect(page: number, want: Want, requester: number): Grant {
+  #redirect(page: number, requester: number): Grant {
     const { hints, id } = this.#i;
-    const dir = this.#i.directory?.(page);
-    let node: number;
-    let epoch: number;
-    if (dir !== undefined) {
-      ({ node, epoch } = dir);
-    } else {
-      node = hints.route(page);
-      epoch = hints.guessed(page) ? 0 : hints.fact(page).epoch;
-    }
-    // Li & Hudak's compression: the writer will own the page; send the next request there.
-    if (want === Want.Write && requester !== id) hints.guess(page, requester);
-    this.#i.counters.c.redirectsGiven++;
-    return { view: this.#i.view(), outcome: Outcome.Redirect, epoch, node };
-  }
-
-  #redirectTo(node: number): Grant {
+    const node = this.#i.directory?.(page)?.node ?? hints.route(page);
+    // Li & Hudak's compression: the writer will own the page (and a reader will know who does:
+    // at worst one more hop); send the next request there.
+    if (requester !== id) hints.guess(page, requester);
     this.#i.counters.c.redirectsGiven++;
     return { view: this.#i.view(), outcome: Outcome.Redirect, epoch: 0, node };
+  }
+
+  #redirectTo(node: number, epoch: number): Grant {
+    this.#i.counters.c.redirectsGiven++;
+    return { view: this.#i.view(), outcome: Outcome.Redirect, epoch, node };
   }
 
   /** Take the page back as it was before transfer `h` (the new owner never installed it, and never will). */
@@ -272,8 +267,11 @@ export class Owner {
     this.#i.counters.c.pagesTakenBack++;
   }
 
+  /** Transfer `h` is known installed: forget what was kept for it. */
   #forget(page: number, h: Handed): void {
-    if (this.#handed.get(page) === h) this.#handed.delete(page);
+    if (this.#handed.get(page) !== h) return;
+    this.#handed.delete(page);
+    this.#i.hints.learn(page, h.to, h.epoch);
   }
 
   /** The next epoch of `page` (this node owns it, so nobody else numbers its grants). */
@@ -288,18 +286,7 @@ export class Owner {
   /** `from` confirmed that it installed transfer `epoch` of `page` (piggybacked on its heartbeat). */
   installed(from: number, page: number, epoch: number): void {
     const h = this.#handed.get(page);
-    if (h !== undefined && h.to === from && h.epoch === epoch) this.#handed.delete(page);
-  }
-
-  // ---- check (previous owner -> new owner)
-
-  /** Did this node install transfer `epoch` of `page`? NotInstalled also makes sure it never will. */
-  check(page: number, epoch: number): Settled {
-    const { epochs } = this.#i;
-    if (epochs.installed(page) >= epoch) return Settled.Installed;
-    if (this.#i.faulting(page)) return Settled.Pending;
-    epochs.see(page, epoch);
-    return Settled.NotInstalled;
+    if (h !== undefined && h.to === from && h.epoch === epoch) this.#forget(page, h);
   }
 
   // ---- locate (any node -> everyone)
@@ -400,7 +387,7 @@ export class Owner {
     epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
     hints.learn(page, newOwner, epoch, from);
     if (epochs.installed(page) !== copyEpoch || this.owns(page)) return;
-    if (local.rights(page) !== 'none') await local.invalidate(page);
+    if (local.rights(page) !== 'none' && !local.discard(page)) await local.invalidate(page);
   }
 
   #granted(epoch: number, data?: Uint8Array): Grant {

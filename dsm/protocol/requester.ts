@@ -43,7 +43,7 @@
  * Each message carries the lower-level cause (the RPC error's message, the owner's reason).
  */
 import type { Access, PageFailure } from '../contract.js';
-import { Holding, Outcome, Want, type Grant, type Where } from './ivy.stubs.js';
+import { Holding, Outcome, Want, type Claim, type Grant, type Where } from './ivy.stubs.js';
 import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
@@ -60,6 +60,7 @@ export class FaultFailed {
 
 export interface RequesterInit extends RoleContext {
   readonly faultTimeoutMs: number;
+  readonly callTimeoutMs: number;
   readonly heartbeatIntervalMs: number;
   readonly mode: ManagerMode;
   readonly nodes: readonly number[];
@@ -134,10 +135,19 @@ export class Requester {
     const manager = this.#i.managerOf(page);
     const want = access === 'read' ? Want.Read : Want.Write;
     let target = hints.route(page);
+    /** The walk started from a guess (Li & Hudak's compression): if it leads nowhere, the fact comes next. */
+    let guessed = hints.guessed(page);
     /** Fixed: the manager's directory was consulted in this walk. */
     let askedManager = false;
     /** Nodes this walk asked since it last started over: seeing one again is a cycle of stale hints. */
     const visited = new Set<number>();
+    /** The unconfirmed transfer a previous owner redirected this walk under, and that previous owner. */
+    let expect = 0;
+    let handedBy: number | undefined;
+    /** A NotInstalled answer to bring back to `handedBy`. */
+    let claim: Claim | undefined;
+    /** Fixed: a previous owner's pointer (with its transfer) the walk set aside to ask the directory. */
+    let pending: { node: number; epoch: number; by: number } | undefined;
     let cause: string | undefined;
     let blocker: number | undefined;
     const lost = owner.lostWith(page);
@@ -146,6 +156,12 @@ export class Requester {
       this.#checkAlive(page);
       const left = deadline - timers.now();
       if (left <= 0) throw this.#timedOut(page, access, cause, blocker);
+      if (guessed && target !== id && membership.isDead(target)) {
+        guessed = false;
+        hints.unguess(page);
+        target = hints.route(page);
+        continue;
+      }
       if (target !== id && membership.isDead(target)) {
         // The way to the owner runs into a dead node.
         if (mode === 'fixed' && target !== manager && !askedManager) {
@@ -169,16 +185,19 @@ export class Requester {
         visited.clear();
         continue;
       }
-      visited.add(target);
+      if (claim === undefined) visited.add(target); // (going back to a previous owner with a claim is no cycle)
       const mismatch = membership.mismatch(target);
       if (mismatch !== undefined) {
         throw new FaultFailed({ code: 'DSM_ERR_CLUSTER_MISMATCH', message: `page ${page}: ${role(target, manager, askedManager)}, ${mismatch}`, node: target });
       }
       const have = epochs.installed(page);
       const holding = local.rights(page) === 'read';
+      const [ex, cl] = [expect, claim];
+      expect = 0;
+      claim = undefined;
       const r: Result<Grant> = target === id
-        ? await peers.local(() => owner.request(page, want, id, have, holding))
-        : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, o));
+        ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
+        : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
       this.#checkAlive(page);
       if (!r.ok) {
         switch (r.kind) {
@@ -190,6 +209,7 @@ export class Requester {
           case 'silent':
             cause = `${role(target, manager, askedManager)}, ${describeFailure(r)}`;
             blocker = target;
+            [expect, claim] = [ex, cl]; // the same request again, once the node is heard from
             // Not up yet: look again in a heartbeat (or as soon as it is heard from, or known dead).
             // Suspected: wait for the verdict.
             await membership.verdict(target, r.notUp ? Math.min(deadline, timers.now() + this.#i.heartbeatIntervalMs) : deadline);
@@ -206,6 +226,7 @@ export class Requester {
           throw pageLost(page, g.node);
         case Outcome.Busy:
           counters.c.busyRetries++;
+          [expect, claim] = [ex, cl];
           cause = `node ${target}: ${g.why ?? 'busy'}`;
           blocker = g.node ?? blocker;
           await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
@@ -217,10 +238,37 @@ export class Requester {
             throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: node ${target} redirected the fault to ${next === undefined ? 'nobody' : `node ${next}, not a member`}`, node: target });
           }
           counters.c.redirects++; // (the route is not changed: only what a node sees happen is a fact, hints.ts)
+          if (guessed) {
+            // The guess was wrong: go where this node itself saw the page go.
+            guessed = false;
+            hints.unguess(page);
+            const fact = hints.route(page);
+            if (fact !== target && !visited.has(fact)) {
+              target = fact;
+              continue;
+            }
+          }
           if (mode === 'fixed' && !askedManager && target !== manager) {
-            // Li & Hudak's fixed manager: the hint was wrong, ask the directory.
+            // Li & Hudak's fixed manager: the hint was wrong, ask the directory (kept current by
+            // the owners' owns calls). A previous owner's pointer is kept in case the directory
+            // turns out to know less.
+            if (g.epoch > 0) pending = { node: next, epoch: g.epoch, by: target };
             target = manager;
             askedManager = true;
+            continue;
+          }
+          if (g.epoch > 0) {
+            // A previous owner that handed the page over and has no confirmation yet: it names the
+            // one node that can have it, first hand. Ask it, saying so.
+            expect = g.epoch;
+            handedBy = target;
+            target = next;
+            continue;
+          }
+          if (pending !== undefined && visited.has(next)) {
+            // The directory sent the walk back where it had been: take the previous owner's pointer.
+            [target, expect, handedBy] = [pending.node, pending.epoch, pending.by];
+            pending = undefined;
             continue;
           }
           if (visited.has(next) || visited.size > this.#maxHops) {
@@ -244,6 +292,17 @@ export class Requester {
             continue;
           }
           target = next;
+          continue;
+        }
+        case Outcome.NotInstalled: {
+          // The node a previous owner handed the page to never installed it, and promised never to.
+          if (handedBy === undefined || g.node !== target) {
+            counters.c.protocolErrors++;
+            throw new FaultFailed({ code: 'DSM_ERR_INTERNAL', message: `page ${page}: node ${target} answered NotInstalled to a request that named no transfer`, node: target });
+          }
+          claim = { node: target, epoch: g.epoch };
+          target = handedBy;
+          handedBy = undefined;
           continue;
         }
         case Outcome.Granted: {
@@ -293,13 +352,22 @@ export class Requester {
     }
     epochs.setInstalled(page, g.epoch);
     if (access === 'write') {
-      // Li & Hudak's confirmations, piggybacked on the next heartbeats: the previous owner may
-      // forget what it kept; the manager's directory (fixed mode) learns the new owner.
+      // Li & Hudak's confirmation, piggybacked on the next heartbeat: the previous owner may
+      // forget what it kept (asked before it arrives, the previous owner checks: owner.ts).
       membership.queueInstalled(from, page, g.epoch);
+      // Fixed mode: the manager's directory learns the new owner at once (off this fault's path),
+      // so a fault whose hint is stale finds the owner in one more call; if this call fails, the
+      // next heartbeat carries it. (The previous owner knows already: it handed the page over.)
       const manager = this.#i.managerOf(page);
-      if (mode === 'fixed' && manager !== id && manager !== from) membership.queueOwns(manager, page, g.epoch);
+      if (mode === 'fixed' && manager !== id && manager !== from) void this.#tellManager(manager, page, g.epoch);
     }
     return true;
+  }
+
+  async #tellManager(manager: number, page: number, epoch: number): Promise<void> {
+    const { peers, membership, callTimeoutMs } = this.#i;
+    const r = await peers.call(manager, 'owns', callTimeoutMs, (c, o) => c.owns(this.#i.view(), [{ page, epoch }], o));
+    if (!r.ok) membership.queueOwns(manager, page, epoch);
   }
 
   /**

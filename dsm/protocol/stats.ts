@@ -1,8 +1,8 @@
 /** Counters of one node's coherence protocol. Read with IvyNode.stats (a snapshot). */
 
 /** Procedures of ivy.rpc, for per-type message counts. */
-export type IvyProcedure = 'request' | 'invalidate' | 'check' | 'locate' | 'ping' | 'propose';
-const PROCEDURES: readonly IvyProcedure[] = ['request', 'invalidate', 'check', 'locate', 'ping', 'propose'];
+export type IvyProcedure = 'request' | 'invalidate' | 'locate' | 'owns' | 'ping' | 'propose';
+const PROCEDURES: readonly IvyProcedure[] = ['request', 'invalidate', 'locate', 'owns', 'ping', 'propose'];
 
 export interface LatencyHistogram {
   /** Upper bounds in ms; counts has one more element, for latencies above the last bound. */
@@ -51,7 +51,7 @@ export interface IvyStats {
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function zeroByProc(): Record<IvyProcedure, number> {
-  return { request: 0, invalidate: 0, check: 0, locate: 0, ping: 0, propose: 0 };
+  return { request: 0, invalidate: 0, locate: 0, owns: 0, ping: 0, propose: 0 };
 }
 
 export class IvyCounters {

@@ -182,6 +182,14 @@ export class FakePages implements LocalPages {
     });
   }
 
+  discard(page: number): boolean {
+    const e = this.pages.get(page);
+    if (e?.rights !== 'read') return false;
+    e.rights = 'none';
+    e.bytes = null;
+    return true;
+  }
+
   rights(page: number): Access | 'none' {
     return this.pages.get(page)?.rights ?? 'none';
   }
