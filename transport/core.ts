@@ -223,14 +223,14 @@ export class TransportCore {
   private take(d: Datagram, key: string, host: string, port: number, now: number, opener: Opener | undefined, counter: number): PeerSession | undefined {
     let s = this.sessions.get(key);
     if (s === undefined) {
-      if (!(d.flags & F_ECHO) || !this.ctx.handshake.verify(key, d.echo, now)) {
-        this.answerStranger(d, key, host, port, now);
-        return undefined;
-      }
       const t = opener === undefined ? undefined : this.tombstones.get(key);
       if (t !== undefined && counter <= t.highest && t.keyId.equals(opener!.keyId)) {
-        // A replay of what an evicted session of this address took cannot bring it back.
+        // What an evicted session of this address took, again: a replay, which cannot bring it back.
         this.counters.replay++;
+        return undefined;
+      }
+      if (!(d.flags & F_ECHO) || !this.ctx.handshake.verify(key, d.echo, now)) {
+        this.answerStranger(d, key, host, port, now);
         return undefined;
       }
       s = this.admit(key, host, port, now);

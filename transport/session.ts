@@ -325,10 +325,15 @@ export class PeerSession {
 
   // ------------------------------------------------------------------ sessions
 
-  /** Keyed: the incarnation just proven seals with `opener`; start its replay window with `counter`. */
+  /**
+   * Keyed: the incarnation just proven seals with `opener`; its replay window starts at the proof's
+   * `counter`. Everything the peer sealed before it was sent before it knew us and was answered
+   * without state (or, with a tombstone, was taken by an evicted session): a replay from now on.
+   */
   private acceptKey(opener: Opener, counter: number): boolean {
     const w = new ReplayWindow();
-    if (this.floor !== undefined && this.floor.keyId.equals(opener.keyId)) w.raiseFloor(this.floor.highest);
+    const tomb = this.floor !== undefined && this.floor.keyId.equals(opener.keyId) ? this.floor.highest : -1;
+    w.raiseFloor(Math.max(counter - 1, tomb));
     this.floor = undefined;
     this.rxOpener = opener;
     this.rxWindow = w;
