@@ -15,7 +15,7 @@
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
 import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
@@ -28,9 +28,11 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
   --kill ID      the node to SIGKILL: 1, 2 or 3 (default 3)
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       fault-injection seed (default 1)
+  --insecure     no cluster key: the nodes talk in clear text (default: a fresh key for this run,
+                 every datagram encrypted and authenticated)
   --help         this text
 
-DEBUG=pagewire:* shows the protocol traffic of every node on stderr.
+DEBUG=pagewire:* shows the protocol traffic of every node on stderr (decoded, after decryption).
 `;
 
 const IDS: readonly number[] = [1, 2, 3];
@@ -46,7 +48,7 @@ interface Stats {
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed'], ['insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -67,9 +69,11 @@ async function main(): Promise<number> {
     ids: IDS,
     args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), ...(loss > 0 ? ['--loss', String(loss)] : [])],
     argsFor: (id) => ['--seed', String(seed * 16 + id)],
+    insecure: flags.has('insecure'),
   });
   try {
     say(`  started nodes ${cluster.nodes.map((n) => `${n.id} (${n.address})`).join(', ')} in ${ms(performance.now() - t0)}`);
+    say(`  ${securityLine(cluster)}`);
     if (loss > 0) say(`  fault injection: every node drops ${pct(loss)} of the datagrams it sends (seed ${seed})`);
     return await run(cluster, count, victim, survivors, check, failures, loss);
   } finally {

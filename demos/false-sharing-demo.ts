@@ -11,7 +11,7 @@
  *
  *   npm run demo:false-sharing -- --nodes 3 --writes 500000
  */
-import { startCluster, type Cluster } from './cluster.js';
+import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { helpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
@@ -22,6 +22,7 @@ Each node increments its own word; first the words are in separate pages, then i
 
   --nodes N    node processes, 2 or 3 (default 2; this VM has 2 cores, 3 nodes also compete for CPU)
   --writes N   increments per node per run (1000..10000000, default 200000)
+  --insecure   no cluster key: the nodes talk in clear text (default: a fresh key for this run)
   --help       this text
 `;
 
@@ -86,7 +87,7 @@ async function run(cluster: Cluster, addrs: number[], writes: number): Promise<R
 }
 
 async function main(): Promise<number> {
-  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes'], ['insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -96,8 +97,9 @@ async function main(): Promise<number> {
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
 
   say(`pagewire false-sharing demo: ${nodes} node processes, each increments its own word ${writes.toLocaleString('en')} times`);
-  const cluster = await startCluster({ ids, args: ['--page-size', String(PAGE)] });
+  const cluster = await startCluster({ ids, args: ['--page-size', String(PAGE)], insecure: flags.has('insecure') });
   try {
+    say(`  ${securityLine(cluster)}`);
     const home = cluster.node(1);
     // Every page is allocated on node 1, so both runs start from the same placement.
     const separate: number[] = [];

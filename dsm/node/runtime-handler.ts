@@ -7,20 +7,45 @@
  *
  * Every message the transport delivers from a configured peer is evidence of life for the
  * membership (IvyNode.heard), page traffic as much as heartbeats; an incoming call's node is the
- * one its transport address belongs to. Membership events go to the application thread
- * (FaultThreadContext.emit), where DsmNode re-emits them.
+ * one its transport address belongs to. With a cluster key that node must also be the one the
+ * key authenticates (node N seals as "nodeN", MessageEvent.peerId): a call whose key proves
+ * another node, or none of the cluster's, is refused before Ivy sees it (RPC_ERR_UNAUTHENTICATED,
+ * counted in stats().rpc.unauthenticated), and its messages are no evidence of anyone's life.
+ * Membership events go to the application thread (FaultThreadContext.emit), where DsmNode
+ * re-emits them, and so do reports of datagrams the transport dropped as unauthenticated or
+ * replayed (at most one a second).
  */
 import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
-import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
+import { RpcClient, RpcServer, type RpcServerStats } from '../../rpc/runtime/index.js';
+import type { CallContext } from '../../rpc/index.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
-import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
+import { initialOwner, transportNodeId, type ResolvedDsmNodeOptions } from './options.js';
 
 /** What the application thread can ask the fault thread (FaultThread.call). */
 export type RuntimeRequest = { type: 'stats' };
 
+/**
+ * Datagrams the node's transport dropped because they did not authenticate under the cluster key
+ * (a node with another key, a forgery, clear text) or replayed authentic ones, since the last report.
+ */
+export interface SecurityEvent {
+  readonly kind: 'dropped';
+  readonly auth: number;
+  readonly replay: number;
+  /** The last unauthenticated datagram: its sender's address and why it failed. */
+  readonly lastFrom: string | undefined;
+  readonly lastReason: string | undefined;
+}
+
 /** An event of the fault thread, posted to the application thread. */
-export type RuntimeEvent = { readonly type: 'membership'; readonly event: MembershipEvent };
+export type RuntimeEvent =
+  | { readonly type: 'membership'; readonly event: MembershipEvent }
+  | { readonly type: 'security'; readonly event: SecurityEvent };
+
+/** How often the fault thread looks for (and reports) unauthenticated or replayed datagrams. */
+const SECURITY_REPORT_MS = 1_000;
+
 
 export interface DsmNodeStats {
   readonly id: number;
@@ -33,16 +58,35 @@ export interface DsmNodeStats {
   readonly ivy: IvyNode['stats'];
   readonly store: FaultThreadContext['pages']['stats'];
   readonly transport: ReturnType<UdpEndpoint['stats']>;
+  /** The node's RPC server: calls refused as unauthenticated among them. */
+  readonly rpc: RpcServerStats;
 }
 
 export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
   // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
   const pinnedPeers = [...(o.transport?.pinnedPeers ?? []), ...o.peers.map((p) => p.address)];
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}`, pinnedPeers });
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: transportNodeId(o.id), pinnedPeers, key: o.key });
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
   const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
+  const keyed = o.key !== undefined;
+  /** The peer at `address`, if the transport vouches for it: keyed, its key must prove that node. */
+  const nodeAt = (address: string, peerId: string | undefined): number | undefined => {
+    const id = idOf.get(address);
+    return id !== undefined && (!keyed || peerId === transportNodeId(id)) ? id : undefined;
+  };
+  /** Why a keyed call is refused: the node its key proves is not the node its address stands for. */
+  const unauthenticated = (ctx: CallContext): string | undefined => {
+    if (!keyed || nodeAt(ctx.peer, ctx.peerId) !== undefined) return undefined;
+    const claimed = /^node(\d+)$/.exec(ctx.peerId ?? '');
+    const proven = claimed !== null && o.peers.some((p) => p.id === Number(claimed[1])) ? `node ${claimed[1]}` : undefined;
+    const at = idOf.get(ctx.peer);
+    const where = at === undefined ? `${ctx.peer}, which is no node's address` : `${ctx.peer}, the address of node ${at}`;
+    return proven === undefined
+      ? `the caller's key proves ${JSON.stringify(ctx.peerId ?? '')}, which is not a node of this cluster; it calls from ${where}`
+      : `the caller's key proves it is ${proven}, but it calls from ${where}: a node cannot speak for another`;
+  };
   const rpcClients: RpcClient[] = [];
   const stubs = new Map<number, IvyClient>();
   const peer = (n: number): IvyClient => {
@@ -57,16 +101,29 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   };
   const ivy = new IvyNode({
     id: o.id, nodes: o.nodes, local: ctx.pages, peer,
-    callerOf: (c) => idOf.get(c.peer),
+    callerOf: (c) => nodeAt(c.peer, c.peerId),
     initialOwner: initialOwner(o.nodes, o.pageCount),
     onEvent: (event) => ctx.emit({ type: 'membership', event } satisfies RuntimeEvent),
     options: o.ivy,
   });
   ep.on('message', (m) => {
-    const id = idOf.get(m.peer);
+    const id = nodeAt(m.peer, m.peerId);
     if (id !== undefined) ivy.heard(id);
   });
-  server.serve(IvyDescriptor, ivy.handlers);
+  server.serve(IvyDescriptor, ivy.handlers, { authorize: ({ ctx }) => unauthenticated(ctx) });
+  let seen = { auth: 0, replay: 0 };
+  const security = setInterval(() => {
+    const s = ep.stats();
+    const auth = s.bad.auth - seen.auth;
+    const replay = s.bad.replay - seen.replay;
+    if (auth + replay === 0) return;
+    seen = { auth: s.bad.auth, replay: s.bad.replay };
+    ctx.emit({
+      type: 'security',
+      event: { kind: 'dropped', auth, replay, lastFrom: s.lastAuthFailure?.from, lastReason: s.lastAuthFailure?.reason },
+    } satisfies RuntimeEvent);
+  }, SECURITY_REPORT_MS);
+  security.unref();
   return {
     fault: (page, access) => ivy.fault(page, access),
     onMessage(msg: unknown): DsmNodeStats {
@@ -74,10 +131,11 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
       return {
         id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
-        ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(),
+        ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), rpc: server.stats(),
       };
     },
     async close(): Promise<void> {
+      clearInterval(security);
       ivy.close();
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();
