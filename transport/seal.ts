@@ -163,12 +163,14 @@ export class Sealer {
   }
 }
 
-/** The parts of a sealed datagram's header, as views into it. */
+/**
+ * A sealed datagram's clear header, as offsets into it (no views: this is on every datagram's
+ * path). Bytes [2, 15+n) are the key id: idLen, nodeId, salt (who sealed it under which key).
+ */
 export interface SealedHeader {
-  /** Bytes [2, 15+n): idLen, nodeId, salt: who sealed it under which key. */
-  readonly keyId: Uint8Array;
-  readonly idBytes: Uint8Array;
-  readonly salt: Uint8Array;
+  readonly buf: Uint8Array;
+  /** n: bytes of the node id. */
+  readonly idLen: number;
   readonly counter: number;
   /** Where the sealed inner datagram starts. */
   readonly headerBytes: number;
@@ -193,10 +195,7 @@ export function parseSealedHeader(buf: Uint8Array): SealedHeader | SealedFailure
   if (len < h + FIXED_HEADER_BYTES + TAG_BYTES) return 'truncated';
   const counter = readCounter(buf, h - COUNTER_BYTES);
   if (counter > MAX_COUNTER) return 'malformed';
-  return {
-    keyId: buf.subarray(2, 3 + n + SALT_BYTES), idBytes: buf.subarray(3, 3 + n), salt: buf.subarray(3 + n, 3 + n + SALT_BYTES),
-    counter, headerBytes: h,
-  };
+  return { buf, idLen: n, counter, headerBytes: h };
 }
 
 /**
@@ -219,21 +218,23 @@ export class Opener {
 
   /** The opener for a parsed header; undefined if the node id is not valid UTF-8. */
   static for(clusterKey: Uint8Array, h: SealedHeader): Opener | undefined {
+    const n = h.idLen;
+    const idBytes = h.buf.subarray(3, 3 + n);
     let nodeId: string;
     try {
-      nodeId = UTF8.decode(h.idBytes);
+      nodeId = UTF8.decode(idBytes);
     } catch {
       return undefined;
     }
-    return new Opener(Buffer.from(h.keyId), nodeId, deriveKey(clusterKey, h.salt, h.idBytes));
+    return new Opener(Buffer.from(h.buf.subarray(2, 3 + n + SALT_BYTES)), nodeId, deriveKey(clusterKey, h.buf.subarray(3 + n, 3 + n + SALT_BYTES), idBytes));
   }
 
   /** Is this the key `h` names (same node id, same salt)? */
   matches(h: SealedHeader): boolean {
     const a = this.keyId;
-    const b = h.keyId;
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    if (a.length !== 1 + h.idLen + SALT_BYTES) return false;
+    const b = h.buf;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[2 + i]) return false;
     return true;
   }
 
@@ -280,7 +281,7 @@ export function encodeRefusal(h: SealedHeader): Buffer {
   const out = Buffer.allocUnsafe(REFUSAL_BYTES);
   out[0] = SEALED_VERSION;
   out[1] = KIND_REFUSAL;
-  out.set(h.salt, 2);
+  out.set(h.buf.subarray(3 + h.idLen, 3 + h.idLen + SALT_BYTES), 2);
   writeCounter(out, 2 + SALT_BYTES, h.counter);
   return out;
 }
