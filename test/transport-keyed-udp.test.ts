@@ -10,10 +10,9 @@ import dgram from 'node:dgram';
 import { format } from 'node:util';
 import createDebug from 'debug';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateClusterKey, isTransportError, type EndpointStats, type UdpEndpoint } from '../transport/index.js';
+import { generateClusterKey, isTransportError, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
-import { Sealer } from '../transport/seal.js';
-import { encodeDatagram, F_CHALLENGE, F_DATA, F_FIRST, F_LAST, F_SYN, type Datagram } from '../transport/wire.js';
+import { clearForgeries, drops, flipped, forgedSealed, randomDatagrams as randomBytes } from './support/attacker.js';
 import { collect, Endpoints } from './support/transport.js';
 import { UdpProxy } from './support/udp-proxy.js';
 import { waitFor, within } from './support/wait.js';
@@ -33,44 +32,6 @@ async function attackerSocket(): Promise<dgram.Socket> {
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
   sockets.push(s);
   return s;
-}
-
-/** Every counter a dropped datagram can land in. */
-function drops(s: EndpointStats): number {
-  const b = s.bad;
-  return b.auth + b.replay + b.truncated + b.malformed + b.oversized + b.badVersion + b.badChecksum + b.staleSession + b.unproven + b.badEcho;
-}
-
-function forgedSealed(rand: () => number, n: number): Buffer[] {
-  // An attacker with a key of its own, claiming a's node id, with plausible inner fields.
-  const s = new Sealer(generateClusterKey(), 'node-a');
-  return Array.from({ length: n }, (_, i) => s.seal({
-    flags: F_DATA | F_SYN | F_FIRST | F_LAST, window: 64, srcInc: (rand() * 2 ** 32) >>> 0 || 1, dstInc: (rand() * 2 ** 32) >>> 0,
-    stream: i + 1, ackStream: 0, seq: i, ack: 0, isn: i, challenge: 0n, echo: 0n, sacks: [], payload: Buffer.from(`forged ${i}`),
-  } satisfies Datagram)!);
-}
-
-function clearForgeries(rand: () => number, n: number): Buffer[] {
-  return Array.from({ length: n }, (_, i) => encodeDatagram({
-    flags: F_DATA | F_SYN | F_FIRST | F_LAST | F_CHALLENGE, window: 64, srcInc: (rand() * 2 ** 32) >>> 0 || 1, dstInc: 0,
-    stream: i + 1, ackStream: 0, seq: 5, ack: 0, isn: 5, challenge: 1n, echo: 0n, sacks: [], payload: Buffer.from(`clear ${i}`),
-  }));
-}
-
-function flipped(rand: () => number, from: Buffer[], n: number): Buffer[] {
-  return Array.from({ length: n }, (_, i) => {
-    const b = Buffer.from(from[i % from.length]!);
-    const flips = 1 + Math.floor(rand() * 3);
-    for (let k = 0; k < flips; k++) {
-      const bit = Math.floor(rand() * b.length * 8);
-      b[bit >>> 3]! ^= 1 << (bit & 7);
-    }
-    return b;
-  });
-}
-
-function randomBytes(rand: () => number, n: number): Buffer[] {
-  return Array.from({ length: n }, () => Buffer.from(Array.from({ length: 1 + Math.floor(rand() * 1199) }, () => Math.floor(rand() * 256))));
 }
 
 describe('a keyed pair doing real work, attacked by an outsider without the key (real UDP, default options)', () => {
@@ -109,12 +70,12 @@ describe('a keyed pair doing real work, attacked by an outsider without the key 
     for (let i = 40; i < N; i++) {
       sends.push(a.send(proxy.frontAddress, request(i)));
       if (i % 30 !== 0) continue;
-      const own = [...randomBytes(rand, 60), ...forgedSealed(rand, 20), ...clearForgeries(rand, 20)];
+      const own = [...randomBytes(rand, 60), ...forgedSealed(rand, 'node-a', 20), ...clearForgeries(rand, 20)];
       for (const d of own) attacker.send(d, bAddr.port, bAddr.host);
       for (const d of randomBytes(rand, 30)) attacker.send(d, aAddr.port, aAddr.host);
       thrownAtB += own.length;
       thrownAtA += 30;
-      const spoofedAtB = [...capturedToB, ...flipped(rand, capturedToB, 100), ...randomBytes(rand, 100), ...forgedSealed(rand, 50), ...clearForgeries(rand, 50)];
+      const spoofedAtB = [...capturedToB, ...flipped(rand, capturedToB, 100), ...randomBytes(rand, 100), ...forgedSealed(rand, 'node-a', 50), ...clearForgeries(rand, 50)];
       proxy.forgeToTarget(spoofedAtB);
       proxy.replayToClient([...capturedToA, ...flipped(rand, capturedToA, 60)]);
       thrownAtB += spoofedAtB.length;
