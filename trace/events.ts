@@ -1,0 +1,113 @@
+/**
+ * The event model: what every traced event carries, and the typed events of each layer.
+ * trace/README.md lists every event with its fields and says when it is published.
+ *
+ * Every event is one plain JSON-able object (no bigint, no typed arrays), so a subscriber can
+ * keep it, post it to another thread or write it as one JSON line without converting anything.
+ */
+
+/** The layers that publish events, each on its own diagnostics channel (CHANNELS). */
+export const LAYERS = ['transport', 'rpc', 'dsm'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+/**
+ * The envelope every event carries, filled in by LayerTrace.emit():
+ * who (node), when (t, a monotonic clock), in which causal order (lc, a Lamport clock), and,
+ * for the two ends of a message, how they connect across nodes (cause).
+ */
+export interface Envelope {
+  /** Node id of the node that published the event (the endpoint's nodeId, e.g. "1"). */
+  readonly node: string;
+  /**
+   * Milliseconds, microsecond resolution: performance.timeOrigin + performance.now(). Monotonic
+   * within a process; comparable between processes of one host (it tracks the wall clock).
+   */
+  readonly t: number;
+  /**
+   * Lamport clock of the publishing node incarnation: +1 per event, and on a receive at least one
+   * more than the sender's clock at the send (the clock travels with the message). So for any
+   * receive R of a send S, S.lc < R.lc; events of one node are in `lc` order.
+   */
+  readonly lc: number;
+  readonly layer: Layer;
+  readonly type: string;
+}
+
+/** Fields any event may carry; the renderers know these and nothing layer-specific. */
+export interface CommonFields {
+  /** The other node of a message or of a decision about a peer: its node id, or "host:port" when the node has no name for it. */
+  readonly peer?: string;
+  /**
+   * On the receiving end of a message: the key ("inc:lc", see eventKey) of the event that sent it
+   * on the peer. The pair is drawn as an arrow and is a happened-before edge.
+   */
+  readonly cause?: string;
+  /**
+   * The key of the event that started the message this event is about (the layer above's send,
+   * when it set one), on events at both ends; a happened-before edge when it is another node's.
+   */
+  readonly msg?: string;
+  /** The DSM page this event concerns. */
+  readonly page?: number;
+  /** A short human label: what an arrow or a mark says in the diagrams. */
+  readonly label?: string;
+  /**
+   * 'send' on the event that puts a message or datagram on its way (an arrow starts here, or a
+   * lost arrow when nothing names it as `cause`); 'recv' on the one that takes it in (with `cause`).
+   */
+  readonly dir?: 'send' | 'recv';
+  /** The key of an earlier event of the same node this one is about (e.g. the datagram an injector dropped). */
+  readonly of?: string;
+}
+
+/**
+ * The key of an event: its node incarnation (hex) and Lamport clock, "9f3a01bc:57". Unique
+ * across a cluster (a Lamport clock never repeats within an incarnation), and what `cause` and
+ * `msg` refer to. Incarnations are mapped to nodes by the trace files' headers.
+ */
+export function eventKey(incHex: string, lc: number): string {
+  return `${incHex}:${lc}`;
+}
+
+// --------------------------------------------------------------------------- rpc
+
+/** Kinds of RPC messages (rpc/runtime/README.md). */
+export type RpcKind = 'request' | 'probe' | 'ack' | 'reply' | 'error' | 'working' | 'unknown-call';
+
+export type RpcEvent =
+  /** An RPC message handed to the transport (client: request/probe/ack; server: reply/error/working/unknown-call). */
+  | (CommonFields & {
+    readonly type: 'rpc-sent'; readonly dir: 'send'; readonly kind: RpcKind; readonly call: string; readonly peer: string;
+    readonly iface?: string; readonly proc?: string;
+    /** Copies of this request sent so far (1 = first), or the probe number. */
+    readonly attempt?: number;
+    /** Error code of an error message. */
+    readonly code?: string;
+    /** The server sent a saved reply again (for a duplicate request or a probe). */
+    readonly resent?: boolean;
+  })
+  /** An RPC message taken from the transport. */
+  | (CommonFields & {
+    readonly type: 'rpc-received'; readonly dir: 'recv'; readonly kind: RpcKind; readonly call: string; readonly peer: string;
+    readonly iface?: string; readonly proc?: string; readonly code?: string;
+  })
+  /** The server starts the handler of a call (the call's one and only execution). */
+  | (CommonFields & { readonly type: 'rpc-executed'; readonly call: string; readonly peer: string; readonly iface: string; readonly proc: string; readonly pool: boolean })
+  /** The server recognised a request it had seen and did not run it again. */
+  | (CommonFields & {
+    readonly type: 'rpc-duplicate'; readonly call: string; readonly peer: string;
+    /** What the server knew of the call: still running (answered WORKING), done (saved reply sent again), stale (acked, dropped), lost (reply evicted). */
+    readonly state: 'running' | 'done' | 'stale' | 'lost';
+  })
+  /** A call ended on the client: returned, or failed with a code and whether it ran. */
+  | (CommonFields & {
+    readonly type: 'rpc-call-done'; readonly call: string; readonly peer: string; readonly iface: string; readonly proc: string;
+    readonly ok: boolean; readonly code?: string; readonly executed?: string; readonly ms: number;
+  })
+  /** A message that failed validation was dropped. */
+  | (CommonFields & { readonly type: 'rpc-malformed'; readonly peer: string; readonly reason: string })
+  /** The client heard a new server incarnation. */
+  | (CommonFields & { readonly type: 'rpc-server-restarted'; readonly peer: string; readonly oldIncarnation: string; readonly newIncarnation: string });
+
+/** Any event as a subscriber receives it. */
+export type TraceEvent = Envelope & CommonFields & Record<string, unknown>;
