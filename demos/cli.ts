@@ -4,6 +4,7 @@
  *
  *   pagewire node --id 2 --listen 127.0.0.1:7002 --peers 1@127.0.0.1:7001,3@127.0.0.1:7003
  *   pagewire node --id 2 --config cluster.json
+ *   pagewire trace DIR [--html out.html | --shiviz]    (trace/cli.ts)
  *
  * Runs one DSM node until SIGINT/SIGTERM. With --control it also reads JSON-line commands on
  * stdin (demos/control.ts), which is how the demos and tests drive nodes.
@@ -12,8 +13,10 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
 import { serveControl } from './control.js';
+import { runTraceCli } from '../trace/cli.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
+       pagewire trace DIR [--html FILE | --shiviz] [filters]   (pagewire trace --help)
 
 Runs one node of the distributed shared memory until SIGINT/SIGTERM.
 
@@ -171,7 +174,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the command is "node"`);
+  if (sub === 'trace') return runTraceCli(rest, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "trace"`);
   return runNode(rest);
 }
 

@@ -77,7 +77,9 @@ export function describeEvent(m: MEvent): string {
     if (BASE.has(k) || v === undefined) continue;
     if (typeof e.label === 'string' && SAID_BY_LABEL.has(k)) continue;
     const sc = k === 'call' ? shortCall(v) : undefined;
-    parts.push(sc !== undefined ? `call ${sc}` : `${k}=${value(v)}`);
+    const text = sc !== undefined ? `call ${sc}` : `${k}=${value(v)}`;
+    if (typeof e.label === 'string' && e.label.includes(text)) continue;
+    parts.push(text);
   }
   return parts.join(' ');
 }

@@ -110,7 +110,7 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     const label = `${typeof m.ev.label === 'string' ? m.ev.label : m.ev.type.replace(/-end$/, '')}${typeof m.ev.ms === 'number' ? ` · ${fmtMs(m.ev.ms)}` : ''}`;
     parts.push(`<g class="bar${m.ev.ok === false ? ' failed' : ''}" ${dataAttrs(m)} data-r="${r1}" data-r2="${r2}" data-x="${x}">` +
       `<rect x="${x - 5}" y="${y(r1)}" width="10" height="${Math.max(4, y(r2) - y(r1))}" rx="3"/>` +
-      `<text x="${x - 10}" y="${y(r2)}" text-anchor="end">${esc(label)}</text><title>${esc(describeEvent(m))}</title></g>`);
+      `<text x="${x + 9}" y="${y(r2) + 4}">${esc(label)}</text><title>${esc(describeEvent(m))}</title></g>`);
   }
   // Arrows.
   for (const s of events) {
@@ -148,11 +148,11 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     if (isTimer(m)) cls.push('timer');
     if (isRetransmit(m)) cls.push('retransmit');
     if (isDrop(m)) cls.push('dropped');
-    const local = m.ev.dir === undefined && !isDrop(m) && !m.ev.type.endsWith('-end');
-    const glyph = isTimer(m) ? '◷' : isRetransmit(m) ? '↻' : '';
-    const text = local || glyph !== ''
-      ? `<text x="${x + 9}" y="4">${glyph !== '' ? `<tspan class="glyph">${glyph}</tspan> ` : ''}${esc(typeof m.ev.label === 'string' ? m.ev.label : m.ev.type)}</text>`
-      : '';
+    const local = m.ev.dir === undefined && !m.ev.type.endsWith('-end');
+    const what = esc(typeof m.ev.label === 'string' ? m.ev.label : m.ev.type);
+    let text = '';
+    if (isRetransmit(m)) text = `<text x="${x - 9}" y="4" text-anchor="end"><tspan class="glyph">↻</tspan> retransmission</text>`;
+    else if (local) text = `<text x="${x + 9}" y="4">${isTimer(m) ? '<tspan class="glyph">◷</tspan> ' : isDrop(m) ? '<tspan class="glyph drop">✕</tspan> ' : ''}${what}</text>`;
     const time = `<text class="time" x="${LEFT - 12}" y="4" text-anchor="end">${(m.ev.t - merged.start).toFixed(3)}</text>`;
     parts.push(`<g class="${cls.join(' ')}" ${dataAttrs(m)} data-r="${r}" transform="translate(0,${y(r)})">${time}<circle cx="${x}" cy="0" r="3.5"/>${text}<title>${esc(`${m.node} ${m.ev.layer} ${describeEvent(m)}`)}</title></g>`);
   }
@@ -205,6 +205,7 @@ svg text { font: 11px ui-monospace, monospace; fill: #333; }
 .ev.layer-rpc circle { fill: #4e9a06; }
 .ev.layer-dsm circle { fill: #a05a2c; }
 .ev.timer .glyph, .ev.retransmit .glyph { fill: #c4a000; font-size: 13px; }
+.glyph.drop { fill: #cc0000; }
 .ev.dropped circle { fill: #cc0000; }
 .arrow line { stroke-width: 1.4; }
 .arrow.layer-transport line, .arrow[data-layer=transport] line { stroke: #3465a4; }
