@@ -30,6 +30,7 @@ Runs one node of the distributed shared memory until SIGINT/SIGTERM.
   --loss P            drop each outgoing datagram with probability P in [0, 0.9] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
   --dead-after-ms N   declare a silent peer dead after N ms (500..600000, default 2000)
+  --trace DIR         write this node's trace events to DIR/node-<id>.jsonl (then: pagewire trace DIR)
   --control           read JSON-line commands on stdin, answer on stdout (see demos/control.ts)
   --help              this text
 `;
@@ -60,7 +61,7 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
       options: {
         id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, config: { type: 'string' },
         'page-size': { type: 'string' }, pages: { type: 'string' }, loss: { type: 'string' }, seed: { type: 'string' },
-        'dead-after-ms': { type: 'string' }, control: { type: 'boolean' }, help: { type: 'boolean' },
+        'dead-after-ms': { type: 'string' }, trace: { type: 'string' }, control: { type: 'boolean' }, help: { type: 'boolean' },
       },
       strict: true, allowPositionals: false,
     }).values;
@@ -104,10 +105,12 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   }
   const seed = int(values.seed, 'seed', 0, 2 ** 31) ?? id;
   const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 500, 600_000);
+  if (values.trace !== undefined && values.trace.trim() === '') throw new UsageError('--trace needs a directory, e.g. --trace ./trace');
   const options: DsmNodeOptions = {
     id, listen, peers, pageSize, pageCount,
     transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
     ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
+    traceDir: values.trace,
   };
   // The node's own validation (addresses, distinct ids and addresses, page count), as a usage error.
   try {

@@ -109,5 +109,13 @@ export type RpcEvent =
   /** The client heard a new server incarnation. */
   | (CommonFields & { readonly type: 'rpc-server-restarted'; readonly peer: string; readonly oldIncarnation: string; readonly newIncarnation: string });
 
+// --------------------------------------------------------------------------- dsm
+
+export type DsmEvent =
+  /** The page store asked the protocol for a page: an application thread is blocked on it. */
+  | (CommonFields & { readonly type: 'fault-begin'; readonly page: number; readonly access: 'read' | 'write' })
+  /** The fault ended (`of` names its fault-begin): the page was installed (ok) or failed (code), after `ms`. */
+  | (CommonFields & { readonly type: 'fault-end'; readonly page: number; readonly access: 'read' | 'write'; readonly of: string; readonly ok: boolean; readonly ms: number; readonly code?: string });
+
 /** Any event as a subscriber receives it. */
 export type TraceEvent = Envelope & CommonFields & Record<string, unknown>;

@@ -23,7 +23,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import { randomBytes } from 'node:crypto';
-import { LAYERS, eventKey, type Layer, type RpcEvent, type TraceEvent } from './events.js';
+import { LAYERS, eventKey, type DsmEvent, type Layer, type RpcEvent, type TraceEvent } from './events.js';
 
 /** Channel names, one per layer ("undici's way": named channels with typed messages). */
 export const CHANNELS: Readonly<Record<Layer, string>> = {
@@ -96,7 +96,7 @@ export class TraceNode {
   inbound: string | undefined = undefined;
   readonly transport: LayerTrace<{ readonly type: string } & Record<string, unknown>>;
   readonly rpc: LayerTrace<RpcEvent>;
-  readonly dsm: LayerTrace<{ readonly type: string } & Record<string, unknown>>;
+  readonly dsm: LayerTrace<DsmEvent>;
   readonly startedAt = traceClock();
   private readonly addresses = new Set<string>();
   private readonly names = new Map<string, string>();

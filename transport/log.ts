@@ -10,10 +10,15 @@ export interface Logger {
   readonly enabled: boolean;
 }
 
+/** How a node appears in log lines: a numeric id as "node 3", anything else as it is. */
+export function nodeLabel(id: string): string {
+  return /^\d+$/.test(id) ? `node ${id}` : id;
+}
+
 export function createLogger(component: string, nodeId: () => string): Logger {
   const d = createDebug(`pagewire:${component}`);
   const log = ((format: string, ...args: unknown[]) => {
-    if (d.enabled) d(`[%s] ${format}`, nodeId(), ...args);
+    if (d.enabled) d(`[%s] ${format}`, nodeLabel(nodeId()), ...args);
   }) as Logger;
   Object.defineProperty(log, 'enabled', { get: () => d.enabled });
   return log;

@@ -10,6 +10,8 @@ import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
 import type { RuntimeHandler, RuntimeHandlerContext } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode } from '../protocol/index.js';
 import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
+import { startTraceWriter, traceNode, type TraceNode } from '../../trace/index.js';
+import type { Access } from '../contract.js';
 
 /** What the application thread can ask the runtime thread (RuntimeHandle.call). */
 export type RuntimeRequest = { type: 'stats' };
@@ -25,7 +27,13 @@ export interface DsmNodeStats {
 
 export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<RuntimeHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}` });
+  // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
+  const nodeId = String(o.id);
+  const writer = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  const tn = traceNode(nodeId);
+  for (const p of o.peers) tn.namePeer(p.address, String(p.id));
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId });
+  tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
   const rpcClients: RpcClient[] = [];
@@ -50,7 +58,7 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
   // RPC_ERR_UNREACHABLE when the transport gives up. (Not by every transport give-up: a peer that
   // was never up yet, e.g. started later by hand, is not a peer that died.)
   return {
-    fault: (page, access) => ivy.fault(page, access),
+    fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
     onMessage(msg: unknown): DsmNodeStats {
       const m = msg as RuntimeRequest;
       if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
@@ -61,6 +69,29 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();
       await ep.close();
+      writer?.close();
     },
   };
+}
+
+/** A fault as the trace shows it: a fault-begin, the protocol's messages, a fault-end with its latency. */
+async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: RuntimeHandlerContext, page: number, access: Access): Promise<void> {
+  const t0 = performance.now();
+  const begin = tn.dsm.emit({ type: 'fault-begin', page, access, label: `${access} fault p${page}` });
+  let code: string | undefined;
+  try {
+    await ivy.fault(page, access);
+  } catch (e) {
+    code = (e as { code?: string }).code ?? 'error';
+    throw e;
+  } finally {
+    const rights = ctx.pages.rights(page);
+    const ok = code === undefined && (rights === 'write' || (rights === 'read' && access === 'read'));
+    if (tn.dsm.on) {
+      tn.dsm.emit({
+        type: 'fault-end', page, access, of: tn.key(begin), ok, ms: Math.round((performance.now() - t0) * 1000) / 1000,
+        ...(ok ? {} : { code: code ?? 'failed' }), label: `${access} fault p${page}${ok ? '' : ' failed'}`,
+      });
+    }
+  }
 }

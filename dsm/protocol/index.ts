@@ -6,6 +6,7 @@
  *   server.serve(IvyDescriptor, node.handlers);
  *   await node.fault(page, 'write');
  */
+import './trace-labels.js'; // how Ivy's messages are labelled in traces
 export { IvyNode, managerOf } from './ivy-node.js';
 export type { IvyNodeInit } from './ivy-node.js';
 export { IVY_DEFAULTS, resolveIvyOptions } from './options.js';
