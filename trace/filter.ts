@@ -2,7 +2,7 @@
  * Filters shared by the timeline, the HTML diagram and the ShiViz export, and the one-line text
  * of an event. Filters select events; a message is shown when both of its ends are selected.
  */
-import { LAYERS, type Layer } from './events.js';
+import { LAYERS, type Layer, type TraceEvent } from './events.js';
 import type { MEvent, Merged } from './merge.js';
 import { TraceError } from './errors.js';
 
@@ -64,14 +64,18 @@ function shortCall(v: unknown): string | undefined {
   return typeof v === 'string' && /^[0-9a-f]+\/[0-9a-f]+\/\d+$/.test(v) ? `#${v.split('/')[2]}` : undefined;
 }
 
-/** One line describing an event: direction and peer, label or type, then its other fields. */
+/** One line describing a merged event: direction and peer (named by node id when the trace can), label or type, then its other fields. */
 export function describeEvent(m: MEvent): string {
-  const e = m.ev;
+  return describeRaw(m.ev, m.peer);
+}
+
+/** describeEvent for an event as published (its `peer` as the node named it). */
+export function describeRaw(e: TraceEvent, peer: string | undefined = typeof e.peer === 'string' ? e.peer : undefined): string {
   const parts: string[] = [];
-  if (e.dir === 'send' && m.peer !== undefined) parts.push(`→ ${m.peer}`);
-  else if (e.dir === 'recv' && m.peer !== undefined) parts.push(`← ${m.peer}`);
+  if (e.dir === 'send' && peer !== undefined) parts.push(`→ ${peer}`);
+  else if (e.dir === 'recv' && peer !== undefined) parts.push(`← ${peer}`);
   parts.push(typeof e.label === 'string' ? `${e.type}: ${e.label}` : e.type);
-  if (e.dir === undefined && m.peer !== undefined) parts.push(`peer=${m.peer}`);
+  if (e.dir === undefined && peer !== undefined) parts.push(`peer=${peer}`);
   if (typeof e.page === 'number' && !(typeof e.label === 'string' && e.label.includes(`p${e.page}`))) parts.push(`page=${e.page}`);
   for (const [k, v] of Object.entries(e)) {
     if (BASE.has(k) || v === undefined) continue;

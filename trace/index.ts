@@ -5,7 +5,7 @@
  * renderers here turn a directory of them into a causal timeline, an HTML space-time diagram or a
  * ShiViz log. See trace/README.md.
  */
-export { CHANNELS, INFO_CHANNEL, MAX_REMOTE_LC, LayerTrace, TraceNode, traceNode, traceNodes, retireTraceNode, subscribeTrace, traceClock } from './node.js';
+export { CHANNELS, INFO_CHANNEL, MAX_REMOTE_LC, LayerTrace, TraceNode, traceNode, traceNodes, retireTraceNode, subscribeTrace, traceClock, nodeLabel } from './node.js';
 export type { NodeInfo, TraceListener } from './node.js';
 export { LAYERS, eventKey } from './events.js';
 export type { Layer, Envelope, CommonFields, TraceEvent, RpcEvent, RpcKind } from './events.js';
@@ -14,10 +14,11 @@ export type { CallLabel, ProcedureLabels } from './labels.js';
 export { TraceWriter, startTraceWriter, traceFileName, type TraceWriterStats } from './writer.js';
 export { readTraceDir, parseTraceText, type Lane, type LoadedTrace } from './read.js';
 export { mergeTrace, vectorClocks, hostNames, compareNodes, type Merged, type MEvent, type MergedLane } from './merge.js';
-export { selectEvents, matchesFilter, validateFilter, describeEvent, type TraceFilter } from './filter.js';
+export { selectEvents, matchesFilter, validateFilter, describeEvent, describeRaw, type TraceFilter } from './filter.js';
 export { renderTimeline, type TimelineOptions } from './timeline.js';
 export { renderHtml, renderSvg, type HtmlOptions } from './html.js';
 export { renderShiviz, SHIVIZ_REGEX } from './shiviz.js';
 export { runTraceCli, TRACE_USAGE } from './cli.js';
 export { TraceError, isTraceError, type TraceErrorCode } from './errors.js';
 export { startTraceCollector, type TraceCollector } from './collect.js';
+export { installDebugPrinter } from './debug.js';

@@ -23,6 +23,7 @@
  */
 import dc from 'node:diagnostics_channel';
 import { randomBytes } from 'node:crypto';
+import { installDebugPrinter } from './debug.js';
 import { LAYERS, eventKey, type DsmEvent, type Layer, type RpcEvent, type TraceEvent } from './events.js';
 
 /** Channel names, one per layer ("undici's way": named channels with typed messages). */
@@ -58,6 +59,11 @@ export interface NodeInfo {
   readonly pid: number;
   /** When this incarnation started, same clock as events' `t`. */
   readonly t: number;
+}
+
+/** How a node appears in log lines and diagrams: a numeric id as "node 3", anything else as it is. */
+export function nodeLabel(id: string): string {
+  return /^\d+$/.test(id) ? `node ${id}` : id;
 }
 
 export function traceClock(): number {
@@ -171,6 +177,7 @@ const nodes = new Map<string, TraceNode>();
 export function traceNode(id: string): TraceNode {
   let n = nodes.get(id);
   if (n === undefined) {
+    installDebugPrinter(); // once per thread; subscribes only when DEBUG enables pagewire:trace:*
     n = new TraceNode(id);
     nodes.set(id, n);
     if (infoChannel.hasSubscribers) infoChannel.publish(n.info());

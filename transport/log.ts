@@ -4,15 +4,11 @@
  * Enable with DEBUG=pagewire:* . Callers on hot paths test `log.enabled` before formatting.
  */
 import createDebug from 'debug';
+import { nodeLabel } from '../trace/node.js';
 
 export interface Logger {
   (format: string, ...args: unknown[]): void;
   readonly enabled: boolean;
-}
-
-/** How a node appears in log lines: a numeric id as "node 3", anything else as it is. */
-export function nodeLabel(id: string): string {
-  return /^\d+$/.test(id) ? `node ${id}` : id;
 }
 
 export function createLogger(component: string, nodeId: () => string): Logger {
