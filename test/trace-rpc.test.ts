@@ -8,7 +8,8 @@ import dc from 'node:diagnostics_channel';
 import { RpcClient, RpcServer } from '../rpc/runtime/index.js';
 import { MemoryNetwork, type TapEvent } from './support/memory-endpoint.js';
 import { Calc, byName, calcHandlers } from './fixtures/rpc-runtime/calc.js';
-import { CHANNELS, mergeTrace, registerCallLabels, renderTimeline, startTraceCollector, type TraceCollector, type TraceEvent } from '../trace/index.js';
+import { CHANNELS, mergeTrace, registerCallLabels, renderTimeline, startTraceCollector, traceNode, type TraceCollector, type TraceEvent } from '../trace/index.js';
+import { HEADER_BYTES, MsgType, TRACE_STAMP_BYTES, decodeMessage, encodeReplyBody, frame, stampFrame } from '../rpc/runtime/wire.js';
 import { waitFor } from './support/wait.js';
 
 const closers: Array<() => Promise<void> | void> = [];
@@ -24,6 +25,9 @@ function cluster(tag: string, opts: { workingAckAfterMs?: number; probeIntervalM
   const cliAddr = '127.0.0.1:5100';
   const serverEp = net.endpoint(srvAddr, `srv-${tag}`);
   const clientEp = net.endpoint(cliAddr, `cli-${tag}`);
+  // The UDP endpoint registers its bound address itself; here the test does, as a cluster would.
+  traceNode(`srv-${tag}`).addAddress(srvAddr);
+  traceNode(`cli-${tag}`).addAddress(cliAddr);
   const { handlers, counts, gate } = calcHandlers();
   const server = new RpcServer(serverEp, { workingAckAfterMs: opts.workingAckAfterMs ?? 10_000 });
   server.serve(Calc, handlers);
@@ -47,6 +51,31 @@ function collect(): TraceCollector {
 }
 
 const of = (events: readonly TraceEvent[], type: string, node?: string) => events.filter((e) => e.type === type && (node === undefined || e.node === node));
+
+describe('RPC trace stamp on the wire', () => {
+  const h = { clientId: 0x1234n, clientInc: 7, seq: 3, serverInc: 9, ackBelow: 0 };
+  it('a stamped frame carries the incarnation and a 48-bit clock after the header; the body is unchanged', () => {
+    const plain = frame(MsgType.REPLY, h, encodeReplyBody(42));
+    const stamped = stampFrame(plain, { inc: 0xdeadbeef, lc: 2 ** 40 + 5 });
+    expect(stamped.length).toBe(plain.length + TRACE_STAMP_BYTES);
+    const r = decodeMessage(stamped);
+    expect(r.ok && r.msg.kind === 'reply' && r.msg.result).toBe(42);
+    expect(r.ok && r.msg.h.trace).toEqual({ inc: 0xdeadbeef, lc: 2 ** 40 + 5 });
+    const p = decodeMessage(plain);
+    expect(p.ok && p.msg.h.trace).toBeUndefined();
+  });
+
+  it('a truncated stamp, a stamp with incarnation 0, or another flag bit is malformed, never thrown', () => {
+    const stamped = stampFrame(frame(MsgType.WORKING, h), { inc: 1, lc: 1 });
+    expect(decodeMessage(stamped.subarray(0, HEADER_BYTES + 4))).toMatchObject({ ok: false, reason: 'truncated trace stamp' });
+    const zero = Uint8Array.from(stamped);
+    zero.fill(0, HEADER_BYTES, HEADER_BYTES + 4);
+    expect(decodeMessage(zero)).toMatchObject({ ok: false, reason: 'trace stamp with incarnation 0' });
+    const other = Uint8Array.from(stamped);
+    other[3] = 0x03;
+    expect(decodeMessage(other)).toMatchObject({ ok: false, reason: 'reserved flags set' });
+  });
+});
 
 describe('RPC trace events', () => {
   it('a call publishes sent, received, executed, reply sent, reply received and done, each receive naming its send', async () => {

@@ -80,7 +80,7 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     rows.push({ kind: 'event', m });
   }
   const y = (r: number): number => TOP + r * ROW_H + ROW_H / 2;
-  const width = LEFT + nodes.length * COL_W + 40;
+  const width = LEFT + nodes.length * COL_W + 180;
   const height = TOP + (rows.length + 2) * ROW_H;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" id="diagram" class="diagram" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" data-w="${width}" data-h="${height}" data-rowh="${ROW_H}" data-top="${TOP}">`);

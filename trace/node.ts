@@ -9,17 +9,13 @@
  * only built inside the `if`. Subscribers use node:diagnostics_channel directly
  * (`diagnostics_channel.subscribe('pagewire:rpc', fn)`) or subscribeTrace() below.
  *
- * The Lamport clock. Each TraceNode counts its events (`lc`, +1 per event). A transport that
- * carries the clock on the wire calls `observe(remoteLc)` when a datagram arrives, so the next
- * event is later than the sender's send in Lamport order, and gives the receiving events a `cause`
- * naming the sender's event. Only the transport carries the clock; the layers above link their
- * events to its messages through two per-node slots, valid within one synchronous call:
- *  - `origin`: a layer that publishes the send of a message sets it to the event's lc right before
- *    `endpoint.send()` and clears it right after; the transport carries it with the message (as
- *    the message's `msg`, which is that event's key) instead of its own message-sent event's lc.
- *  - `inbound`: while the transport hands a message up (the synchronous 'message' emit), it holds
- *    the key of the message's origin on the sender; a layer publishing the receive uses it as the
- *    event's `cause`.
+ * The Lamport clock. Each TraceNode counts its events (`lc`, +1 per event). A layer that sends
+ * messages carries the clock on the wire while the node traces (`active`): it stamps each message
+ * with its incarnation and the lc of the send event (the RPC header's trace stamp, the transport's
+ * datagram extension). The receiving layer calls `observe(stampLc)` before publishing the receive,
+ * so the receive is later than the send in Lamport order, and gives the receive event
+ * `cause: TraceNode.remoteKey(inc, lc)`, naming the send: the pair is a message arrow and a
+ * happened-before edge for the merger's vector clocks. Each layer links its own messages.
  */
 import dc from 'node:diagnostics_channel';
 import { randomBytes } from 'node:crypto';
@@ -96,10 +92,6 @@ export class TraceNode {
   readonly incHex: string;
   /** The Lamport clock: the lc of the last event published. */
   lc = 0;
-  /** See the top of this file. */
-  origin: number | undefined = undefined;
-  /** See the top of this file. */
-  inbound: string | undefined = undefined;
   readonly transport: LayerTrace<{ readonly type: string } & Record<string, unknown>>;
   readonly rpc: LayerTrace<RpcEvent>;
   readonly dsm: LayerTrace<DsmEvent>;
@@ -117,7 +109,7 @@ export class TraceNode {
     this.dsm = new LayerTrace(this, 'dsm', channels.dsm);
   }
 
-  /** Anyone listens to any layer (then the transport carries the clock on the wire). */
+  /** Anyone listens to any layer: then messages carry the clock on the wire (see the top of this file). */
   get active(): boolean {
     return channels.transport.hasSubscribers || channels.rpc.hasSubscribers || channels.dsm.hasSubscribers;
   }

@@ -65,11 +65,11 @@ import { Dispatcher, type ClientPart } from './dispatcher.js';
 import { clientLog, type Log } from './log.js';
 import { durationMs, invalidArgument, nonNegativeInt, positiveInt } from './options.js';
 import { realTimers, type Timers } from './timers.js';
-import { traceNode, type TraceNode } from '../../trace/node.js';
+import { TraceNode, traceNode } from '../../trace/node.js';
 import { callLabel, resultLabel } from '../../trace/labels.js';
 import type { RpcKind } from '../../trace/events.js';
 import {
-  MAX_EXPLICIT_ACKS, MAX_SEQ, MsgType, callIdString, describeMessage, encodeAckBody, encodeRequestBody, frame,
+  MAX_EXPLICIT_ACKS, MAX_SEQ, MsgType, callIdString, describeMessage, encodeAckBody, encodeRequestBody, frame, stampFrame,
   type Header, type RpcMessage,
 } from './wire.js';
 
@@ -376,9 +376,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     const gen = ++call.sendGen;
     this.st.requestsSent++;
     if (call.sends > 1) this.st.resends++;
-    const bytes = frame(MsgType.REQUEST, this.header(call.seq, call.tiedInc), call.body);
+    let bytes = frame(MsgType.REQUEST, this.header(call.seq, call.tiedInc), call.body);
     this.log('send %s', describeLazy(() => `request ${this.cid(call.seq)} ${call.iface.name}.${call.proc.name} inc=${call.tiedInc.toString(16)} send#${call.sends}`));
-    if (this.tn.rpc.on) this.traceSent('request', call, call.sends);
+    if (this.tn.active) bytes = this.traced(bytes, 'request', call, call.sends);
     this.endpoint.send(this.server, bytes).then(
       () => {
         if (this.pending.get(call.seq) !== call || call.sendGen !== gen) return;
@@ -393,21 +393,22 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
   }
 
   /**
-   * Publish the send of a message of `call` (or an ACK when call is undefined) and make it the
-   * origin of the transport message the next endpoint.send() makes (trace/node.ts).
+   * While tracing: publish the send of a message of `call` (or of an ACK when call is undefined)
+   * and return the frame stamped with that event's clock, so the server's receive names it.
    */
-  private traceSent(kind: RpcKind, call: PendingCall | undefined, attempt?: number, label?: string): void {
-    const l = call === undefined ? undefined : callLabel(call.iface.name, call.proc.name, call.traceArgs ?? []);
-    const text = kind === 'request' ? l?.text : `${kind}${l !== undefined ? ` ${l.text}` : ''}`;
-    this.tn.origin = this.tn.rpc.emit({
-      type: 'rpc-sent', dir: 'send', kind, call: this.cid(call?.seq ?? 0), peer: this.tn.peerName(this.server),
-      ...(call !== undefined ? { iface: call.iface.name, proc: call.proc.name } : {}),
-      ...(attempt !== undefined ? { attempt } : {}),
-      label: label ?? text ?? kind, ...(l?.page !== undefined ? { page: l.page } : {}),
-    });
-    queueMicrotask(() => {
-      this.tn.origin = undefined;
-    });
+  private traced(bytes: Uint8Array, kind: RpcKind, call: PendingCall | undefined, attempt?: number, label?: string): Uint8Array {
+    let lc = this.tn.lc;
+    if (this.tn.rpc.on) {
+      const l = call === undefined ? undefined : callLabel(call.iface.name, call.proc.name, call.traceArgs ?? []);
+      const text = kind === 'request' ? l?.text : `${kind}${l !== undefined ? ` ${l.text}` : ''}`;
+      lc = this.tn.rpc.emit({
+        type: 'rpc-sent', dir: 'send', kind, call: this.cid(call?.seq ?? 0), peer: this.tn.peerName(this.server),
+        ...(call !== undefined ? { iface: call.iface.name, proc: call.proc.name } : {}),
+        ...(attempt !== undefined ? { attempt } : {}),
+        label: label ?? text ?? kind, ...(l?.page !== undefined ? { page: l.page } : {}),
+      });
+    }
+    return stampFrame(bytes, { inc: this.tn.inc, lc });
   }
 
   private onSendFailed(call: PendingCall, e: unknown, what: 'request' | 'probe'): void {
@@ -451,9 +452,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     call.awaitingProbe = true;
     this.st.probesSent++;
     const gen = call.sendGen;
-    const bytes = frame(MsgType.PROBE, this.header(call.seq, call.tiedInc));
+    let bytes = frame(MsgType.PROBE, this.header(call.seq, call.tiedInc));
     this.log('send probe %s inc=%s interval=%d', this.cid(call.seq), call.tiedInc.toString(16), call.probeInterval);
-    if (this.tn.rpc.on) this.traceSent('probe', call, call.probes);
+    if (this.tn.active) bytes = this.traced(bytes, 'probe', call, call.probes);
     call.probeTimeoutTimer = this.timers.setTimeout(() => {
       call.probeTimeoutTimer = undefined;
       if (this.pending.get(call.seq) === call && call.awaitingProbe) {
@@ -485,6 +486,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     }
     if (this.closed) return;
     this.log('recv %s', describeLazy(() => describeMessage(msg)));
+    if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
     if (this.tn.rpc.on) this.traceReceived(msg);
     const inc = msg.h.serverInc;
     if (this.knownInc !== inc) this.incarnationChanged(this.knownInc, inc);
@@ -579,7 +581,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     if (msg.kind === 'error') label = `${label}: ${msg.code}`;
     this.tn.rpc.emit({
       type: 'rpc-received', dir: 'recv', kind: msg.kind, call: this.cid(msg.h.seq), peer: this.tn.peerName(this.server),
-      ...(this.tn.inbound !== undefined ? { cause: this.tn.inbound } : {}),
+      ...(msg.h.trace !== undefined ? { cause: TraceNode.remoteKey(msg.h.trace.inc, msg.h.trace.lc) } : {}),
       ...(call !== undefined ? { iface: call.iface.name, proc: call.proc.name } : {}),
       ...(msg.kind === 'error' ? { code: msg.code } : {}),
       label, ...(page !== undefined ? { page } : {}),
@@ -691,8 +693,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     if (below <= this.ackSentBelow && explicit.length === 0) return;
     this.ackSentBelow = Math.max(this.ackSentBelow, below);
     this.st.acksSent++;
-    const bytes = frame(MsgType.ACK, { clientId: this.clientId, clientInc: this.incarnation, seq: 0, serverInc: this.knownInc, ackBelow: below }, encodeAckBody(explicit.slice(0, MAX_EXPLICIT_ACKS)));
-    if (this.tn.rpc.on) this.traceSent('ack', undefined, undefined, `ack replies < #${below}${explicit.length ? ` + ${explicit.length}` : ''}`);
+    let bytes = frame(MsgType.ACK, { clientId: this.clientId, clientInc: this.incarnation, seq: 0, serverInc: this.knownInc, ackBelow: below }, encodeAckBody(explicit.slice(0, MAX_EXPLICIT_ACKS)));
+    if (this.tn.active) bytes = this.traced(bytes, 'ack', undefined, undefined, `ack replies < #${below}${explicit.length ? ` + ${explicit.length}` : ''}`);
     this.endpoint.send(this.server, bytes).then(undefined, () => {
       /* best effort: the server's cache bounds hold without it */
     });

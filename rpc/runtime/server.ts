@@ -26,10 +26,10 @@ import { HandlerPool, locatePoolWorker, moduleHref } from './pool.js';
 import { ReplyCache, REPLY_CACHE_DEFAULTS, type ReplyCacheOptions } from './reply-cache.js';
 import { realTimers, type Timers } from './timers.js';
 import {
-  MsgType, callIdString, decodeMessage, describeMessage, encodeErrorBody, encodeReplyBody, frame, type Header, type RpcMessage,
+  MsgType, callIdString, decodeMessage, describeMessage, encodeErrorBody, stampFrame, encodeReplyBody, frame, type Header, type RpcMessage,
 } from './wire.js';
 import { availableParallelism } from 'node:os';
-import { traceNode, type TraceNode } from '../../trace/node.js';
+import { TraceNode, traceNode } from '../../trace/node.js';
 import { callLabel, resultLabel } from '../../trace/labels.js';
 import type { RpcKind } from '../../trace/events.js';
 
@@ -193,6 +193,7 @@ export class RpcServer {
   private onMessage(peer: string, msg: RpcMessage): void {
     if (this.closed) return;
     this.log('recv from %s: %s', peer, { toString: () => describeMessage(msg) });
+    if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
     if (this.tn.rpc.on) this.traceReceived(peer, msg);
     const h = msg.h;
     // Records are per sending address too: the transport vouches for the peer's address, so one
@@ -231,23 +232,29 @@ export class RpcServer {
     const l = msg.kind === 'request' ? callLabel(msg.iface, msg.procName, msg.args) : undefined;
     this.tn.rpc.emit({
       type: 'rpc-received', dir: 'recv', kind: msg.kind, call: callIdString(msg.h.clientId, msg.h.clientInc, msg.h.seq), peer: this.tn.peerName(peer),
-      ...(this.tn.inbound !== undefined ? { cause: this.tn.inbound } : {}),
+      ...(msg.h.trace !== undefined ? { cause: TraceNode.remoteKey(msg.h.trace.inc, msg.h.trace.lc) } : {}),
       ...(msg.kind === 'request' ? { iface: msg.iface, proc: msg.procName } : {}),
       label: l?.text ?? (msg.kind === 'ack' ? `ack replies < #${msg.h.ackBelow}` : msg.kind), ...(l?.page !== undefined ? { page: l.page } : {}),
     });
   }
 
   /**
-   * Publish the send of an answer about call `h` and make it the origin of the transport message
-   * the next endpoint.send() makes (trace/node.ts).
+   * While tracing: publish the send of an answer about call `h` and return the frame stamped with
+   * that event's clock, so the client's receive names it. Frames are cached unstamped.
    */
-  private traceSent(peer: string, h: Header, kind: RpcKind, label: string, extra: { code?: string; resent?: boolean; page?: number } = {}): void {
-    this.tn.origin = this.tn.rpc.emit({
-      type: 'rpc-sent', dir: 'send', kind, call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), label, ...extra,
-    });
-    queueMicrotask(() => {
-      this.tn.origin = undefined;
-    });
+  private traced(bytes: Uint8Array, peer: string, h: Header, kind: RpcKind, label: () => string, extra: { code?: string; resent?: boolean; page?: number } = {}): Uint8Array {
+    let lc = this.tn.lc;
+    if (this.tn.rpc.on) {
+      lc = this.tn.rpc.emit({
+        type: 'rpc-sent', dir: 'send', kind, call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), label: label(), ...extra,
+      });
+    }
+    return stampFrame(bytes, { inc: this.tn.inc, lc });
+  }
+
+  private unknownCall(peer: string, h: Header): void {
+    const bytes = frame(MsgType.UNKNOWN_CALL, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'unknown-call', () => 'unknown call') : bytes);
   }
 
   /** Answer a probe or a duplicate request from the cache. Returns false if the call is new. */
@@ -258,10 +265,7 @@ export class RpcServer {
     }
     switch (l.state) {
       case 'new':
-        if (what === 'probe') {
-          if (this.tn.rpc.on) this.traceSent(peer, h, 'unknown-call', 'unknown call');
-          this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
-        }
+        if (what === 'probe') this.unknownCall(peer, h);
         return false;
       case 'running':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -270,18 +274,16 @@ export class RpcServer {
       case 'done':
         if (what === 'request') this.st.duplicatesSuppressed++;
         this.st.replies++;
-        if (this.tn.rpc.on) {
+        if (this.tn.active) {
           const kind: RpcKind = l.reply[2] === MsgType.REPLY ? 'reply' : 'error';
-          this.traceSent(peer, h, kind, `${kind} (saved, sent again)`, { resent: true });
+          this.send(peer, this.traced(l.reply, peer, h, kind, () => `${kind} (saved, sent again)`, { resent: true }));
+        } else {
+          this.send(peer, l.reply);
         }
-        this.send(peer, l.reply);
         return true;
       case 'stale':
         if (what === 'request') this.st.duplicatesSuppressed++;
-        else {
-          if (this.tn.rpc.on) this.traceSent(peer, h, 'unknown-call', 'unknown call');
-          this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
-        }
+        else this.unknownCall(peer, h);
         return true;
       case 'lost':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -389,13 +391,15 @@ export class RpcServer {
       return;
     }
     this.st.replies++;
-    if (this.tn.rpc.on) {
+    let out = reply;
+    if (this.tn.active) {
       const isReply = reply[2] === MsgType.REPLY;
       const l = isReply ? resultLabel(desc.name, proc.name, (outcome as { value?: unknown }).value, args) : callLabel(desc.name, proc.name, args);
       const code = isReply ? undefined : (this.errorCodeIn(reply) ?? 'error');
-      this.traceSent(peer, h, isReply ? 'reply' : 'error', isReply ? l.text : `error ${l.text}: ${code}`, { ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
+      out = this.traced(reply, peer, h, isReply ? 'reply' : 'error', () => (isReply ? l.text : `error ${l.text}: ${code}`),
+        { ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
     }
-    this.endpoint.send(peer, reply).then(undefined, (e: unknown) => {
+    this.endpoint.send(peer, out).then(undefined, (e: unknown) => {
       const code = errorCodeOf(e);
       this.log('reply to %s for %s not delivered: %s', peer, callIdString(h.clientId, h.clientInc, h.seq), code ?? String(e));
       if (code === 'TRANSPORT_ERR_MESSAGE_TOO_LARGE') {
@@ -441,14 +445,14 @@ export class RpcServer {
   private sendError(peer: string, h: Header, code: RpcErrorCode, message: string, executed: Executed): void {
     this.log('error %s to %s: %s', code, peer, message);
     this.st.replies++;
-    if (this.tn.rpc.on) this.traceSent(peer, h, 'error', `error ${code}`, { code });
-    this.send(peer, this.errorFrame(this.replyHeader(h), code, message, executed));
+    const bytes = this.errorFrame(this.replyHeader(h), code, message, executed);
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'error', () => `error ${code}`, { code }) : bytes);
   }
 
   private sendWorking(peer: string, h: Header): void {
     this.st.stillWorking++;
-    if (this.tn.rpc.on) this.traceSent(peer, h, 'working', 'WORKING');
-    this.send(peer, frame(MsgType.WORKING, this.replyHeader(h)));
+    const bytes = frame(MsgType.WORKING, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'working', () => 'WORKING') : bytes);
   }
 
   private send(peer: string, bytes: Uint8Array): void {

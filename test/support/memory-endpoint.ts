@@ -13,23 +13,10 @@
  *    Messages queued for the old session are rejected with TRANSPORT_ERR_PEER_RESTARTED.
  *  - inject(from, to, data): deliver raw bytes as if `from` had sent them (duplicates, garbage).
  *  - tap: observe every delivered message; counts per direction in `delivered`.
- *
- * Tracing: like the UDP transport, it carries the sender's Lamport clock and the origin the layer
- * above set (trace/node.ts) with each message, and sets `inbound` while delivering it, so RPC
- * events of in-memory runs link across nodes (the memory endpoint publishes no events of its own).
  */
 import { EventEmitter } from 'node:events';
 import type { Endpoint, EndpointStats, PeerStats, TransportEvents } from '../../transport/types.js';
 import { TransportError } from '../../transport/errors.js';
-import { TraceNode, retireTraceNode, traceNode } from '../../trace/node.js';
-
-/** What travels with a message while tracing: the sender's incarnation, clock, and the origin event's lc. */
-interface Stamp {
-  readonly inc: number;
-  readonly lc: number;
-  readonly origin: number;
-}
-const stamps = new WeakMap<Uint8Array, Stamp>();
 
 export interface MemoryNetworkOptions {
   /** How long a send to a dead address takes to reject with PEER_UNREACHABLE. @default 100 */
@@ -138,7 +125,7 @@ export class MemoryNetwork {
     this.delivered.set(k, (this.delivered.get(k) ?? 0) + 1);
     this.totalDelivered++;
     this.tap?.({ from: src.address, to: dst.address, data, injected });
-    dst.receive(src.address, src.session, data, stamps.get(data));
+    dst.receive(src.address, src.session, data);
   }
 }
 
@@ -150,7 +137,6 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   messagesSent = 0;
   messagesReceived = 0;
-  private readonly tn: TraceNode;
 
   constructor(
     private readonly net: MemoryNetwork,
@@ -160,8 +146,6 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   ) {
     super();
     this.port = Number(address.slice(address.lastIndexOf(':') + 1));
-    this.tn = traceNode(nodeId);
-    this.tn.addAddress(address);
   }
 
   get isCrashed(): boolean {
@@ -178,31 +162,16 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
       return Promise.reject(new TransportError('TRANSPORT_ERR_MESSAGE_TOO_LARGE', `${data.length} > ${this.net.maxMessageBytes} bytes`, { peer }));
     }
     this.messagesSent++;
-    const copy = Uint8Array.from(data);
-    if (this.tn.origin !== undefined) {
-      stamps.set(copy, { inc: this.tn.inc, lc: this.tn.lc, origin: this.tn.origin });
-      this.tn.origin = undefined;
-    }
-    return this.net.route(this, peer, copy);
+    return this.net.route(this, peer, Uint8Array.from(data));
   }
 
   /** @internal */
-  receive(peer: string, session: number, data: Uint8Array, stamp?: Stamp): void {
+  receive(peer: string, session: number, data: Uint8Array): void {
     const known = this.peerSessions.get(peer);
     this.peerSessions.set(peer, session);
     if (known !== undefined && known !== session) this.emit('peer-restarted', { peer, oldSession: known, newSession: session });
     this.messagesReceived++;
-    if (stamp === undefined) {
-      this.emit('message', { peer, session, data });
-      return;
-    }
-    this.tn.observe(stamp.lc);
-    this.tn.inbound = TraceNode.remoteKey(stamp.inc, stamp.origin);
-    try {
-      this.emit('message', { peer, session, data });
-    } finally {
-      this.tn.inbound = undefined;
-    }
+    this.emit('message', { peer, session, data });
   }
 
   /** @internal */
@@ -213,7 +182,6 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   /** @internal */
   crashNow(): void {
     this.crashed = true;
-    retireTraceNode(this.nodeId, this.tn);
   }
 
   stats(): EndpointStats {
@@ -229,7 +197,6 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
 
   async close(): Promise<void> {
     this.closed = true;
-    retireTraceNode(this.nodeId, this.tn);
     this.removeAllListeners();
   }
 }
