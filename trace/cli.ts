@@ -23,6 +23,7 @@ a terminal timeline (default), an HTML space-time diagram (--html), or a ShiViz 
   --node ID        only events of node ID and the other ends of its messages (repeatable, comma list)
   --from MS        only events at or after MS milliseconds since the trace's first event
   --to MS          only events at or before MS milliseconds since the trace's first event
+  --hide PROC      leave out the events of RPC procedure PROC (e.g. --hide ping: the DSM's heartbeats)
   --html FILE      write a self-contained HTML file with the space-time diagram (zoom and filters in the page)
   --shiviz         print the run in ShiViz's log format (parsing regex on the first line): > run.log
   --max-events N   draw at most N events in the HTML (default 20000)
@@ -52,7 +53,7 @@ export async function runTraceCli(argv: string[], out: (s: string) => void, err:
       args: argv,
       options: {
         layer: { type: 'string', multiple: true }, page: { type: 'string' }, node: { type: 'string', multiple: true },
-        from: { type: 'string' }, to: { type: 'string' }, html: { type: 'string' }, shiviz: { type: 'boolean' },
+        from: { type: 'string' }, to: { type: 'string' }, hide: { type: 'string', multiple: true }, html: { type: 'string' }, shiviz: { type: 'boolean' },
         'max-events': { type: 'string' }, title: { type: 'string' }, help: { type: 'boolean' },
       },
       strict: true, allowPositionals: true,
@@ -75,6 +76,7 @@ export async function runTraceCli(argv: string[], out: (s: string) => void, err:
       nodes: list(v.node),
       fromMs: num(v.from, 'from', false),
       toMs: num(v.to, 'to', false),
+      hide: list(v.hide),
     });
     const maxEvents = num(v['max-events'], 'max-events', true);
     if (maxEvents === 0) throw new TraceError('TRACE_ERR_INVALID_ARGUMENT', '--max-events must be at least 1');

@@ -17,6 +17,8 @@ export interface TraceFilter {
   readonly fromMs?: number;
   /** Only events at or before this many ms since the first event. */
   readonly toMs?: number;
+  /** Leave out events of these RPC procedures (their `proc`), e.g. ["ping"] for the DSM's heartbeats. */
+  readonly hide?: readonly string[];
 }
 
 export function validateFilter(f: TraceFilter): TraceFilter {
@@ -36,6 +38,7 @@ export function validateFilter(f: TraceFilter): TraceFilter {
 export function matchesFilter(m: MEvent, f: TraceFilter, start: number): boolean {
   if (f.layers !== undefined && !f.layers.includes(m.ev.layer)) return false;
   if (f.page !== undefined && m.ev.page !== f.page) return false;
+  if (f.hide !== undefined && typeof m.ev.proc === 'string' && f.hide.includes(m.ev.proc)) return false;
   if (f.nodes !== undefined && !f.nodes.includes(m.node) && !(m.peer !== undefined && f.nodes.includes(m.peer))) return false;
   const rel = m.ev.t - start;
   if (f.fromMs !== undefined && rel < f.fromMs) return false;

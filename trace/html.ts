@@ -69,7 +69,8 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
   const events = all.slice(0, max);
   const gapMs = o.gapMs ?? 2;
   const nodes = merged.nodes;
-  const col = new Map(nodes.map((n, i) => [n, LEFT + COL_W / 2 + i * COL_W]));
+  const colW = nodes.length <= 3 ? COL_W : Math.max(150, Math.floor((COL_W * 3) / 4));
+  const col = new Map(nodes.map((n, i) => [n, LEFT + colW / 2 + i * colW]));
   const rows: Row[] = [];
   const rowOf = new Map<MEvent, number>();
   let prevT: number | undefined;
@@ -80,7 +81,7 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     rows.push({ kind: 'event', m });
   }
   const y = (r: number): number => TOP + r * ROW_H + ROW_H / 2;
-  const width = LEFT + nodes.length * COL_W + 180;
+  const width = LEFT + nodes.length * colW + 180;
   const height = TOP + (rows.length + 2) * ROW_H;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" id="diagram" class="diagram" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" data-w="${width}" data-h="${height}" data-rowh="${ROW_H}" data-top="${TOP}">`);

@@ -242,7 +242,8 @@ export class RpcServer {
    * While tracing: publish the send of an answer about call `h` and return the frame stamped with
    * that event's clock, so the client's receive names it. Frames are cached unstamped.
    */
-  private traced(bytes: Uint8Array, peer: string, h: Header, kind: RpcKind, label: () => string, extra: { code?: string; resent?: boolean; page?: number } = {}): Uint8Array {
+  private traced(bytes: Uint8Array, peer: string, h: Header, kind: RpcKind, label: () => string,
+    extra: { iface?: string; proc?: string; code?: string; resent?: boolean; page?: number } = {}): Uint8Array {
     let lc = this.tn.lc;
     if (this.tn.rpc.on) {
       lc = this.tn.rpc.emit({
@@ -397,7 +398,7 @@ export class RpcServer {
       const l = isReply ? resultLabel(desc.name, proc.name, (outcome as { value?: unknown }).value, args) : callLabel(desc.name, proc.name, args);
       const code = isReply ? undefined : (this.errorCodeIn(reply) ?? 'error');
       out = this.traced(reply, peer, h, isReply ? 'reply' : 'error', () => (isReply ? l.text : `error ${l.text}: ${code}`),
-        { ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
+        { iface: desc.name, proc: proc.name, ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
     }
     this.endpoint.send(peer, out).then(undefined, (e: unknown) => {
       const code = errorCodeOf(e);
