@@ -13,7 +13,7 @@ export { registerCallLabels, callLabel, resultLabel, MAX_LABEL_CHARS } from './l
 export type { CallLabel, ProcedureLabels } from './labels.js';
 export { TraceWriter, startTraceWriter, traceFileName, type TraceWriterStats } from './writer.js';
 export { readTraceDir, parseTraceText, type Lane, type LoadedTrace } from './read.js';
-export { mergeTrace, vectorClocks, hostNames, compareNodes, type Merged, type MEvent, type MergedLane } from './merge.js';
+export { mergeTrace, vectorClocks, hostNames, compareNodes, causalViolations, type Merged, type MEvent, type MergedLane } from './merge.js';
 export { selectEvents, matchesFilter, validateFilter, describeEvent, describeRaw, type TraceFilter } from './filter.js';
 export { renderTimeline, type TimelineOptions } from './timeline.js';
 export { renderHtml, renderSvg, type HtmlOptions } from './html.js';
