@@ -22,6 +22,8 @@ export interface NodeConfig {
   readonly peers: DsmNodeOptions['peers'];
   readonly pageSize: number;
   readonly pageCount: number;
+  /** Write the node's trace to this directory (bench --trace). */
+  readonly traceDir?: string;
 }
 
 export type NodeCommand =
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as NodeConfig;
   const node: DsmNode = await startDsmNode({
     id: cfg.id, listen: cfg.listen, peers: cfg.peers, pageSize: cfg.pageSize, pageCount: cfg.pageCount,
+    ...(cfg.traceDir !== undefined ? { traceDir: cfg.traceDir } : {}),
   });
   const mem = node.mem;
   const u32 = mem.u32;

@@ -22,6 +22,7 @@ import { LabClient } from '../rpc/examples/lab.stubs.js';
 import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import type { NodeCommand, NodeConfig, NodeReply } from './dsm-bench-node.js';
+import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/dsm-bench.js [--quick] [--json]   (or: npm run bench:dsm -- [flags])
 
@@ -42,10 +43,12 @@ Everything is warmed up before it is measured. Children are killed at the end.
 
   --quick   small counts, for a smoke test (numbers are not meaningful)
   --json    print one JSON object as the last line (the table goes to stderr)
+  --trace DIR  trace everything (this process and every node write DIR/node-*.jsonl): what tracing costs
   --help    this text
 `;
 
-const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag' }, USAGE);
+const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag', trace: 'value' }, USAGE);
+const TRACE = startBenchTrace(args['trace']);
 const QUICK = args['quick'] === true;
 const JSON_OUT = args['json'] === true;
 
@@ -185,7 +188,8 @@ class NodeProc {
   }
 
   static async start(cfg: NodeConfig): Promise<NodeProc> {
-    const child = fork(NODE_JS, [JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+    const traced: NodeConfig = TRACE.childArgs.length ? { ...cfg, traceDir: TRACE.childArgs[1] } : cfg;
+    const child = fork(NODE_JS, [JSON.stringify(traced)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
     // A child's stdout must not mix into ours (--json promises a clean last line).
     child.stdout!.on('data', (b: Buffer) => process.stderr.write(b));
     const exited = track(child);
@@ -299,7 +303,7 @@ function healthLine(h: Health): string {
 interface RpcBaseline { nop: () => Promise<unknown>; echo: () => Promise<unknown>; close: () => Promise<void> }
 
 async function startRpc(): Promise<RpcBaseline> {
-  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc', ...TRACE.childArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = track(child);
   const address = await waitForReady(child, exited, 15_000, 'RPC server');
   let ep: UdpEndpoint | undefined;
@@ -528,11 +532,13 @@ async function main(): Promise<void> {
   log(`  remote read fault p50 within 2.5x of one RPC null call: ${round(readRatio, 2)}x  ${met(readRatio <= 2.5)}`);
   log(`    (the same ratio within each of the ${C.blocks} blocks: ${round(Math.min(...pair.blockRatios), 2)}x to ${round(Math.max(...pair.blockRatios), 2)}x)`);
   log('');
+  log(TRACE.describe);
   log(`total ${round((performance.now() - t0) / 1000, 1)} s`);
 
   if (JSON_OUT) {
     const w = (k: number): Lat => multi.byReaders.get(k)!;
     const out = {
+      trace: args['trace'] !== undefined,
       quick: QUICK,
       page_size: PAGE_SIZE,
       proxy_ns: round(local.proxyNs, 2), struct_ns: round(local.structNs, 2), raw_ns: round(local.rawNs, 2),
@@ -568,5 +574,6 @@ try {
   process.stderr.write(`dsm-bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
+  TRACE.close();
   killAll();
 }
