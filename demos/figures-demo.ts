@@ -14,7 +14,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
 import { parseDemoArgs, runMain, UsageError } from './args.js';
-import { mergeTrace, readTraceDir, renderHtml, renderTimeline, selectEvents, traceClock, type Merged, type TraceFilter } from '../trace/index.js';
+import { mergeTrace, readTraceDir, renderHtml, renderTimeline, selectEvents, type MEvent, type Merged, type TraceFilter } from '../trace/index.js';
 
 const USAGE = `usage: npm run demo:figures [-- options]      (or: node dist/demos/figures-demo.js [options])
 
@@ -36,17 +36,19 @@ interface Figure {
   readonly problems: string[];
 }
 
-/** Relative window [t0, t1] (absolute trace-clock ms) of a merged trace, as a filter. */
-function windowFilter(m: Merged, t0: number, t1: number, extra: TraceFilter = {}): TraceFilter {
-  return { ...extra, fromMs: Math.max(0, t0 - m.start), toMs: Math.max(0, t1 - m.start), hide: ['ping'] };
+/**
+ * A figure's events: those about its page, from the first event that matches `first` on. Pages are
+ * used by one figure each, so no clock of this process has to agree with the nodes' clocks.
+ */
+function figureFilter(m: Merged, page: number, first: (e: MEvent) => boolean, extra: TraceFilter = {}): TraceFilter {
+  const start = m.events.find((e) => e.ev.page === page && first(e));
+  return { ...extra, page, hide: ['ping'], ...(start !== undefined ? { fromIndex: start.i } : {}) };
 }
 
 async function dsmFigures(out: string): Promise<Figure[]> {
   const traceDir = join(out, 'trace-dsm');
   rmSync(traceDir, { recursive: true, force: true });
   const cluster: Cluster = await startCluster({ ids: [1, 2, 3, 4, 5], args: ['--trace', traceDir, '--pages', '64'] });
-  let pingPong: [number, number];
-  let invalidate: [number, number];
   let pp: number;
   let inv: number;
   try {
@@ -55,27 +57,23 @@ async function dsmFigures(out: string): Promise<Figure[]> {
     const a = await n(1).call<number>({ cmd: 'alloc', bytes: 4096 });
     pp = Math.floor(a / 4096);
     await n(1).call({ cmd: 'write32', addr: a, value: 0 });
-    const t0 = traceClock();
     for (let round = 1; round <= 3; round++) {
       await n(2).call({ cmd: 'write32', addr: a + 64, value: round });
       await n(1).call({ cmd: 'write32', addr: a, value: round });
     }
-    pingPong = [t0, traceClock()];
     // Write-invalidate: three readers take copies, then node 5 writes.
     const b = await n(1).call<number>({ cmd: 'alloc', bytes: 4096 });
     inv = Math.floor(b / 4096);
     await n(1).call({ cmd: 'write32', addr: b, value: 41 });
     for (const r of [2, 3, 4]) await n(r).call({ cmd: 'read32', addr: b });
-    const t1 = traceClock();
     await n(5).call({ cmd: 'write32', addr: b, value: 42 });
-    invalidate = [t1, traceClock()];
   } finally {
     await cluster.close();
   }
   const m = mergeTrace(readTraceDir(traceDir));
   const figures: Figure[] = [];
   {
-    const filter = windowFilter(m, pingPong[0], pingPong[1], { page: pp, nodes: ['1', '2'] });
+    const filter = figureFilter(m, pp, () => true, { nodes: ['1', '2'] });
     const ev = selectEvents(m, filter);
     const faults = ev.filter((e) => e.ev.type === 'fault-end' && e.ev.ok === true);
     const problems: string[] = [];
@@ -90,7 +88,7 @@ async function dsmFigures(out: string): Promise<Figure[]> {
     });
   }
   {
-    const filter = windowFilter(m, invalidate[0], invalidate[1], { page: inv });
+    const filter = figureFilter(m, inv, (e) => e.node === '5' && e.ev.type === 'fault-begin');
     const ev = selectEvents(m, filter);
     const invs = ev.filter((e) => e.ev.type === 'rpc-sent' && e.ev.proc === 'invalidate' && e.ev.kind === 'request');
     const holders = new Set(invs.map((e) => e.peer));

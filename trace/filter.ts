@@ -19,6 +19,8 @@ export interface TraceFilter {
   readonly toMs?: number;
   /** Leave out events of these RPC procedures (their `proc`), e.g. ["ping"] for the DSM's heartbeats. */
   readonly hide?: readonly string[];
+  /** Only events at or after this position of the merged (causal) order: "from this event on", whatever the clocks say. */
+  readonly fromIndex?: number;
 }
 
 export function validateFilter(f: TraceFilter): TraceFilter {
@@ -40,6 +42,7 @@ export function matchesFilter(m: MEvent, f: TraceFilter, start: number): boolean
   if (f.page !== undefined && m.ev.page !== f.page) return false;
   if (f.hide !== undefined && typeof m.ev.proc === 'string' && f.hide.includes(m.ev.proc)) return false;
   if (f.nodes !== undefined && !f.nodes.includes(m.node) && !(m.peer !== undefined && f.nodes.includes(m.peer))) return false;
+  if (f.fromIndex !== undefined && m.i < f.fromIndex) return false;
   const rel = m.ev.t - start;
   if (f.fromMs !== undefined && rel < f.fromMs) return false;
   if (f.toMs !== undefined && rel > f.toMs) return false;

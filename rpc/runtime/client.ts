@@ -252,6 +252,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     this.timers = opts.timers ?? realTimers;
     this.log = clientLog(endpoint.nodeId);
     this.tn = traceNode(endpoint.nodeId);
+    this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.dispatcher = Dispatcher.for(endpoint);
     let inc = randomIncarnation();
     while (this.dispatcher.hasClientIncarnation(this.clientId, inc)) inc = randomIncarnation();

@@ -137,6 +137,7 @@ export class RpcServer {
     this.timers = opts.timers ?? realTimers;
     this.log = serverLog(endpoint.nodeId);
     this.tn = traceNode(endpoint.nodeId);
+    this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.incarnation = randomIncarnation();
     this.part = {
       onMessage: (peer, msg) => this.onMessage(peer, msg),
