@@ -313,7 +313,7 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
     if (failed === undefined) return makeCluster(nodes, sink && o.debugLog !== undefined ? { sink, path: o.debugLog } : undefined);
     await Promise.all(nodes.map((n) => n.kill()));
     const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
-    if (attempt < 2 && /EADDRINUSE/.test(stderr)) continue;
+    if (attempt < 2 && /EADDRINUSE|already in use/.test(stderr)) continue; // a port taken since it was probed
     throw failed.reason;
   }
 }

@@ -37,7 +37,8 @@ describe('pagewire node: bad arguments exit 2 with a message saying what is allo
     ['--page-size not a power of two', [...NODE, '--page-size', '100'], /--page-size must be a power of two from 64 to 65536, got 100/],
     ['an unknown flag', [...NODE, '--frobnicate'], /Unknown option '--frobnicate'/],
     ['a positional argument', [...NODE, 'extra'], /Unexpected argument 'extra'/],
-    ['an unknown command', ['start'], /unknown command "start"; the command is "node"/],
+    ['an unknown command', ['start'], /unknown command "start"; the commands are "node" and "trace"/],
+    ['--trace without a directory', [...NODE, '--trace', ' '], /--trace needs a directory, e\.g\. --trace \.\/trace/],
     ['--config together with --listen', ['node', '--id', '1', '--config', join(dir, 'x.json'), '--listen', '127.0.0.1:7001'], /give either --config or --listen\/--peers, not both/],
     ['a --config file that does not exist', ['node', '--id', '1', '--config', join(dir, 'missing.json')], /cannot read --config .*missing\.json: ENOENT/],
   ];

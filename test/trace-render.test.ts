@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mergeTrace, readTraceDir, renderHtml, renderShiviz, renderSvg, renderTimeline, runTraceCli, SHIVIZ_REGEX } from '../trace/index.js';
 import { checkShivizClocks, happenedBefore, parseShiviz } from './support/shiviz-check.js';
+import { runNode } from './support/run.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/trace/figures', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('./fixtures/trace/figures.svg-structure.txt', import.meta.url));
@@ -162,6 +163,15 @@ describe('terminal timeline and pagewire trace', () => {
     expect(await run()).toMatchObject({ code: 2, err: expect.stringContaining('exactly one trace directory') });
     expect(await run(FIXTURE, '--bogus')).toMatchObject({ code: 2 });
     expect((await run('--help')).out).toContain('usage: pagewire trace DIR');
+  });
+
+  it('npx pagewire trace runs the same from the real binary', async () => {
+    const r = await runNode('demos/cli.js', ['trace', FIXTURE, '--layer', 'dsm']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/fault-end: write fault p684 access=write ok=true ms=0\.6/);
+    const bad = await runNode('demos/cli.js', ['trace', FIXTURE, '--node']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/pagewire trace: .*--node/);
   });
 
   it('skips malformed lines of a trace file, counts them and says which', () => {
