@@ -20,6 +20,12 @@ export interface FaultSpec {
   delayMs?: number;
   /** Probability 1-3 random bits of a datagram are flipped (the CRC32C must catch it). @default 0 */
   corrupt?: number;
+  /**
+   * Drop exactly these datagrams, by their 1-based position among all datagrams this direction's
+   * injector sees (e.g. [1]: the first one), whatever the PRNG says: a deterministic loss, the way
+   * the chapter's Figures 47.4 and 47.5 drop one message. At most 1024 entries. @default []
+   */
+  dropNth?: readonly number[];
 }
 
 export interface FaultOptions {
@@ -52,10 +58,14 @@ export function validateFaultSpec(spec: FaultSpec, where: string): void {
   if (spec.delayMs !== undefined && !(Number.isFinite(spec.delayMs) && spec.delayMs >= 0 && spec.delayMs <= 60_000)) {
     throw new RangeError(`${where}.delayMs must be a number of milliseconds in [0, 60000], got ${String(spec.delayMs)}`);
   }
+  const nth = spec.dropNth;
+  if (nth !== undefined && !(Array.isArray(nth) && nth.length <= 1024 && nth.every((n) => Number.isSafeInteger(n) && n >= 1))) {
+    throw new RangeError(`${where}.dropNth must be a list of at most 1024 datagram positions (integers ≥ 1), got ${JSON.stringify(nth)}`);
+  }
 }
 
 export function isActive(spec: FaultSpec | undefined): boolean {
-  return spec !== undefined && PROBS.some((k) => (spec[k] ?? 0) > 0);
+  return spec !== undefined && (PROBS.some((k) => (spec[k] ?? 0) > 0) || (spec.dropNth?.length ?? 0) > 0);
 }
 
 const REORDER_HOLD_MS = 2;
@@ -67,12 +77,17 @@ export class FaultInjector<C> {
   private heldTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Datagrams seen so far (for dropNth). */
+  private seen = 0;
+  private readonly nth: ReadonlySet<number>;
 
   constructor(
     private readonly spec: FaultSpec,
     private readonly rand: Random,
     private readonly forward: (bytes: Uint8Array, ctx: C) => void,
-  ) {}
+  ) {
+    this.nth = new Set(spec.dropNth ?? []);
+  }
 
   static create<C>(spec: FaultSpec | undefined, seed: number, forward: (bytes: Uint8Array, ctx: C) => void): FaultInjector<C> | undefined {
     return isActive(spec) ? new FaultInjector<C>(spec!, seededRandom(seed), forward) : undefined;
@@ -86,6 +101,10 @@ export class FaultInjector<C> {
     if (this.closed) return;
     const s = this.spec;
     const r = this.rand;
+    if (this.nth.has(++this.seen)) {
+      this.counters.dropped++;
+      return;
+    }
     if (r() < (s.drop ?? 0)) {
       this.counters.dropped++;
       return;
