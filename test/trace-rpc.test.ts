@@ -5,9 +5,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import dc from 'node:diagnostics_channel';
-import { RpcClient, RpcServer } from '../rpc/runtime/index.js';
 import { MemoryNetwork, type TapEvent } from './support/memory-endpoint.js';
-import { Calc, byName, calcHandlers } from './fixtures/rpc-runtime/calc.js';
+import { Calc, byName } from './fixtures/rpc-runtime/calc.js';
+import { calcPair } from './support/calc-pair.js';
 import { CHANNELS, mergeTrace, registerCallLabels, renderTimeline, startTraceCollector, traceNode, type TraceCollector, type TraceEvent } from '../trace/index.js';
 import { HEADER_BYTES, MsgType, TRACE_STAMP_BYTES, decodeMessage, encodeReplyBody, frame, stampFrame } from '../rpc/runtime/wire.js';
 import { waitFor } from './support/wait.js';
@@ -23,24 +23,16 @@ function cluster(tag: string, opts: { workingAckAfterMs?: number; probeIntervalM
   net.tap = (ev) => void log.push(ev);
   const srvAddr = '127.0.0.1:4100';
   const cliAddr = '127.0.0.1:5100';
-  const serverEp = net.endpoint(srvAddr, `srv-${tag}`);
-  const clientEp = net.endpoint(cliAddr, `cli-${tag}`);
+  const pair = calcPair(net, {
+    serverAddr: srvAddr, clientAddr: cliAddr, serverId: `srv-${tag}`, clientId: `cli-${tag}`,
+    server: { workingAckAfterMs: opts.workingAckAfterMs ?? 10_000 },
+    client: { probeIntervalMs: opts.probeIntervalMs ?? 10_000, maxProbeIntervalMs: opts.probeIntervalMs ?? 10_000, ackDelayMs: opts.ackDelayMs ?? 10_000 },
+  });
+  const { server, client, counts, gate } = pair;
+  closers.push(() => pair.close());
   // The UDP endpoint registers its bound address itself; here the test does, as a cluster would.
   traceNode(`srv-${tag}`).addAddress(srvAddr);
   traceNode(`cli-${tag}`).addAddress(cliAddr);
-  const { handlers, counts, gate } = calcHandlers();
-  const server = new RpcServer(serverEp, { workingAckAfterMs: opts.workingAckAfterMs ?? 10_000 });
-  server.serve(Calc, handlers);
-  const client = new RpcClient(clientEp, {
-    server: srvAddr, probeIntervalMs: opts.probeIntervalMs ?? 10_000, maxProbeIntervalMs: opts.probeIntervalMs ?? 10_000, ackDelayMs: opts.ackDelayMs ?? 10_000,
-  });
-  closers.push(async () => {
-    gate.release();
-    await client.close();
-    await server.close();
-    await clientEp.close();
-    await serverEp.close();
-  });
   return { net, log, server, client, counts, gate, srvAddr, cliAddr, srv: `srv-${tag}`, cli: `cli-${tag}` };
 }
 
