@@ -24,7 +24,8 @@ describe('HTML space-time diagram in Chromium', () => {
     browser = await launchBrowser();
     if (!browser.ok) return ctx.skip(browser.reason);
     const file = join(mkdtempSync(join(tmpdir(), 'pagewire-html-')), 'fixture.html');
-    writeFileSync(file, renderHtml(mergeTrace(readTraceDir(FIXTURE)), { title: 'fixture trace' }));
+    const merged = mergeTrace(readTraceDir(FIXTURE));
+    writeFileSync(file, renderHtml(merged, { title: 'fixture trace' }));
     const page = await browser.page();
     const errors: string[] = [];
     page.on('console', (m) => {
@@ -40,6 +41,17 @@ describe('HTML space-time diagram in Chromium', () => {
     expect(await visible('g.arrow.drop')).toBe(1);
     expect(await visible('g.ev')).toBe(17);
     await page.screenshot({ path: artifactPath('trace-fixture.png'), fullPage: true });
+
+    // Click node 2's delivery of the retransmitted message: its causal past and future light up.
+    const delivered = merged.events.find((e) => e.ev.type === 'message-delivered')!;
+    await page.click(`g.ev[data-i="${delivered.i}"] circle`);
+    expect(await page.$$eval('g.ev.past', (els) => els.length)).toBe(6); // node 2's receive, node 1's five events before it
+    expect(await page.$$eval('g.ev.future', (els) => els.length)).toBe(10);
+    expect(await page.$$eval('g.arrow.past', (els) => els.length)).toBe(1); // the retransmission that reached it
+    expect(await page.textContent('#cone')).toMatch(/^6 events happened before it, 10 after it/);
+    await page.screenshot({ path: artifactPath('trace-fixture-cone.png'), fullPage: true });
+    await page.click(`g.ev[data-i="${delivered.i}"] circle`);
+    expect(await page.$$eval('g.dim', (els) => els.length)).toBe(0);
 
     await page.fill('#page', '684');
     await page.waitForFunction(() => document.getElementById('shown')?.textContent === '6', undefined, { timeout: 5_000 });

@@ -124,11 +124,7 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     for (const rcv of shown) {
       const r2 = rowOf.get(rcv)!;
       const x2 = col.get(rcv.node)!;
-      if (isDrop(rcv)) {
-        parts.push(arrow('arrow drop', s, r1, r2, x1, x2, y(r1), y(r2), label, title, 1));
-      } else {
-        parts.push(arrow('arrow', s, r1, r2, x1, x2, y(r1), y(r2), label, title, 1));
-      }
+      parts.push(arrow(isDrop(rcv) ? 'arrow drop' : 'arrow', s, r1, r2, x1, x2, y(r1), y(r2), label, title, 1, rcv.i));
     }
     if (shown.length > 0) continue;
     const dropHere = s.about.find((d) => isDrop(d) && rowOf.has(d));
@@ -155,7 +151,8 @@ export function renderSvg(merged: Merged, o: HtmlOptions = {}): { svg: string; d
     if (isRetransmit(m)) text = `<text x="${x - 9}" y="4" text-anchor="end"><tspan class="glyph">↻</tspan> retransmission</text>`;
     else if (local) text = `<text x="${x + 9}" y="4">${isTimer(m) ? '<tspan class="glyph">◷</tspan> ' : isDrop(m) ? '<tspan class="glyph drop">✕</tspan> ' : ''}${what}</text>`;
     const time = `<text class="time" x="${LEFT - 12}" y="4" text-anchor="end">${(m.ev.t - merged.start).toFixed(3)}</text>`;
-    parts.push(`<g class="${cls.join(' ')}" ${dataAttrs(m)} data-r="${r}" transform="translate(0,${y(r)})">${time}<circle cx="${x}" cy="0" r="3.5"/>${text}<title>${esc(`${m.node} ${m.ev.layer} ${describeEvent(m)}`)}</title></g>`);
+    const causes = [m.cause, m.msg].filter((c): c is MEvent => c !== undefined && c.lane !== m.lane).map((c) => c.i);
+    parts.push(`<g class="${cls.join(' ')}" ${dataAttrs(m)} data-lane="${m.lane}"${causes.length ? ` data-c="${causes.join(' ')}"` : ''} data-r="${r}" transform="translate(0,${y(r)})">${time}<circle cx="${x}" cy="0" r="3.5"/>${text}<title>${esc(`${m.node} ${m.ev.layer} ${describeEvent(m)}`)}</title></g>`);
   }
   parts.push('</svg>');
   return { svg: parts.join('\n'), drawn: events.length, total: all.length, truncated: all.length > events.length };
@@ -168,7 +165,7 @@ function dataAttrs(m: MEvent): string {
 }
 
 /** A straight arrow from (x1,y1) to (x2,y2), cut at `frac` of the way (drops and losses), with its label. */
-function arrow(cls: string, s: MEvent, r1: number, r2: number, x1: number, x2: number, y1: number, y2: number, label: string, title: string, frac: number): string {
+function arrow(cls: string, s: MEvent, r1: number, r2: number, x1: number, x2: number, y1: number, y2: number, label: string, title: string, frac: number, j?: number): string {
   const ex = x1 + (x2 - x1) * frac;
   const ey = y1 + (y2 - y1) * frac;
   const inset = frac === 1 ? 4 * Math.sign(x2 - x1) : 0;
@@ -179,7 +176,7 @@ function arrow(cls: string, s: MEvent, r1: number, r2: number, x1: number, x2: n
     ? `<path class="cross" d="M${ex - 6},${ey - 6} L${ex + 6},${ey + 6} M${ex - 6},${ey + 6} L${ex + 6},${ey - 6}"/>`
     : '';
   const to = cls.includes('drop') || cls.includes('lost') ? s.peer ?? '' : '';
-  return `<g class="${cls}" ${dataAttrs(s)} data-r="${r1}" data-r2="${r2}" data-x1="${x1}" data-x2="${x2}" data-frac="${frac}"${to ? ` data-to="${esc(to)}"` : ''}>` +
+  return `<g class="${cls}" ${dataAttrs(s)}${j !== undefined ? ` data-j="${j}"` : ''} data-r="${r1}" data-r2="${r2}" data-x1="${x1}" data-x2="${x2}" data-frac="${frac}"${to ? ` data-to="${esc(to)}"` : ''}>` +
     `<line x1="${x1}" y1="${y1}" x2="${ex - inset}" y2="${ey}"${head}/>${cross}` +
     `<text class="arrow-label" x="${mx}" y="${my}" text-anchor="middle">${label}</text>${title}</g>`;
 }
@@ -220,6 +217,13 @@ svg text { font: 11px ui-monospace, monospace; fill: #333; }
 .bar.failed rect { fill: #e01b24; }
 .bar text { fill: #7a5c00; }
 .hidden { display: none; }
+.ev { cursor: pointer; }
+.dim { opacity: .2; }
+.ev.past circle { fill: #1c71d8; r: 5px; }
+.ev.future circle { fill: #e66100; r: 5px; }
+.ev.selected circle { fill: #000; r: 6px; }
+.arrow.past line { stroke: #1c71d8; stroke-width: 2.2; }
+.arrow.future line { stroke: #e66100; stroke-width: 2.2; }
 `;
 
 /** The page's script: zoom, and filters that hide elements and close up the rows left. */
@@ -289,7 +293,56 @@ const SCRIPT = `
   document.getElementById('zoom-in').addEventListener('click', function () { zoom = Math.min(8, zoom * 1.25); apply(); });
   document.getElementById('zoom-out').addEventListener('click', function () { zoom = Math.max(0.125, zoom / 1.25); apply(); });
   document.getElementById('zoom-reset').addEventListener('click', function () { zoom = 1; apply(); });
-  window.pagewireTrace = { apply: apply };
+  // Click an event: what happened before it (blue), after it (orange); everything else is concurrent with it.
+  var marks = items.filter(function (g) { return g.classList.contains('ev'); });
+  var byI = {}, parents = {}, children = {}, lastInLane = {};
+  marks.sort(function (a, b) { return Number(a.dataset.i) - Number(b.dataset.i); }).forEach(function (g) {
+    var i = g.dataset.i, lane = g.dataset.lane, ps = [];
+    byI[i] = g;
+    if (lastInLane[lane] !== undefined) ps.push(lastInLane[lane]);
+    (g.dataset.c ? g.dataset.c.split(' ') : []).forEach(function (c) { ps.push(c); });
+    lastInLane[lane] = i;
+    parents[i] = ps;
+    ps.forEach(function (p) { (children[p] = children[p] || []).push(i); });
+  });
+  function closure(start, edges) {
+    var seen = {}, todo = [start];
+    while (todo.length) { var x = todo.pop(); (edges[x] || []).forEach(function (y) { if (!seen[y]) { seen[y] = true; todo.push(y); } }); }
+    return seen;
+  }
+  function clearCone() {
+    items.forEach(function (g) { g.classList.remove('past', 'future', 'selected', 'dim'); });
+    document.getElementById('cone').textContent = '';
+  }
+  function cone(i) {
+    clearCone();
+    var past = closure(i, parents), future = closure(i, children);
+    items.forEach(function (g) {
+      var d = g.dataset;
+      if (g.classList.contains('ev')) {
+        if (d.i === i) g.classList.add('selected');
+        else if (past[d.i]) g.classList.add('past');
+        else if (future[d.i]) g.classList.add('future');
+        else g.classList.add('dim');
+      } else if (g.classList.contains('arrow')) {
+        var a = d.i, b = d.j === undefined ? d.i : d.j;
+        if ((past[a] || a === i) && (past[b] || b === i)) g.classList.add('past');
+        else if ((future[a] || a === i) && (future[b] || b === a)) g.classList.add('future');
+        else g.classList.add('dim');
+      } else if (g.classList.contains('bar')) {
+        if (!past[d.i] && !future[d.i] && d.i !== i) g.classList.add('dim');
+      }
+    });
+    document.getElementById('cone').textContent = Object.keys(past).length + ' events happened before it, ' + Object.keys(future).length + ' after it; the rest are concurrent with it (click again to clear)';
+    window.pagewireTrace.selected = i;
+  }
+  marks.forEach(function (g) {
+    g.addEventListener('click', function (e) {
+      e.stopPropagation();
+      if (window.pagewireTrace.selected === g.dataset.i) { window.pagewireTrace.selected = undefined; clearCone(); } else cone(g.dataset.i);
+    });
+  });
+  window.pagewireTrace = { apply: apply, cone: cone, clear: clearCone, selected: undefined };
   apply();
 })();
 `;
@@ -324,7 +377,8 @@ ${o.caption !== undefined ? `<p class="caption">${esc(o.caption)}</p>` : ''}
 <label>to <input type="number" id="to" min="0" step="any" placeholder="ms"></label>
 <span>zoom <button id="zoom-out" type="button">−</button><button id="zoom-reset" type="button">1:1</button><button id="zoom-in" type="button">+</button></span>
 </div>
-<p class="legend"><span>→ message</span><span style="color:#cc0000">✕ dropped</span><span>┄ sent, never received</span><span>↻ retransmission</span><span>◷ timer fired</span><span style="color:#7a5c00">▮ span (e.g. a page fault) with its latency</span><span>hover for details</span></p>
+<p class="legend"><span>→ message</span><span style="color:#cc0000">✕ dropped</span><span>┄ sent, never received</span><span>↻ retransmission</span><span>◷ timer fired</span><span style="color:#7a5c00">▮ span (e.g. a page fault) with its latency</span><span>hover for details; click an event for what happened before (blue) and after (orange) it</span></p>
+<p class="cone" id="cone"></p>
 </header>
 <div id="wrap">
 ${svgWithStart}
