@@ -47,7 +47,7 @@ describe('HTML space-time diagram in Chromium', () => {
     await page.click(`g.ev[data-i="${delivered.i}"] circle`);
     expect(await page.$$eval('g.ev.past', (els) => els.length)).toBe(6); // node 2's receive, node 1's five events before it
     expect(await page.$$eval('g.ev.future', (els) => els.length)).toBe(10);
-    expect(await page.$$eval('g.arrow.past', (els) => els.length)).toBe(1); // the retransmission that reached it
+    expect(await page.$$eval('g.arrow.past', (els) => els.length)).toBe(2); // the dropped datagram, and the retransmission that reached it
     expect(await page.textContent('#cone')).toMatch(/^6 events happened before it, 10 after it/);
     await page.screenshot({ path: artifactPath('trace-fixture-cone.png'), fullPage: true });
     await page.click(`g.ev[data-i="${delivered.i}"] circle`);
