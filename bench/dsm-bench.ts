@@ -3,14 +3,14 @@
  * separate processes next to the RPC null call measured in the same run, and write faults that
  * must invalidate 0, 1, 2 and 4 read copies. See USAGE (`--help`) for what is measured and how.
  *
- * Every DSM node is a child process (bench/dsm-bench-node.ts) whose main thread is the node's
- * application thread. This process only drives them over IPC: it tells one node to write a word
- * and another to read it, and each child times its own single access (`node.mem.u32[i]`), so the
- * IPC round trips that sequence the ping-pong are never inside a measured interval. Children are
- * killed when the run ends, also when it fails.
+ * Every DSM node is a `pagewire node --control` process started by the demos' launcher
+ * (demos/cluster.ts), its main thread the node's application thread. This process only drives them
+ * over their control channels: it tells one node to write a word and another to read it, and each
+ * node times its own single access (the control command timed-read32 / timed-write32), so the
+ * round trips that sequence the ping-pong are never inside a measured interval. The launcher kills
+ * the nodes when the run ends, also when it fails.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
@@ -19,9 +19,9 @@ import { defineStruct } from '../dsm/memory/index.js';
 import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { LabClient } from '../rpc/examples/lab.stubs.js';
+import { freeUdpPorts, startCluster, type Cluster, type NodeProc } from '../demos/cluster.js';
 import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
-import type { NodeCommand, NodeConfig, NodeReply } from './dsm-bench-node.js';
 import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/dsm-bench.js [--quick] [--json]   (or: npm run bench:dsm -- [flags])
@@ -62,25 +62,12 @@ const READER_COUNTS = [0, 1, 2, 4] as const;
 const COMMAND_TIMEOUT_MS = 20_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const NODE_JS = join(here, 'dsm-bench-node.js');
 const RPC_SERVER_JS = join(here, 'rpc-server.js');
 const children = new Set<ChildProcess>();
 
 function log(line: string): void {
   if (!JSON_OUT) process.stdout.write(`${line}\n`);
   else process.stderr.write(`${line}\n`);
-}
-
-/** Distinct free UDP ports on 127.0.0.1 (held together while chosen, then released). */
-async function freeUdpPorts(n: number): Promise<number[]> {
-  const socks = await Promise.all(Array.from({ length: n }, () => new Promise<dgram.Socket>((res, rej) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', rej);
-    s.bind(0, '127.0.0.1', () => res(s));
-  })));
-  const ports = socks.map((s) => s.address().port);
-  await Promise.all(socks.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  return ports;
 }
 
 function track(child: ChildProcess): Promise<void> {
@@ -156,130 +143,52 @@ async function benchLocal(): Promise<LocalResults> {
 
 // ------------------------------------------------------------------ DSM nodes in child processes
 
-class NodeProc {
-  readonly id: number;
-  readonly #child: ChildProcess;
-  readonly #exited: Promise<void>;
-  readonly #pending = new Map<number, { res: (r: NodeReply) => void; rej: (e: Error) => void; timer: NodeJS.Timeout }>();
-  #seq = 0;
-  #dead: Error | undefined;
+/** What a node's timed-read32 / timed-write32 command answers. */
+interface Timed { value: number; us: number; faulted: boolean }
 
-  private constructor(id: number, child: ChildProcess, exited: Promise<void>) {
-    this.id = id;
-    this.#child = child;
-    this.#exited = exited;
-    child.on('message', (m) => {
-      const r = m as NodeReply;
-      const p = this.#pending.get(r.seq);
-      if (p === undefined) return;
-      this.#pending.delete(r.seq);
-      clearTimeout(p.timer);
-      if (r.ok) p.res(r);
-      else p.rej(new Error(`node ${id}: ${r.code === undefined ? '' : `${r.code}: `}${r.error ?? 'failed'}`));
-    });
-    void exited.then(() => {
-      this.#dead = new Error(`node ${id} exited (code ${String(child.exitCode)}, signal ${String(child.signalCode)})`);
-      for (const p of this.#pending.values()) {
-        clearTimeout(p.timer);
-        p.rej(this.#dead);
-      }
-      this.#pending.clear();
-    });
-  }
+/** One DSM node process of a phase, driven through its control channel. */
+class BenchNode {
+  constructor(private readonly proc: NodeProc) {}
 
-  static async start(cfg: NodeConfig): Promise<NodeProc> {
-    const traced: NodeConfig = TRACE.childArgs.length ? { ...cfg, traceDir: TRACE.childArgs[1] } : cfg;
-    const child = fork(NODE_JS, [JSON.stringify(traced)], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-    // A child's stdout must not mix into ours (--json promises a clean last line).
-    child.stdout!.on('data', (b: Buffer) => process.stderr.write(b));
-    const exited = track(child);
-    await new Promise<void>((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`DSM node ${cfg.id} did not start within 20 s`)), 20_000);
-      const onMsg = (m: unknown): void => {
-        if ((m as { ready?: boolean })?.ready === true) {
-          clearTimeout(t);
-          child.off('message', onMsg);
-          res();
-        }
-      };
-      child.on('message', onMsg);
-      void exited.then(() => {
-        clearTimeout(t);
-        rej(new Error(`DSM node ${cfg.id} exited before it was ready (code ${String(child.exitCode)})`));
-      });
-    });
-    return new NodeProc(cfg.id, child, exited);
-  }
-
-  call(cmd: DistributiveOmit<NodeCommand, 'seq'>): Promise<NodeReply> {
-    if (this.#dead !== undefined) return Promise.reject(this.#dead);
-    const seq = ++this.#seq;
-    return new Promise<NodeReply>((res, rej) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(seq);
-        rej(new Error(`node ${this.id}: ${cmd.op} got no answer within ${COMMAND_TIMEOUT_MS} ms`));
-      }, COMMAND_TIMEOUT_MS);
-      this.#pending.set(seq, { res, rej, timer });
-      this.#child.send({ ...cmd, seq });
-    });
+  get id(): number {
+    return this.proc.id;
   }
 
   /** Reads word 0 of `page`; checks the value and (when `mustFault`) that the access faulted. */
   async read(page: number, expect: number, mustFault: boolean): Promise<number> {
-    const r = await this.call({ op: 'read', page, word: 0 });
+    const r = await this.proc.call<Timed>({ cmd: 'timed-read32', addr: page * PAGE_SIZE }, COMMAND_TIMEOUT_MS);
     if (r.value !== expect) throw new Error(`node ${this.id} read ${String(r.value)} from page ${page}, expected ${expect}: coherence broken`);
-    if (mustFault && r.faulted !== true) throw new Error(`node ${this.id}: read of page ${page} did not fault; the benchmark would time a local access`);
-    return r.us!;
+    if (mustFault && !r.faulted) throw new Error(`node ${this.id}: read of page ${page} did not fault; the benchmark would time a local access`);
+    return r.us;
   }
 
   /** Writes word 0 of `page`; checks (when `mustFault`) that the access faulted. */
   async write(page: number, value: number, mustFault: boolean): Promise<number> {
-    const r = await this.call({ op: 'write', page, word: 0, value });
-    if (mustFault && r.faulted !== true) throw new Error(`node ${this.id}: write of page ${page} did not fault; the benchmark would time a local access`);
-    return r.us!;
+    const r = await this.proc.call<Timed>({ cmd: 'timed-write32', addr: page * PAGE_SIZE, value }, COMMAND_TIMEOUT_MS);
+    if (mustFault && !r.faulted) throw new Error(`node ${this.id}: write of page ${page} did not fault; the benchmark would time a local access`);
+    return r.us;
   }
 
   async stats(): Promise<DsmNodeStats> {
-    return (await this.call({ op: 'stats' })).stats as DsmNodeStats;
-  }
-
-  async stop(): Promise<void> {
-    if (this.#dead === undefined) {
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([this.call({ op: 'close' }).catch(() => undefined), new Promise((r) => (t = setTimeout(r, 3_000)))]);
-      clearTimeout(t);
-    }
-    await stopChild(this.#child, this.#exited);
+    return (await this.proc.call<{ node: DsmNodeStats }>({ cmd: 'stats' }, COMMAND_TIMEOUT_MS)).node;
   }
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Starts nodes 1..n, each in its own process, on loopback; resolves when all serve peers. */
-async function startCluster(n: number, pageCount: number): Promise<NodeProc[]> {
-  const ports = await freeUdpPorts(n);
-  const all = ports.map((port, i) => ({ id: i + 1, address: `127.0.0.1:${port}` }));
-  const started = await Promise.allSettled(all.map((me) => NodeProc.start({
-    id: me.id, listen: me.address, peers: all.filter((p) => p.id !== me.id), pageSize: PAGE_SIZE, pageCount,
-  })));
-  const nodes = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failed = started.find((s) => s.status === 'rejected');
-  if (failed !== undefined) {
-    await Promise.all(nodes.map((p) => p.stop()));
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  return nodes;
-}
-
-async function stopCluster(nodes: readonly NodeProc[]): Promise<void> {
-  await Promise.all(nodes.map((p) => p.stop()));
+async function startNodes(n: number, pageCount: number): Promise<{ cluster: Cluster; nodes: BenchNode[] }> {
+  const cluster = await startCluster({
+    ids: Array.from({ length: n }, (_, i) => i + 1),
+    args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount), ...TRACE.childArgs],
+    readyTimeoutMs: 20_000,
+  });
+  return { cluster, nodes: cluster.nodes.map((p) => new BenchNode(p)) };
 }
 
 /** The protocol's counters over a phase, summed over its nodes. */
 interface Health { failedFaults: number; nodesDeclaredDead: number; busyRetries: number; staleGrants: number }
 
 /** Sums the nodes' counters; a failed fault or a peer declared dead fails the run. */
-async function health(what: string, nodes: readonly NodeProc[]): Promise<Health> {
+async function health(what: string, nodes: readonly BenchNode[]): Promise<Health> {
   const stats = await Promise.all(nodes.map((p) => p.stats()));
   const h: Health = { failedFaults: 0, nodesDeclaredDead: 0, busyRetries: 0, staleGrants: 0 };
   for (const s of stats) {
@@ -356,9 +265,9 @@ interface PairResults { read: Lat; write: Lat; nop: Lat; echo: Lat; blockRatios:
  *     writes (A asks B.serve for it), both timed: one RPC each carrying the page back.
  */
 async function benchPair(rpc: RpcBaseline): Promise<PairResults> {
-  const nodes = await startCluster(2, 64);
+  const { cluster, nodes } = await startNodes(2, 64);
   try {
-    const [a, b] = nodes as [NodeProc, NodeProc];
+    const [a, b] = nodes as [BenchNode, BenchNode];
     const READ_PAGE = 2;
     const WRITE_PAGE = 4;
     let v = 1;
@@ -404,7 +313,7 @@ async function benchPair(rpc: RpcBaseline): Promise<PairResults> {
     const h = await health('2-node phase', nodes);
     return { read: lat(reads), write: lat(writes), nop: lat(nops), echo: lat(echos), blockRatios, health: h };
   } finally {
-    await stopCluster(nodes);
+    await cluster.close();
   }
 }
 
@@ -426,9 +335,9 @@ interface MultiResults { byReaders: Map<number, Lat>; read3: Lat; invalidationsP
  * Rounds of the five cases are interleaved, so drift of the machine hits all of them alike.
  */
 async function benchMulti(): Promise<MultiResults> {
-  const nodes = await startCluster(6, 256);
+  const { cluster, nodes } = await startNodes(6, 256);
   try {
-    const [o, w, ...readers] = nodes as [NodeProc, NodeProc, ...NodeProc[]];
+    const [o, w, ...readers] = nodes as [BenchNode, BenchNode, ...BenchNode[]];
     const pageFor = (k: number): number => 6 * (READER_COUNTS.indexOf(k as (typeof READER_COUNTS)[number]) + 1);
     const THIRD_PAGE = 8;
     let v = 1;
@@ -469,7 +378,7 @@ async function benchMulti(): Promise<MultiResults> {
       invalidationsPerWrite: new Map(READER_COUNTS.map((k) => [k, invalSent.get(k)! / C.multi])),
     };
   } finally {
-    await stopCluster(nodes);
+    await cluster.close();
   }
 }
 

@@ -1,16 +1,16 @@
 /**
  * Local page store microbenchmark: cost of one u32 read through the Proxy view, through a struct
  * accessor and through a raw Uint32Array (same buffer, same addresses, one run, with ratios), and
- * the local fault round trip: this thread blocks in Atomics.wait → runtime worker takes the
- * request from the mailbox → fake handler installs → Atomics.notify → this thread wakes.
+ * the local fault round trip: this thread blocks in Atomics.wait → the fault thread takes the
+ * request from the mailbox → the fake page source installs → Atomics.notify → this thread wakes.
  *
- *   npx tsc -p . && node dist/bench/dsm-local-bench.js [--json] [--faults N]
+ *   npm run bench:dsm-local -- [--json] [--faults N]      (or: node dist/bench/dsm-local-bench.js ...) [--json] [--faults N]
  *
  * With --json the last line is one JSON object: proxy_ns, struct_ns, raw_ns, local_fault_p50_us,
  * local_fault_p99_us (plus ratios).
  */
-import { fileURLToPath } from 'node:url';
-import { AppMemory, createDsmBuffers, defineStruct, startRuntime } from '../dsm/memory/index.js';
+import { AppMemory, createDsmBuffers, defineStruct, startFaultThread } from '../dsm/memory/index.js';
+import { FAKE_PAGE_SOURCE } from '../test/support/fake-page-source.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 
 const usage = 'usage: node dist/bench/dsm-local-bench.js [--json] [--faults N]\n';
@@ -20,8 +20,8 @@ const faultRounds = args.faults === undefined ? 1000 : Number(args.faults);
 const PS = 4096;
 const PAGES = 16; // 64 KiB working set: in cache, several pages
 const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64 });
-const rt = await startRuntime(buffers, {
-  handlerModule: fileURLToPath(new URL('../dsm/memory/fake-handler.js', import.meta.url)),
+const rt = await startFaultThread(buffers, {
+  handlerModule: FAKE_PAGE_SOURCE,
   handlerOptions: { delayMs: 0 },
 });
 const mem = new AppMemory(buffers);

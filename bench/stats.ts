@@ -1,4 +1,6 @@
 /** Small helpers shared by the benchmarks: percentiles and argument parsing. */
+import { basename } from 'node:path';
+import { helpCommand, parseCommandLine, usageFailure, UsageError, type OptionSpec } from '../demos/args.js';
 
 /** The p-th percentile (0..100) of `xs` by nearest rank; xs need not be sorted. */
 export function percentile(xs: readonly number[], p: number): number {
@@ -13,29 +15,30 @@ export function round(x: number, digits = 1): number {
   return Math.round(x * f) / f;
 }
 
-/** `--json` and `--name value` flags; unknown flags are an error with the list of known ones. */
-export function parseBenchArgs(argv: string[], known: Record<string, string>, usage: string): Record<string, string | true> {
-  const out: Record<string, string | true> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
+/**
+ * `--json`-style flags and `--name value` options, by the CLIs' shared rules (demos/args.ts): an
+ * unknown, repeated or valueless option exits 2 with one line naming it and one line of hint;
+ * --help prints `usage` and exits 0.
+ */
+export function parseBenchArgs(argv: string[], known: Record<string, 'flag' | 'value'>, usage: string): Record<string, string | true> {
+  const spec: Record<string, OptionSpec> = {};
+  for (const [k, kind] of Object.entries(known)) spec[k] = { type: kind === 'flag' ? 'boolean' : 'string' };
+  const script = basename(process.argv[1] ?? 'bench', '.js');
+  const npmScript = process.env.npm_lifecycle_event;
+  const help = helpCommand(npmScript?.startsWith('bench:') ? npmScript : script);
+  try {
+    const r = parseCommandLine(argv, spec);
+    if (r.help) {
       process.stdout.write(usage);
       process.exit(0);
     }
-    if (!a.startsWith('--') || !(a.slice(2) in known)) {
-      process.stderr.write(`unknown argument ${JSON.stringify(a)}\n\n${usage}`);
-      process.exit(2);
-    }
-    const key = a.slice(2);
-    if (known[key] === 'flag') out[key] = true;
-    else {
-      const v = argv[++i];
-      if (v === undefined) {
-        process.stderr.write(`${a} needs a value\n\n${usage}`);
-        process.exit(2);
-      }
-      out[key] = v;
-    }
+    const out: Record<string, string | true> = {};
+    for (const [k, v] of Object.entries(r.values)) if (v !== undefined) out[k] = v;
+    for (const f of r.flags) out[f] = true;
+    return out;
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    process.stderr.write(usageFailure(script, e.message, help));
+    process.exit(2);
   }
-  return out;
 }

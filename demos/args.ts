@@ -1,21 +1,114 @@
-/** Argument parsing shared by the demos: every bad argument exits 2 with a message saying what is allowed. */
-import { parseArgs } from 'node:util';
+/**
+ * What the node CLI and the demos share: strict command-line parsing whose messages name the
+ * option and end in one line of hint (never the whole usage), the loss limit, running a main, and
+ * stopping when npm goes away; plus a few formatting helpers.
+ */
+import { relative } from 'node:path';
 
 export class UsageError extends Error {}
 
 /**
- * Parse `argv` with strict options: the named string options plus --help. An unknown flag, a
- * missing value or a positional becomes a UsageError.
+ * The highest --loss (each datagram a node sends is dropped with this probability) the CLI and every
+ * demo accept. At 0.5 a request and its acknowledgement both get through a quarter of the time and
+ * the transport still delivers within its give-up time; much above that, calls start to fail with
+ * TRANSPORT_ERR_PEER_UNREACHABLE instead of showing retransmissions at work.
  */
-export function parseDemoArgs<K extends string>(argv: string[], names: readonly K[]): { values: Partial<Record<K, string>>; help: boolean } {
-  const options: Record<string, { type: 'string' | 'boolean' }> = { help: { type: 'boolean' } };
-  for (const n of names) options[n] = { type: 'string' };
-  try {
-    const { help, ...values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
-    return { values: values as Partial<Record<K, string>>, help: help === true };
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+export const MAX_LOSS = 0.5;
+
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  /** What the value looks like, for "--listen needs a value (HOST:PORT)". */
+  readonly value?: string;
+}
+
+export interface ParsedArgs<K extends string> {
+  readonly values: Partial<Record<K, string>>;
+  /** Boolean options that were given. */
+  readonly flags: ReadonlySet<K>;
+  readonly help: boolean;
+}
+
+/**
+ * Parse `argv` strictly: `--name value` or `--name=value` for string options, `--name` for boolean
+ * ones, `--help` / `-h`. An unknown option, a missing value, a value given to a boolean, an option
+ * given twice or any positional argument is a UsageError naming it. A value may start with '-'
+ * (`--seed -1` is the value "-1", refused later by the range check), but not with '--', which
+ * means the value was forgotten. Under `npm run`, a positional that npm left behind, or an option of
+ * ours that npm kept for itself (`npm run demo --loss 0.2`, without `--`), gets npm's own fix.
+ */
+export function parseCommandLine<K extends string>(argv: readonly string[], spec: Readonly<Record<K, OptionSpec>>): ParsedArgs<K> {
+  const values: Partial<Record<K, string>> = {};
+  const flags = new Set<K>();
+  const seen = new Set<string>();
+  let help = false;
+  const known = (name: string): name is K => Object.prototype.hasOwnProperty.call(spec, name);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      help = true;
+      continue;
+    }
+    if (!arg.startsWith('--') || arg === '--') {
+      const rest = arg === '--' ? argv.slice(i + 1) : argv.slice(i);
+      if (rest.length === 0) break;
+      throw new UsageError(npmHint(spec, values, rest) ?? `unexpected argument ${JSON.stringify(rest[0])}${arg.startsWith('-') && arg !== '--' ? ' (options start with --)' : ''}`);
+    }
+    const eq = arg.indexOf('=');
+    const name = arg.slice(2, eq < 0 ? undefined : eq);
+    if (!known(name)) throw new UsageError(`unknown option --${name}`);
+    if (seen.has(name)) throw new UsageError(`--${name} was given more than once`);
+    seen.add(name);
+    const o = spec[name];
+    if (o.type === 'boolean') {
+      if (eq >= 0) throw new UsageError(`--${name} takes no value, got ${JSON.stringify(arg.slice(eq + 1))}`);
+      flags.add(name);
+      continue;
+    }
+    const v: string | undefined = eq >= 0 ? arg.slice(eq + 1) : argv[i + 1];
+    if (eq < 0) {
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`--${name} needs a value${o.value ? ` (${o.value})` : ''}`);
+      i++;
+    }
+    values[name] = v;
   }
+  if (!help) {
+    const hint = npmHint(spec, values);
+    if (hint !== undefined) throw new UsageError(hint);
+  }
+  return { values, flags, help };
+}
+
+/**
+ * `npm run x --loss 0.2` (no `--`): npm takes --loss as a setting of its own (npm_config_loss=true)
+ * and passes "0.2" on as a positional; `--loss=0.2` leaves npm_config_loss=0.2 and nothing at all.
+ * Says how to write it.
+ */
+function npmHint(spec: Readonly<Record<string, OptionSpec>>, given: Readonly<Record<string, unknown>>, leftover: readonly string[] = []): string | undefined {
+  const script = process.env.npm_lifecycle_event;
+  if (script === undefined) return undefined;
+  const env = (k: string): string | undefined => process.env[`npm_config_${k.replace(/-/g, '_')}`];
+  const kept = Object.keys(spec).filter((k) => given[k] === undefined && env(k) !== undefined);
+  if (kept.length === 0) return undefined;
+  // Which leftover value belonged to which option is known only when one option lost its value.
+  const valueless = kept.filter((k) => spec[k]!.type === 'string' && env(k) === 'true');
+  const rest = valueless.length === 1 ? [...leftover] : [];
+  const as = kept.map((k) => {
+    if (spec[k]!.type === 'boolean') return `--${k}`;
+    const v = env(k) !== 'true' ? env(k)! : rest.length > 0 ? rest.shift()! : (spec[k]!.value ?? 'VALUE');
+    return `--${k} ${v}`;
+  });
+  return `npm kept ${kept.map((k) => `--${k}`).join(', ')} for itself; put the options after --: npm run ${script} -- ${[...as, ...rest].join(' ')}`;
+}
+
+/** parseCommandLine for a demo: the named string options (plus boolean `flags`) and --help. */
+export function parseDemoArgs<K extends string, F extends string = never>(
+  argv: readonly string[], names: readonly K[], flagNames: readonly F[] = [],
+): { values: Partial<Record<K, string>>; flags: ReadonlySet<F>; help: boolean } {
+  const spec = {} as Record<K | F, OptionSpec>;
+  for (const n of names) spec[n] = { type: 'string' };
+  for (const n of flagNames) spec[n] = { type: 'boolean' };
+  const r = parseCommandLine<K | F>(argv, spec);
+  return { values: r.values as Partial<Record<K, string>>, flags: r.flags as ReadonlySet<F>, help: r.help };
 }
 
 export function intArg(v: string | undefined, name: string, lo: number, hi: number, dflt: number): number {
@@ -32,22 +125,58 @@ export function probabilityArg(v: string | undefined, name: string, hi: number, 
   return x;
 }
 
+/** A UsageError as the CLI and the demos print it: the message, then one line saying where the usage is. */
+export function usageFailure(name: string, message: string, helpCommand: string): string {
+  return `${name}: ${message}\nRun \`${helpCommand}\` for the options.\n`;
+}
+
+/** How to get a program's --help, the way it was started: `npm run <script>`, or node on its file. */
+export function helpCommand(script: string): string {
+  if (process.env.npm_lifecycle_event === script) return `npm run ${script} -- --help`;
+  const file = process.argv[1] === undefined ? script : relative(process.cwd(), process.argv[1]);
+  return `node ${file.includes(' ') ? JSON.stringify(file) : file} --help`;
+}
+
 /**
- * Run a demo's main: a UsageError prints the message and usage and exits 2; any other error
- * prints "<name> failed: ..." and exits 1; otherwise exit with the code main returned.
+ * Run a program's main: a UsageError prints the message and a one-line hint and exits 2; any other
+ * error prints "<name> failed: ..." and exits 1; otherwise exit with the code main returned.
  */
-export function runMain(name: string, usage: string, main: () => Promise<number>): void {
+export function runMain(name: string, helpCommand: string, main: () => Promise<number>): void {
+  stopWithParent();
   main().then(
     (code) => process.exit(code),
     (e: unknown) => {
       if (e instanceof UsageError) {
-        process.stderr.write(`${name}: ${e.message}\n\n${usage}`);
+        process.stderr.write(usageFailure(name, e.message, helpCommand));
         process.exit(2);
       }
       process.stderr.write(`${name} failed: ${e instanceof Error ? (process.env.DEBUG ? e.stack : e.message) : String(e)}\n`);
       process.exit(1);
     },
   );
+}
+
+/**
+ * npm (npx, npm run, npm exec) starts a program through `sh -c` and passes SIGINT/SIGTERM to that
+ * shell, which dies without passing them on: the program would keep running, orphaned. So when
+ * started by npm, watch the parent process, and when it is gone act as if SIGTERM had arrived (each
+ * program's own SIGTERM handling then shuts it down). Started any other way, nothing changes.
+ */
+export function stopWithParent(pollMs = 500): void {
+  if (process.env.npm_lifecycle_event === undefined && process.env.npm_command === undefined) return;
+  const parent = process.ppid;
+  if (parent <= 1) return;
+  const timer = setInterval(() => {
+    try {
+      process.kill(parent, 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ESRCH') return;
+      clearInterval(timer);
+      process.stderr.write(`the process npm started this one under (pid ${parent}) is gone: stopping\n`);
+      process.kill(process.pid, 'SIGTERM');
+    }
+  }, pollMs);
+  timer.unref();
 }
 
 /** The p50 of a histogram of latencies, as "≤ bound" of the bucket holding the median ("-" when empty). */

@@ -10,8 +10,9 @@
  * stdin (demos/control.ts), which is how the demos and tests drive nodes.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
+import { parsePeer } from '../transport/index.js';
+import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
 import { runTraceCli } from '../trace/cli.js';
 
@@ -21,90 +22,116 @@ export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID
 Runs one node of the distributed shared memory until SIGINT/SIGTERM.
 
   --id N              this node's id (0..65535), unique in the cluster
-  --listen HOST:PORT  UDP address to bind (e.g. 127.0.0.1:7001; IP literals or localhost)
-  --peers LIST        the other nodes, ID@HOST:PORT separated by commas
+  --listen HOST:PORT  UDP address to bind: an IP address of this host, or localhost (127.0.0.1)
+  --peers LIST        the other nodes, ID@HOST:PORT separated by commas (IP addresses or localhost)
   --config FILE       JSON cluster file instead of --listen/--peers:
                       {"nodes":[{"id":1,"address":"127.0.0.1:7001"},...],"pageSize":4096,"pages":1024}
   --page-size N       bytes per page, a power of two 64..65536 (default 4096); same on every node
   --pages N           pages in the address space (default 1024); same on every node
-  --loss P            drop each outgoing datagram with probability P in [0, 0.9] (fault injection, default 0)
+  --loss P            drop each outgoing datagram with probability P in [0, ${MAX_LOSS}] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
   --dead-after-ms N   declare a silent peer dead after N ms (500..600000, default 2000)
   --trace DIR         write this node's trace events to DIR/node-<id>.jsonl (then: pagewire trace DIR)
-  --control           read JSON-line commands on stdin, answer on stdout (see demos/control.ts)
+  --control           read JSON-line commands on stdin, answer on stdout (the README lists them)
   --help              this text
+
+Each option may be given once. Stop a node with Ctrl-C, or kill PID (SIGTERM); the pid is in its
+first line.
 `;
 
-class UsageError extends Error {}
+const HELP_HINT = 'pagewire node --help';
+
+const OPTIONS = {
+  id: { type: 'string', value: 'N' }, listen: { type: 'string', value: 'HOST:PORT' }, peers: { type: 'string', value: 'ID@HOST:PORT,...' },
+  config: { type: 'string', value: 'FILE' }, 'page-size': { type: 'string', value: 'N' }, pages: { type: 'string', value: 'N' },
+  loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' }, 'dead-after-ms': { type: 'string', value: 'N' },
+  trace: { type: 'string', value: 'DIR' }, control: { type: 'boolean' },
+} as const satisfies Record<string, OptionSpec>;
 
 function int(v: string | undefined, name: string, lo: number, hi: number): number | undefined {
   if (v === undefined) return undefined;
   const x = Number(v);
-  if (!Number.isInteger(x) || x < lo || x > hi) throw new UsageError(`--${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
+  if (v.trim() === '' || !Number.isInteger(x) || x < lo || x > hi) throw new UsageError(`${name} must be an integer in [${lo}, ${hi}], got ${JSON.stringify(v)}`);
   return x;
+}
+
+/** A "host:port" checked by the transport's own parser, its message naming where it came from. */
+function address(v: string, where: string): string {
+  try {
+    return parsePeer(v).key;
+  } catch (e) {
+    throw new UsageError(`${where}: ${(e as Error).message.replace(/^peer /, '')}`);
+  }
 }
 
 function parsePeers(list: string): DsmPeer[] {
   return list.split(',').filter((s) => s.trim() !== '').map((item) => {
     const m = /^(\d+)@(.+)$/.exec(item.trim());
     if (!m) throw new UsageError(`--peers items must look like 1@127.0.0.1:7001, got ${JSON.stringify(item)}`);
-    return { id: Number(m[1]), address: m[2]! };
+    const where = `--peers item ${JSON.stringify(item.trim())}`;
+    return { id: int(m[1], `${where}: the id`, 0, 65535)!, address: address(m[2]!, where) };
+  });
+}
+
+/** The nodes of a --config file, each checked, with messages naming the file and the entry. */
+function configNodes(file: string, nodes: unknown): DsmPeer[] {
+  if (!Array.isArray(nodes)) throw new UsageError(`${file}: "nodes" must be an array of {"id", "address"}`);
+  return nodes.map((n: { id?: unknown; address?: unknown } | null, i) => {
+    const where = `${file}: nodes[${i}]`;
+    if (typeof n !== 'object' || n === null) throw new UsageError(`${where} must be an object {"id", "address"}`);
+    if (!Number.isInteger(n.id) || (n.id as number) < 0 || (n.id as number) > 65535) throw new UsageError(`${where}.id must be an integer in [0, 65535], got ${JSON.stringify(n.id)}`);
+    if (typeof n.address !== 'string') throw new UsageError(`${where}.address must be a "host:port" string, got ${JSON.stringify(n.address)}`);
+    return { id: n.id as number, address: address(n.address, `${where}.address`) };
   });
 }
 
 /** Turn argv (after "node") into DsmNodeOptions; throws UsageError with a message that says what is allowed. */
 export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; control: boolean } | 'help' {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        id: { type: 'string' }, listen: { type: 'string' }, peers: { type: 'string' }, config: { type: 'string' },
-        'page-size': { type: 'string' }, pages: { type: 'string' }, loss: { type: 'string' }, seed: { type: 'string' },
-        'dead-after-ms': { type: 'string' }, trace: { type: 'string' }, control: { type: 'boolean' }, help: { type: 'boolean' },
-      },
-      strict: true, allowPositionals: false,
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  if (values.help) return 'help';
-  const id = int(values.id, 'id', 0, 65535);
+  const { values, flags, help } = parseCommandLine(argv, OPTIONS);
+  if (help) return 'help';
+  const id = int(values.id, '--id', 0, 65535);
   if (id === undefined) throw new UsageError('--id is required');
   let listen = values.listen;
   let peers: DsmPeer[] = [];
-  let pageSize = int(values['page-size'], 'page-size', 64, 65536);
+  let pageSize = int(values['page-size'], '--page-size', 64, 65536);
   if (pageSize !== undefined && (pageSize & (pageSize - 1)) !== 0) throw new UsageError(`--page-size must be a power of two from 64 to 65536, got ${pageSize}`);
-  let pageCount = int(values.pages, 'pages', 2, 1 << 24);
+  let pageCount = int(values.pages, '--pages', 3, 1 << 24);
+  let pagesFrom = '--pages';
   if (values.config !== undefined) {
     if (values.listen !== undefined || values.peers !== undefined) throw new UsageError('give either --config or --listen/--peers, not both');
+    const file = values.config;
     let cfg: { nodes?: unknown; pageSize?: unknown; pages?: unknown };
     try {
-      cfg = JSON.parse(readFileSync(values.config, 'utf8'));
+      cfg = JSON.parse(readFileSync(file, 'utf8'));
     } catch (e) {
-      throw new UsageError(`cannot read --config ${values.config}: ${(e as Error).message}`);
+      throw new UsageError(`cannot read --config ${file}: ${(e as Error).message}`);
     }
-    if (!Array.isArray(cfg.nodes)) throw new UsageError(`${values.config}: "nodes" must be an array of {"id", "address"}`);
-    const nodes = cfg.nodes as DsmPeer[];
-    const me = nodes.find((n) => n?.id === id);
-    if (me === undefined) throw new UsageError(`${values.config} has no node with id ${id}`);
+    const nodes = configNodes(file, cfg.nodes);
+    const me = nodes.find((n) => n.id === id);
+    if (me === undefined) throw new UsageError(`${file} has no node with id ${id}`);
     listen = me.address;
     peers = nodes.filter((n) => n !== me);
-    pageSize ??= int(cfg.pageSize === undefined ? undefined : String(cfg.pageSize), 'config pageSize', 64, 65536);
-    pageCount ??= int(cfg.pages === undefined ? undefined : String(cfg.pages), 'config pages', 2, 1 << 24);
-    if (pageSize !== undefined && (pageSize & (pageSize - 1)) !== 0) throw new UsageError(`${values.config}: pageSize must be a power of two from 64 to 65536, got ${pageSize}`);
+    if (pageSize === undefined && cfg.pageSize !== undefined) {
+      pageSize = int(String(cfg.pageSize), `${file}: pageSize`, 64, 65536);
+      if ((pageSize! & (pageSize! - 1)) !== 0) throw new UsageError(`${file}: pageSize must be a power of two from 64 to 65536, got ${pageSize}`);
+    }
+    if (pageCount === undefined && cfg.pages !== undefined) {
+      pageCount = int(String(cfg.pages), `${file}: pages`, 3, 1 << 24);
+      pagesFrom = `${file}: pages`;
+    }
   } else {
     if (listen === undefined) throw new UsageError('--listen HOST:PORT is required (or --config FILE)');
     if (values.peers === undefined) throw new UsageError('--peers ID@HOST:PORT,... is required (or --config FILE)');
+    listen = address(listen, '--listen');
     peers = parsePeers(values.peers);
   }
-  let loss = 0;
-  if (values.loss !== undefined) {
-    loss = Number(values.loss);
-    if (!(loss >= 0 && loss <= 0.9)) throw new UsageError(`--loss must be a probability in [0, 0.9], got ${JSON.stringify(values.loss)}`);
+  const nodeCount = peers.length + 1;
+  if (pageCount !== undefined && pageCount < nodeCount + 2) {
+    throw new UsageError(`${pagesFrom} must be at least ${nodeCount + 2} for ${nodeCount} nodes (the null page, the root page and one page per node), got ${pageCount}`);
   }
-  const seed = int(values.seed, 'seed', 0, 2 ** 31) ?? id;
-  const deadAfterMs = int(values['dead-after-ms'], 'dead-after-ms', 500, 600_000);
+  const loss = probabilityArg(values.loss, 'loss', MAX_LOSS, 0);
+  const seed = int(values.seed, '--seed', 0, 2 ** 31) ?? id;
+  const deadAfterMs = int(values['dead-after-ms'], '--dead-after-ms', 500, 600_000);
   if (values.trace !== undefined && values.trace.trim() === '') throw new UsageError('--trace needs a directory, e.g. --trace ./trace');
   const options: DsmNodeOptions = {
     id, listen, peers, pageSize, pageCount,
@@ -112,16 +139,16 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
     ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
     traceDir: values.trace,
   };
-  // The node's own validation (addresses, distinct ids and addresses, page count), as a usage error.
+  // The node's own validation (distinct ids and addresses), as a usage error.
   try {
     resolveDsmNodeOptions(options);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  return { control: values.control === true, options };
+  return { control: flags.has('control'), options };
 }
 
-/** A start failure in words a user can act on (the bind error arrives wrapped by the runtime thread). */
+/** A start failure in words a user can act on (the bind error arrives wrapped by the fault thread). */
 function startFailure(e: unknown, listen: string): string {
   const msg = (e as Error)?.message ?? String(e);
   if (/EADDRINUSE/.test(msg)) return `${listen} is already in use (another node or program has that UDP port); pick another --listen port`;
@@ -159,6 +186,7 @@ async function runNode(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
+  stopWithParent();
   const addr = `${node.options.host}:${node.options.port}`;
   if (parsed.control) {
     process.stdout.write(JSON.stringify({ event: 'ready', id: node.id, address: addr, pageSize: node.options.pageSize }) + '\n');
@@ -166,7 +194,7 @@ async function runNode(argv: string[]): Promise<number> {
     await node.close();
     return 0;
   }
-  process.stdout.write(`node ${node.id} listening on ${addr}; peers ${node.options.peers.map((p) => `${p.id}@${p.address}`).join(', ')}; Ctrl-C to stop\n`);
+  process.stdout.write(`node ${node.id} listening on ${addr}; peers ${node.options.peers.map((p) => `${p.id}@${p.address}`).join(', ')}; pid ${process.pid}, Ctrl-C or kill ${process.pid} to stop\n`);
   await new Promise(() => undefined); // until a signal
   return 0;
 }
@@ -178,7 +206,7 @@ async function main(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (sub === 'trace') return runTraceCli(rest, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "trace"`);
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "trace" (pagewire node --help, pagewire trace --help)`);
   return runNode(rest);
 }
 
@@ -186,7 +214,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError || (e as { code?: unknown })?.code === 'DSM_ERR_INVALID_ARGUMENT') {
-      process.stderr.write(`pagewire: ${(e as Error).message}\n\n${USAGE}`);
+      process.stderr.write(usageFailure('pagewire', (e as Error).message, HELP_HINT));
       process.exit(2);
     }
     process.stderr.write(`pagewire: ${e instanceof Error ? e.stack : String(e)}\n`);

@@ -12,17 +12,15 @@
  * unless the cluster has a debugLog file: then the nodes' debug lines stay out of the demo's story
  * and are written to that file at close(), all nodes merged in time order.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlCommand } from './control.js';
 
-/** The compiled CLI: next to this module in dist/, or dist/demos/ when this module runs from source (tests). */
-export const CLI = [new URL('./cli.js', import.meta.url), new URL('../dist/demos/cli.js', import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((f) => existsSync(f)) ?? fileURLToPath(new URL('./cli.js', import.meta.url));
+/** The compiled CLI, `pagewire`'s bin: this module's compiled sibling (vitest sees the same layout). */
+export const CLI = fileURLToPath(new URL('./cli.js', import.meta.url));
 
 /** The error fields of a failed command: a DsmError's (code, address, page, node) or CONTROL_ERR_*. */
 export interface ControlErrorFields {

@@ -28,6 +28,8 @@ export type ControlCommand =
   | { cmd: 'locked-increment'; lock: number; counter: number; times: number }
   | { cmd: 'false-share'; base: number; words: number; threads: number; writes: number }
   | { cmd: 'write-loop'; addr: number; writes: number; startAt?: number }
+  | { cmd: 'timed-read32'; addr: number }
+  | { cmd: 'timed-write32'; addr: number; value: number }
   | { cmd: 'stats' }
   | { cmd: 'exit' };
 
@@ -73,23 +75,47 @@ const handlers: Record<string, Handler> = {
   },
   'false-share': (n, c) => falseShare(n, num(c, 'base'), num(c, 'words'), num(c, 'threads'), num(c, 'writes')),
   'write-loop': (n, c) => writeLoop(n, num(c, 'addr'), num(c, 'writes'), c.startAt === undefined ? undefined : num(c, 'startAt')),
+  'timed-read32': (n, c) => timedAccess(n, num(c, 'addr'), undefined),
+  'timed-write32': (n, c) => timedAccess(n, num(c, 'addr'), num(c, 'value')),
   stats: async (n) => ({ node: await n.stats(), app: n.mem.stats }),
 };
 
 /**
+ * One u32 access (a read, or a write of `value`) timed on the application thread, from just before
+ * to just after it, in microseconds; `faulted` says whether it page-faulted. bench:dsm measures
+ * fault latency with it, so the control channel's own round trip is never inside the interval.
+ */
+function timedAccess(n: DsmNode, addr: number, write: number | undefined): { value: number; us: number; faulted: boolean } {
+  const stats = n.mem.stats;
+  const faults = (): number => (write === undefined ? stats.readFaults : stats.writeFaults);
+  const before = faults();
+  const u32 = n.mem.u32;
+  const i = addr >>> 2;
+  let value: number;
+  const t0 = process.hrtime.bigint();
+  if (write === undefined) value = u32[i]!;
+  else u32[i] = value = write;
+  const t1 = process.hrtime.bigint();
+  return { value, us: Number(t1 - t0) / 1000, faulted: faults() !== before };
+}
+
+/**
  * `writes` increments of the u32 word at `addr` on the application thread, each a read then a
  * write, starting when the wall clock (ms since the epoch, same host) reaches `startAt`, so several
- * nodes can start together. Returns the loop's time and the faults it took.
+ * nodes can start together. Returns the loop's time, when it ran (wall clock, ms since the epoch,
+ * so the loops of several nodes on one host can be compared) and the faults it took.
  */
-function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; readFaults: number; writeFaults: number } {
-  if (startAt !== undefined) while (performance.timeOrigin + performance.now() < startAt); // spin: a start line, not a sleep
+function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; startedAt: number; endedAt: number; readFaults: number; writeFaults: number } {
+  const wall = (): number => performance.timeOrigin + performance.now();
+  if (startAt !== undefined) while (wall() < startAt); // spin: a start line, not a sleep
   const r0 = n.mem.stats.readFaults;
   const w0 = n.mem.stats.writeFaults;
   const u32 = n.mem.u32;
   const w = addr >>> 2;
-  const t0 = performance.now();
+  const startedAt = wall();
   for (let i = 0; i < writes; i++) u32[w] = u32[w]! + 1;
-  return { ms: performance.now() - t0, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
+  const endedAt = wall();
+  return { ms: endedAt - startedAt, startedAt, endedAt, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
 }
 
 /**

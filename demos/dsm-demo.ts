@@ -19,7 +19,7 @@ import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
-import { hex, histogramP50, intArg, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
+import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,7 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
 
   --elements N   list elements, created round-robin by the nodes (3..3000, default 9)
   --kill ID      the node to SIGKILL: 1, 2 or 3 (default 3)
-  --loss P       every node drops each datagram it sends with probability P (0..0.5, default 0)
+  --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       fault-injection seed (default 1)
   --trace DIR    every node writes its trace to DIR; the demo draws DIR/trace.html (a space-time diagram)
   --help         this text
@@ -58,7 +58,7 @@ async function main(): Promise<number> {
   }
   const count = intArg(v.elements, 'elements', 3, 3000, 9);
   const victim = intArg(v.kill, 'kill', 1, 3, 3);
-  const loss = probabilityArg(v.loss, 'loss', 0.5, 0);
+  const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
   const traceDir = traceDirArg(v.trace);
   const survivors = IDS.filter((id) => id !== victim);
@@ -226,4 +226,4 @@ function sameList(got: readonly ListElement[], want: readonly { value: number; n
 const ms = (x: number): string => (x < 10 ? `${x.toFixed(1)} ms` : `${Math.round(x)} ms`);
 const pct = (p: number): string => `${Math.round(p * 1000) / 10}%`;
 
-runMain('pagewire demo', USAGE, main);
+runMain('pagewire demo', helpCommand('demo'), main);

@@ -14,7 +14,7 @@
 import { startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
-import { hex, intArg, parseDemoArgs, runMain, table } from './args.js';
+import { helpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,9 +35,33 @@ const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 interface Loop {
   ms: number;
+  /** Wall clock, ms since the epoch (the nodes share this host's clock). */
+  startedAt: number;
+  endedAt: number;
   readFaults: number;
   writeFaults: number;
 }
+
+/** How long all the loops ran at the same time, ms (the nodes share this host's wall clock). */
+function overlapMs(loops: readonly Loop[]): number {
+  return Math.max(0, Math.min(...loops.map((l) => l.endedAt)) - Math.max(...loops.map((l) => l.startedAt)));
+}
+
+/** The average time one fault of a run blocked its node, ms. */
+function faultMs(r: Run): number {
+  const faults = r.loops.reduce((x, l) => x + l.readFaults + l.writeFaults, 0);
+  return r.blockedMs.reduce((x, y) => x + y, 0) / Math.max(1, faults);
+}
+
+/**
+ * The one-page run shows false sharing when the loops wrote at the same time for at least this
+ * many fault latencies (room for that many page moves). On a busy machine a fault costs more and a
+ * process may be descheduled for much of another's loop: then the run is repeated, on a fresh page
+ * with twice the increments, at most MORE_RUNS times. So the check is bounded by what happened, not
+ * by how fast this machine is.
+ */
+const SHARED_FAULTS = 10;
+const MORE_RUNS = 3;
 interface Stats {
   node: DsmNodeStats;
   app: AppMemoryStats;
@@ -87,16 +111,27 @@ async function main(): Promise<number> {
     // Every page is allocated on node 1, so both runs start from the same placement.
     const separate: number[] = [];
     for (const _ of ids) separate.push(await home.call<number>({ cmd: 'alloc', bytes: PAGE }));
-    const shared = await home.call<number>({ cmd: 'alloc', bytes: PAGE });
-    const together = ids.map((_, i) => shared + 64 * i);
+    const sharedPage = async (): Promise<number[]> => {
+      const shared = await home.call<number>({ cmd: 'alloc', bytes: PAGE });
+      return ids.map((_, i) => shared + 64 * i);
+    };
+    let together = await sharedPage();
     const warm: number[] = [];
     for (const _ of ids) warm.push(await home.call<number>({ cmd: 'alloc', bytes: PAGE }));
     say(`  words, separate pages: ${separate.map((a) => `${hex(a)} (page ${a / PAGE})`).join(', ')}`);
-    say(`  words, one page:       ${together.map(hex).join(', ')} (page ${shared / PAGE}, 64 bytes apart: no word is shared)`);
+    say(`  words, one page:       ${together.map(hex).join(', ')} (page ${together[0]! / PAGE}, 64 bytes apart: no word is shared)`);
     await run(cluster, warm, Math.min(writes, 50_000)); // warm-up: JIT, first faults
     const a = await run(cluster, separate, writes);
-    const b = await run(cluster, together, writes);
-
+    let bWrites = writes;
+    let b = await run(cluster, together, bWrites);
+    const sharedEnough = (r: Run): boolean => overlapMs(r.loops) >= SHARED_FAULTS * faultMs(r);
+    for (let more = 1; !sharedEnough(b) && more <= MORE_RUNS && bWrites * 2 <= 10_000_000; more++) {
+      say(`  (the one-page loops wrote at the same time for ${Math.round(overlapMs(b.loops))} ms, under ${SHARED_FAULTS} faults of ${faultMs(b).toFixed(1)} ms: ` +
+        `the machine is busy; again with ${(bWrites * 2).toLocaleString('en')} increments, on a fresh page)`);
+      together = await sharedPage();
+      bWrites *= 2;
+      b = await run(cluster, together, bWrites);
+    }
     say('');
     const rows: string[][] = [['', 'node', 'read faults', 'write faults', 'blocked in faults', 'loop time']];
     for (const [name, r] of [['separate pages', a], ['one page', b]] as const) {
@@ -104,12 +139,11 @@ async function main(): Promise<number> {
     }
     say(table(rows));
     say('');
-    const ratio = b.wallMs / a.wallMs;
+    const ratio = (b.wallMs / bWrites) / (a.wallMs / writes);
     say(`  separate pages: ${a.pagesSent} page transfers, ${Math.round(a.wallMs)} ms (${perWrite(a.wallMs, writes)} per increment)`);
-    say(`  one page:       ${b.pagesSent} page transfers, ${Math.round(b.wallMs)} ms (${perWrite(b.wallMs, writes)} per increment)`);
-    say(`  slowdown from false sharing: ${ratio.toFixed(2)}x, with not one word shared; ${Math.round(writes / Math.max(1, b.pagesSent / nodes))} increments per transfer per node`);
-    const faults = b.loops.reduce((x, l) => x + l.readFaults + l.writeFaults, 0);
-    const perFaultMs = b.blockedMs.reduce((x, y) => x + y, 0) / Math.max(1, faults);
+    say(`  one page:       ${b.pagesSent} page transfers, ${Math.round(b.wallMs)} ms (${perWrite(b.wallMs, bWrites)} per increment)`);
+    say(`  slowdown from false sharing: ${ratio.toFixed(2)}x, with not one word shared; ${Math.round(bWrites / Math.max(1, b.pagesSent / nodes))} increments per transfer per node`);
+    const perFaultMs = faultMs(b);
     const localUs = (a.wallMs * 1000) / writes;
     say(`  one fault cost ${perFaultMs.toFixed(2)} ms on average: the time of ~${Math.round((perFaultMs * 1000) / localUs).toLocaleString('en')} local increments`);
     say(`  why: Ivy keeps coherence per page, one writer at a time, so a write to ANY word of a page another node is`);
@@ -117,19 +151,24 @@ async function main(): Promise<number> {
     say(`  "programmers of such DSM systems had to be very careful to organize computations" (here: one page per writer).`);
 
     const failures: string[] = [];
-    for (const [name, r] of [['separate pages', a], ['one page', b]] as const) {
+    for (const [name, r, n] of [['separate pages', a, writes], ['one page', b, bWrites]] as const) {
       r.values.forEach((x, i) => {
-        if (x !== writes) failures.push(`${name}: node ${ids[i]}'s word is ${x}, expected ${writes} (lost increments)`);
+        if (x !== n) failures.push(`${name}: node ${ids[i]}'s word is ${x}, expected ${n} (lost increments)`);
       });
     }
-    if (b.pagesSent <= a.pagesSent * 2) failures.push(`the shared page moved ${b.pagesSent} times, separate pages ${a.pagesSent}: no ping-pong seen (try more --writes)`);
+    if (!sharedEnough(b)) {
+      failures.push(`the one-page loops never wrote at the same time for ${SHARED_FAULTS} fault latencies (last: ${Math.round(overlapMs(b.loops))} ms, faults of ${faultMs(b).toFixed(1)} ms): the machine is too busy to show false sharing`);
+    } else if (b.pagesSent <= a.pagesSent * 2) {
+      failures.push(`the shared page moved ${b.pagesSent} times, separate pages ${a.pagesSent}, though the loops wrote together for ${Math.round(overlapMs(b.loops))} ms: no ping-pong`);
+    }
     say('');
     if (failures.length > 0) {
       say(`NOT as expected (${failures.length}):`);
       for (const f of failures) say(`  - ${f}`);
       return 1;
     }
-    say(`as expected: no increment lost in either run (each word = ${writes.toLocaleString('en')}); the shared page moved ${b.pagesSent} times, the separate ones ${a.pagesSent}`);
+    const each = bWrites === writes ? writes.toLocaleString('en') : `${writes.toLocaleString('en')}, ${bWrites.toLocaleString('en')} in the one-page run`;
+    say(`as expected: no increment lost in either run (each word = ${each}); the shared page moved ${b.pagesSent} times, the separate ones ${a.pagesSent}`);
     return 0;
   } finally {
     await cluster.close();
@@ -140,4 +179,4 @@ async function main(): Promise<number> {
 
 const perWrite = (ms: number, writes: number): string => `${((ms * 1000) / writes).toFixed(2)} us`;
 
-runMain('pagewire demo:false-sharing', USAGE, main);
+runMain('pagewire demo:false-sharing', helpCommand('demo:false-sharing'), main);

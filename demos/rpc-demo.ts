@@ -19,7 +19,7 @@ import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../trans
 import { RpcClient, RpcServer, type RpcServerStats } from '../rpc/runtime/index.js';
 import { isRpcError } from '../rpc/index.js';
 import { ChapterClient, ChapterDescriptor, type ChapterHandlers } from '../rpc/examples/chapter.stubs.js';
-import { intArg, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 import { startTraceWriter, type TraceWriter } from '../trace/index.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
@@ -29,7 +29,7 @@ The chapter's interface { int func1(int arg1); int func2(int arg1, int arg2); },
 server in a child process, over UDP. The server computes func1(x) = x * x and func2(a, b) = a + b.
 
   --calls N   sequential calls measured for datagrams per call (10..100000, default 200)
-  --loss P    both processes drop each datagram they send with probability P (0..0.5, default 0)
+  --loss P    both processes drop each datagram they send with probability P (0..${MAX_LOSS}, default 0)
   --seed N    fault-injection seed (default 1)
   --trace DIR both processes write their trace to DIR; the demo draws DIR/trace.html
   --help      this text
@@ -73,17 +73,16 @@ async function serve(loss: number, seed: number, traceDir: string | undefined): 
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const argv = process.argv.slice(2);
-  const { values: v, help } = parseDemoArgs(argv.filter((a) => a !== '--server'), ['calls', 'loss', 'seed', 'trace']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed', 'trace'], ['server']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
   }
   const calls = intArg(v.calls, 'calls', 10, 100_000, 200);
-  const loss = probabilityArg(v.loss, 'loss', 0.5, 0);
+  const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
   const traceDir = traceDirArg(v.trace);
-  if (argv.includes('--server')) return serve(loss, seed, traceDir);
+  if (flags.has('server')) return serve(loss, seed, traceDir);
 
   const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
@@ -221,4 +220,4 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   return 0;
 }
 
-runMain('pagewire demo:rpc', USAGE, main);
+runMain('pagewire demo:rpc', helpCommand('demo:rpc'), main);

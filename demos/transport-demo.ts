@@ -1,94 +1,103 @@
 /**
  * npm run demo:transport — the transport layer's demo.
  *
- * Two node processes on loopback UDP. Both inject faults on what they send: drops, duplicates,
- * reordering and corrupted bits, the chapter's "unreliable communication layer" made real.
- * The parent sends numbered messages of assorted sizes; the child echoes each one; the parent
- * checks every echo arrived exactly once, in order, byte for byte, and prints what the
- * transport did to get there. Exits 0 only if everything arrived intact.
+ * Two processes on loopback UDP. Both inject faults on what they send: drops, duplicates,
+ * reordering and corrupted bits, the chapter's "unreliable communication layer" made real, each
+ * with its own option (0 turns it off). The parent sends numbered messages of assorted sizes; the
+ * child echoes each one; the parent checks every echo arrived exactly once, in order, byte for
+ * byte, and prints what the transport did to get there. Exits 0 only if everything arrived intact.
  *
- *   npm run demo:transport -- --loss 0.3 --count 500 --seed 7
+ *   npm run demo:transport -- --loss 0.3 --dup 0 --count 500 --seed 7
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
+import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 
-const USAGE = `usage: npm run demo:transport [-- options]
-  --loss P      probability each datagram is dropped, each direction (default 0.2)
-  --corrupt P   probability a datagram gets 1-3 flipped bits (default 0.05)
-  --count N     messages to send (default 300)
-  --seed N      fault-injection seed (default 1)
+const USAGE = `usage: npm run demo:transport [-- options]      (or: node dist/demos/transport-demo.js [options])
+
+Two processes exchange messages through injected faults, both ways; every message must come back
+exactly once, in order, byte for byte. Each fault is a probability per datagram sent (0 = off).
+
+  --loss P      drop the datagram (0..${MAX_LOSS}, default 0.2)
+  --dup P       send it twice (0..0.5, default 0.1)
+  --reorder P   hold it back behind later ones (0..0.5, default 0.1)
+  --corrupt P   flip 1-3 bits of it (0..0.5, default 0.05)
+  --count N     messages to send (1..100000, default 300)
+  --seed N      fault-injection seed (0..2147483648, default 1)
   --help        this text
 `;
 
-function faultOptions(loss: number, corrupt: number, seed: number): EndpointOptions {
+/**
+ * The transport's give-up time here, and the longest the demo waits without a single echo arriving
+ * before it calls the run failed (at --loss ${MAX_LOSS} a run takes 1-20 s; a stall this long means the
+ * transport gave up).
+ */
+const STALL_MS = 30_000;
+
+interface Faults {
+  readonly loss: number;
+  readonly dup: number;
+  readonly reorder: number;
+  readonly corrupt: number;
+}
+
+function endpointOptions(f: Faults, seed: number): EndpointOptions {
+  const any = f.loss + f.dup + f.reorder + f.corrupt > 0;
   return {
-    giveUpMs: 30_000,
+    giveUpMs: STALL_MS,
     minCwnd: 16,
-    faults: { seed, outbound: { drop: loss, duplicate: 0.1, reorder: 0.1, corrupt } },
+    ...(any ? { faults: { seed, outbound: { drop: f.loss, duplicate: f.dup, reorder: f.reorder, corrupt: f.corrupt } } } : {}),
   };
 }
 
-async function echoNode(loss: number, corrupt: number, seed: number): Promise<void> {
-  const ep = await createEndpoint({ nodeId: 'echo', ...faultOptions(loss, corrupt, seed + 1) });
+const faultArgs = (f: Faults): string[] => ['--loss', String(f.loss), '--dup', String(f.dup), '--reorder', String(f.reorder), '--corrupt', String(f.corrupt)];
+
+async function echoNode(f: Faults, seed: number): Promise<number> {
+  const ep = await createEndpoint({ nodeId: 'echo', ...endpointOptions(f, seed + 1) });
   ep.on('message', (m) => void ep.send(m.peer, m.data).catch(() => undefined));
   process.stdout.write(`${ep.address}\n`);
   process.stdin.resume();
-  process.stdin.on('end', () => {
-    const s = ep.stats();
-    process.stderr.write(`  echo node: ${s.datagramsSent} datagrams sent, ${s.bad.badChecksum} bad checksums caught, ` +
-      `${s.peers[0]?.retransmits ?? 0} retransmissions, ${s.peers[0]?.duplicatesDropped ?? 0} duplicates dropped\n`);
-    void ep.close().then(() => process.exit(0));
-  });
+  await once(process.stdin, 'end');
+  const s = ep.stats();
+  process.stderr.write(`  echo node: ${s.datagramsSent} datagrams sent, ${s.bad.badChecksum} bad checksums caught, ` +
+    `${s.peers[0]?.retransmits ?? 0} retransmissions, ${s.peers[0]?.duplicatesDropped ?? 0} duplicates dropped\n`);
+  await ep.close();
+  return 0;
 }
 
-function num(v: string | undefined, name: string, lo: number, hi: number, def: number): number {
-  if (v === undefined) return def;
-  const x = Number(v);
-  if (!Number.isFinite(x) || x < lo || x > hi) {
-    process.stderr.write(`--${name} must be a number in [${lo}, ${hi}], got ${JSON.stringify(v)}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  return x;
-}
-
-async function main(): Promise<void> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      options: {
-        loss: { type: 'string' }, corrupt: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' },
-        help: { type: 'boolean' }, echo: { type: 'boolean' },
-      },
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n\n${USAGE}`);
-    process.exit(2);
-  }
-  const v = parsed.values;
-  if (v.help) {
+async function main(): Promise<number> {
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['loss', 'dup', 'reorder', 'corrupt', 'count', 'seed'], ['echo']);
+  if (help) {
     process.stdout.write(USAGE);
-    return;
+    return 0;
   }
-  const loss = num(v.loss, 'loss', 0, 0.9, 0.2);
-  const corrupt = num(v.corrupt, 'corrupt', 0, 0.5, 0.05);
-  const count = Math.floor(num(v.count, 'count', 1, 100_000, 300));
-  const seed = Math.floor(num(v.seed, 'seed', 0, 2 ** 31, 1));
-  if (v.echo) return echoNode(loss, corrupt, seed);
+  const f: Faults = {
+    loss: probabilityArg(v.loss, 'loss', MAX_LOSS, 0.2),
+    dup: probabilityArg(v.dup, 'dup', 0.5, 0.1),
+    reorder: probabilityArg(v.reorder, 'reorder', 0.5, 0.1),
+    corrupt: probabilityArg(v.corrupt, 'corrupt', 0.5, 0.05),
+  };
+  const count = intArg(v.count, 'count', 1, 100_000, 300);
+  const seed = intArg(v.seed, 'seed', 0, 2 ** 31, 1);
+  if (flags.has('echo')) return echoNode(f, seed);
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--echo', '--loss', String(loss), '--corrupt', String(corrupt), '--seed', String(seed)], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--echo', ...faultArgs(f), '--seed', String(seed)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
+  const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+  process.on('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
   let ep: UdpEndpoint | undefined;
   try {
     const [peer] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    ep = await createEndpoint({ nodeId: 'sender', ...faultOptions(loss, corrupt, seed) });
+    ep = await createEndpoint({ nodeId: 'sender', ...endpointOptions(f, seed) });
     console.log(`pagewire transport demo: ${count} messages to an echo node at ${peer}`);
-    console.log(`  faults on every datagram, both ways: drop ${loss}, duplicate 0.1, reorder 0.1, corrupt ${corrupt}`);
+    const on = ([['drop', f.loss], ['duplicate', f.dup], ['reorder', f.reorder], ['corrupt', f.corrupt]] as const).filter(([, p]) => p > 0);
+    console.log(`  faults on every datagram, both ways: ${on.length === 0 ? 'none' : on.map(([k, p]) => `${k} ${p}`).join(', ')}`);
     const rand = seededRandom(seed);
     const sent: Buffer[] = [];
     for (let i = 0; i < count; i++) {
@@ -99,30 +108,35 @@ async function main(): Promise<void> {
       sent.push(b);
     }
     const echoes: Buffer[] = [];
-    ep.on('message', (m) => echoes.push(Buffer.from(m.data)));
+    let done: () => void = () => undefined;
+    const finished = new Promise<void>((r) => (done = r));
+    let stall = setTimeout(done, STALL_MS);
+    ep.on('message', (m) => {
+      echoes.push(Buffer.from(m.data));
+      clearTimeout(stall);
+      if (echoes.length === count) done();
+      else stall = setTimeout(done, STALL_MS);
+    });
     const t0 = performance.now();
     await Promise.all(sent.map((b) => ep!.send(peer, b)));
-    const deadline = Date.now() + 30_000;
-    while (echoes.length < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    await finished;
+    clearTimeout(stall);
     const ms = performance.now() - t0;
     const intact = echoes.length === count && echoes.every((e, i) => e.equals(sent[i]!));
     const s = ep.stats();
     const p = ep.peerStats(peer)!;
-    const f = ep.faultStats().outbound!;
+    const inj = ep.faultStats().outbound;
     console.log(`  ${echoes.length}/${count} echoes back in ${Math.round(ms)} ms, ${intact ? 'all exactly once, in order, byte-identical' : 'NOT INTACT'}`);
-    console.log(`  sender: ${s.datagramsSent} datagrams sent (${f.dropped} dropped, ${f.corrupted} corrupted, ${f.duplicated} duplicated by the injector)`);
+    console.log(`  sender: ${s.datagramsSent} datagrams sent (${inj?.dropped ?? 0} dropped, ${inj?.corrupted ?? 0} corrupted, ${inj?.duplicated ?? 0} duplicated, ${inj?.reordered ?? 0} reordered by the injector)`);
     console.log(`          ${p.retransmits} retransmissions, ${p.probes} tail probes, ${p.timeouts} back-offs, ${s.bad.badChecksum} bad checksums caught, ${p.duplicatesDropped} duplicates dropped`);
     console.log(`          RTT estimate ${p.srttUs} us, RTO ${p.rtoUs} us, congestion window ${p.cwnd}`);
     child.stdin!.end();
     await once(child, 'exit');
-    if (!intact) process.exitCode = 1;
+    return intact ? 0 : 1;
   } finally {
     await ep?.close();
-    if (child.exitCode === null) child.kill();
+    killChild();
   }
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`demo failed: ${e instanceof Error ? e.message : String(e)}\n`);
-  process.exit(1);
-});
+runMain('pagewire demo:transport', helpCommand('demo:transport'), main);

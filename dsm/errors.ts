@@ -15,7 +15,7 @@ export type DsmErrorCode =
   | 'DSM_ERR_FAULT_TIMEOUT'
   /** The allocator has no room left in pages this node owns. */
   | 'DSM_ERR_OUT_OF_MEMORY'
-  /** The node could not start: its UDP address could not be bound (in use, not local) or its runtime thread failed. */
+  /** The node could not start: its UDP address could not be bound (in use, not local) or its fault thread failed. */
   | 'DSM_ERR_NODE_START'
   /** The DSM node was closed. */
   | 'DSM_ERR_CLOSED'

@@ -5,10 +5,26 @@
 import type { Caller, CallOptions, InterfaceDescriptor, ProcedureDescriptor } from './contract.js';
 import { RpcError, ValidationError } from './errors.js';
 
-/** Validates the arguments, makes the call and validates the result, failing with a typed RpcError. */
+/** The keys a CallOptions may have (contract.ts). */
+const CALL_OPTION_KEYS: ReadonlySet<string> = new Set(['timeoutMs', 'signal'] satisfies (keyof CallOptions)[]);
+
+/**
+ * Validates the arguments, makes the call and validates the result, failing with a typed RpcError.
+ * `opts` is the stub method's last parameter, so an extra positional argument lands there: anything
+ * but undefined or an object of CallOptions keys is refused (RPC_ERR_INVALID_ARGS), never taken as
+ * options.
+ */
 export async function callChecked(
   caller: Caller, iface: InterfaceDescriptor, proc: ProcedureDescriptor, args: unknown[], opts: CallOptions | undefined,
 ): Promise<unknown> {
+  if (opts !== undefined) {
+    const extra = !isPlainRecord(opts) ? 'it is not an object' : Object.keys(opts).filter((k) => !CALL_OPTION_KEYS.has(k)).map((k) => `it has no option '${k}'`)[0];
+    if (extra !== undefined) {
+      const n = args.length;
+      throw new RpcError('RPC_ERR_INVALID_ARGS', `${iface.name}.${proc.name} takes ${n} argument${n === 1 ? '' : 's'}, then optional call options { timeoutMs, signal }; ` +
+        `got ${describeExtra(opts)} after them, and ${extra}`);
+    }
+  }
   let checked: unknown[];
   try {
     checked = proc.checkArgs(args);
@@ -35,4 +51,15 @@ export function isPlainRecord(v: unknown): v is Record<string, unknown> {
 /** 64-bit integers arrive as bigint, or as a number when small; both come back as bigint. */
 export function toBigint(v: unknown): bigint | undefined {
   return typeof v === 'bigint' ? v : Number.isSafeInteger(v) ? BigInt(v as number) : undefined;
+}
+
+/** Whether `s` has no lone UTF-16 surrogate (which UTF-8 cannot encode: it would arrive as U+FFFD). */
+export function isWellFormedString(s: string): boolean {
+  return (s as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+function describeExtra(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v.length > 20 ? `${v.slice(0, 20)}...` : v);
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? `an array(${v.length})` : 'an object';
 }

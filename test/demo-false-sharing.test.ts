@@ -13,7 +13,8 @@ describe('npm run demo:false-sharing', () => {
     expect(one).not.toBeNull();
     expect(Number(one![1])).toBeGreaterThan(2 * Number(sep![1]));
     expect(r.stdout).toMatch(/slowdown from false sharing: \d+\.\d\dx/);
-    expect(r.stdout).toMatch(/as expected: no increment lost in either run \(each word = 100,000\)/);
+    // (On a busy machine the one-page run is repeated with more increments until the loops overlapped enough.)
+    expect(r.stdout).toMatch(/as expected: no increment lost in either run \(each word = 100,000(, [\d,]+ in the one-page run)?\)/);
   });
 
   it('rejects --nodes 4 with exit 2', async () => {

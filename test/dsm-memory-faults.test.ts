@@ -1,15 +1,15 @@
 /**
- * Synchronous page faults through a real runtime worker (startRuntime + the fake handler): this
- * thread blocks in Atomics.wait until the runtime thread installs or fails the page. Needs the
+ * Synchronous page faults through a real fault thread (startFaultThread + the fake page source): this
+ * thread blocks in Atomics.wait until the fault thread installs or fails the page. Needs the
  * compiled dist/ (npx tsc -p .).
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { AppMemory, createDsmBuffers, startRuntime, type RuntimeHandle } from '../dsm/memory/index.js';
+import { AppMemory, createDsmBuffers, startFaultThread, type FaultThread } from '../dsm/memory/index.js';
 import { isDsmError } from '../dsm/errors.js';
 import { fakeHandlerModule, runApp } from './fixtures/dsm-memory/harness.js';
 
 const PS = 4096;
-let rt: RuntimeHandle | undefined;
+let rt: FaultThread | undefined;
 afterEach(async () => {
   await rt?.close();
   rt = undefined;
@@ -17,7 +17,7 @@ afterEach(async () => {
 
 async function setup(delayMs = 5) {
   const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
-  rt = await startRuntime(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs } });
+  rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs } });
   const mem = new AppMemory(buffers, { faultTimeoutMs: 3_000 });
   return { buffers, mem, rt };
 }
@@ -120,9 +120,9 @@ describe('dsm/memory page faults', () => {
     expect(performance.now() - t0).toBeLessThan(3_000);
   });
 
-  it('startRuntime rejects a handler module that does not exist', async () => {
+  it('startFaultThread rejects a handler module that does not exist', async () => {
     const buffers = createDsmBuffers({ pageCount: 4 });
-    const e = await startRuntime(buffers, { handlerModule: '/nonexistent/handler.js' }).catch((x: unknown) => x);
+    const e = await startFaultThread(buffers, { handlerModule: '/nonexistent/handler.js' }).catch((x: unknown) => x);
     expect(isDsmError(e, 'DSM_ERR_INVALID_ARGUMENT')).toBe(true);
   });
 });

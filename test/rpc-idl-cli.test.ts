@@ -59,7 +59,7 @@ describe('pagewire-rpcgen CLI', () => {
     expect(result.stderr).toBe([
       "test/fixtures/idl/errors.rpc:3:3: error: expected ';' after the procedure declaration, found 'int32'",
       "test/fixtures/idl/errors.rpc:4:21: error: unexpected character '#'",
-      "test/fixtures/idl/errors.rpc:4:23: error: expected ')' to close the parameter list, found 'float'",
+      "test/fixtures/idl/errors.rpc:4:23: error: expected ',' between parameters, found 'float'",
       '',
     ].join('\n'));
     expect(existsSync(good.replace(/\.rpc$/, '.stubs.ts'))).toBe(true);
@@ -71,12 +71,18 @@ describe('pagewire-rpcgen CLI', () => {
     expect(result.stderr).toMatch(/^pagewire-rpcgen: cannot read \/nonexistent\/x\.rpc: ENOENT/);
   });
 
-  it('--help prints usage; a bad command line exits 2 with usage', async () => {
+  it('--help prints usage; a bad command line exits 2 with a message naming the option and one line of hint', async () => {
     const help = await run('--help');
     expect(help.status).toBe(0);
     expect(help.stdout).toMatch(/^Usage: pagewire-rpcgen \[--out FILE\] \[--runtime SPEC\] \[--check\] FILE\.rpc\.\.\./);
     expect(await run()).toMatchObject({ status: 2, stderr: expect.stringMatching(/^pagewire-rpcgen: expected at least one \.rpc file/) });
     expect(await run('--out', 'x.ts', 'a.rpc', 'b.rpc')).toMatchObject({ status: 2, stderr: expect.stringContaining('--out needs exactly one input file') });
-    expect(await run('--bogus', 'a.rpc')).toMatchObject({ status: 2, stderr: expect.stringContaining("Unknown option '--bogus'") });
+    const hint = 'Run `pagewire-rpcgen --help` for the options.\n';
+    expect(await run('--bogus', 'a.rpc')).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: unknown option --bogus\n${hint}` });
+    expect(await run('--out')).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: --out needs a value (FILE)\n${hint}` });
+    expect(await run('--out', '--check', 'a.rpc')).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: --out needs a value (FILE)\n${hint}` });
+    expect(await run('--check=yes', 'a.rpc')).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: --check takes no value, got "yes"\n${hint}` });
+    expect(await run('--runtime', 'a', '--runtime', 'b', 'a.rpc')).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: --runtime was given more than once\n${hint}` });
+    expect(await run()).toEqual({ status: 2, stdout: '', stderr: `pagewire-rpcgen: expected at least one .rpc file\n${hint}` });
   });
 });

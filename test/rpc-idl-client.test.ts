@@ -59,6 +59,26 @@ describe('generated client over an in-process caller', () => {
     expect(caller.calls).toEqual([]);
   });
 
+  it('refuses an extra positional argument instead of taking it as call options', async () => {
+    const caller = new LoopbackCaller(chapter);
+    const client = new ChapterClient(caller) as unknown as { func1(...a: unknown[]): Promise<number>; func2(...a: unknown[]): Promise<number> };
+    const cases: [() => Promise<number>, string][] = [
+      [() => client.func1(1, 2), 'Chapter.func1 takes 1 argument, then optional call options { timeoutMs, signal }; got 2 after them, and it is not an object'],
+      [() => client.func2(1, 2, 3), 'Chapter.func2 takes 2 arguments, then optional call options { timeoutMs, signal }; got 3 after them, and it is not an object'],
+      [() => client.func1(1, 'x'), 'Chapter.func1 takes 1 argument, then optional call options { timeoutMs, signal }; got "x" after them, and it is not an object'],
+      [() => client.func1(1, [5]), 'Chapter.func1 takes 1 argument, then optional call options { timeoutMs, signal }; got an array(1) after them, and it is not an object'],
+      [() => client.func1(1, { timeout: 5 }), "Chapter.func1 takes 1 argument, then optional call options { timeoutMs, signal }; got an object after them, and it has no option 'timeout'"],
+      [() => client.func1(1, null), 'Chapter.func1 takes 1 argument, then optional call options { timeoutMs, signal }; got null after them, and it is not an object'],
+    ];
+    for (const [call, message] of cases) {
+      await expect(call()).rejects.toMatchObject({ code: 'RPC_ERR_INVALID_ARGS', executed: 'no', message });
+    }
+    expect(caller.calls).toEqual([]); // nothing was sent
+    // Real options, and none at all, still work.
+    expect(await client.func1(1, { timeoutMs: 1000, signal: new AbortController().signal })).toBe(2);
+    expect(await client.func1(1, undefined)).toBe(2);
+  });
+
   it('rejects a bad result with RPC_ERR_INVALID_RESULT, noting the call ran', async () => {
     const caller = new LoopbackCaller({ func1: () => 2 ** 31, func2: () => 0 }, false);
     const err = await new ChapterClient(caller).func1(1).catch((e: unknown) => e);

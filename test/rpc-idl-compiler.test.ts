@@ -167,9 +167,25 @@ describe('compile errors point at file:line:column and say what was expected and
     expect(errors('interface Calc {\n  int32 add(int32 a)\n  int32 sub(int32 a);\n  float mul(float a # float b);\n  bool 9;\n}\nstruct {}')).toEqual([
       "calc.rpc:3:3: error: expected ';' after the procedure declaration, found 'int32'",
       "calc.rpc:4:21: error: unexpected character '#'",
-      "calc.rpc:4:23: error: expected ')' to close the parameter list, found 'float'",
+      "calc.rpc:4:23: error: expected ',' between parameters, found 'float'",
       "calc.rpc:5:8: error: expected a procedure name, found '9'",
       "calc.rpc:7:8: error: expected a struct name, found '{'",
+    ]);
+  });
+
+  it('a missing terminator does not hide the errors after it: the next member is parsed, not skipped', () => {
+    // Each line has its own mistake; before, a missing ';' swallowed the next procedure with its error.
+    expect(errors('interface {\n  int func1(int arg1)\n  int func2(int arg1 int arg2);\n  int func3(int a)\n  int func4(int b,);\n}', 'chapter.rpc')).toEqual([
+      "chapter.rpc:3:3: error: expected ';' after the procedure declaration, found 'int'",
+      "chapter.rpc:3:22: error: expected ',' between parameters, found 'int'",
+      "chapter.rpc:5:3: error: expected ';' after the procedure declaration, found 'int'",
+      "chapter.rpc:5:19: error: expected a type, found ')'",
+    ]);
+    expect(errors('struct S { int32 a int32 b; string c }\nenum E { A, B C, D E }')).toEqual([
+      "calc.rpc:1:20: error: expected ';' after the field, found 'int32'",
+      "calc.rpc:1:38: error: expected ';' after the field, found '}'",
+      "calc.rpc:2:15: error: expected ',' between enum members, found 'C'",
+      "calc.rpc:2:20: error: expected ',' between enum members, found 'E'",
     ]);
   });
 

@@ -114,6 +114,31 @@ describe('generated validators', () => {
     }
   });
 
+  it('reject a string with a lone UTF-16 surrogate (UTF-8 on the wire would turn it into U+FFFD)', () => {
+    for (const name of ['\ud800', 'a\udfffb', 'x\ud83d']) {
+      expect(rejection(() => submit.checkArgs([job({ name })]))).toMatchObject({
+        path: 'args[0].name', expected: 'a string without lone UTF-16 surrogates',
+      });
+    }
+    expect(rejection(() => stats.checkResult({ ...goodStats(), matrix: [['ok', '\udc00']] })).path).toBe('result.matrix[0][1]');
+    // A surrogate pair is one well-formed character, and goes through.
+    expect(submit.checkArgs([job({ name: '\ud83d\ude00' })])).toEqual([job({ name: '😀' })]);
+  });
+
+  it('reject a float32 value float32 cannot hold, instead of letting it become Infinity', () => {
+    for (const f32 of [3.5e38, -1e39, Number.MAX_VALUE]) {
+      expect(rejection(() => stats.checkResult({ ...goodStats(), f32 }))).toMatchObject({
+        path: 'result.f32', expected: 'float32 (finite values up to ±3.4028235e38)',
+      });
+    }
+    // The largest float32, values that round to it, tiny values, infinities and NaN are float32 values.
+    for (const f32 of [3.4028234663852886e38, 3.4028235e38, 1e-45, Infinity, -Infinity, NaN]) {
+      expect(() => stats.checkResult({ ...goodStats(), f32 })).not.toThrow();
+    }
+    // float64 (double) takes any number.
+    expect(() => stats.checkResult({ ...goodStats(), f64: Number.MAX_VALUE })).not.toThrow();
+  });
+
   it('reject a value outside an enum', () => {
     expect(rejection(() => submit.checkArgs([job({ priority: 2 as Priority })]))).toMatchObject({ path: 'args[0].priority', expected: 'Priority' });
     expect(rejection(() => compress.checkArgs([blob(), 3])).path).toBe('args[1]');
@@ -221,7 +246,7 @@ const statsArb: fc.Arbitrary<Stats> = fc.record({
   i8: fc.integer({ min: -128, max: 127 }), i16: fc.integer({ min: -32768, max: 32767 }), i32: fc.integer(),
   i64: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), u8: fc.nat({ max: 255 }), u16: fc.nat({ max: 65535 }),
   u32: fc.nat({ max: 2 ** 32 - 1 }), u64: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  f32: fc.double().map(noNegZero), f64: fc.double().map(noNegZero), matrix: fc.array(fc.array(fc.string())),
+  f32: fc.float().map(noNegZero), f64: fc.double().map(noNegZero), matrix: fc.array(fc.array(fc.string())),
 });
 const garbage = fc.anything({ maxDepth: 3, withBigInt: true, withTypedArray: true, withNullPrototype: true, withMap: true, withSet: true, withDate: true, withBoxedValues: true, withSparseArray: true });
 /** A valid job with one field (or one extra key) replaced by garbage. */

@@ -1,22 +1,21 @@
 /**
- * Thread-pool handlers. Worker threads run compiled JS: `npm test` builds into dist/ first, so
- * the handler module is dist/test/fixtures/rpc-runtime/pool-handlers.js and the runtime finds
- * its worker at dist/rpc/runtime/pool-worker.js (resolved from the repo root, not this file).
+ * Thread-pool handlers. Worker threads run compiled JS (the build runs before the tests, see
+ * test/support/compiled.ts): the handler module is the compiled pool-handlers fixture, and the
+ * runtime finds its own worker, the compiled rpc/runtime/pool-worker.js, by itself.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { threadId } from 'node:worker_threads';
 import { RpcClient, RpcServer } from '../rpc/runtime/index.js';
 import { isRpcError } from '../rpc/errors.js';
 import type { HandlerTable } from '../rpc/contract.js';
 import { MemoryNetwork } from './support/memory-endpoint.js';
+import { compiled } from './support/compiled.js';
 import { Cpu, byName } from './fixtures/rpc-runtime/calc.js';
 
-const root = process.cwd();
-const poolModulePath = resolve(root, 'dist/test/fixtures/rpc-runtime/pool-handlers.js');
-const workerPath = resolve(root, 'dist/rpc/runtime/pool-worker.js');
+const poolModulePath = compiled('test/fixtures/rpc-runtime/pool-handlers.ts');
+const workerPath = compiled('rpc/runtime/pool-worker.ts');
 
 const closers: Array<() => Promise<void>> = [];
 afterEach(async () => {

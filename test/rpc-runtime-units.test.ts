@@ -68,6 +68,12 @@ describe('RPC wire format', () => {
 describe('RPC reply cache', () => {
   const reply = (n: number): Uint8Array => new Uint8Array(n);
 
+  it('refuses a bad limit with the layer\'s own error code, saying what is allowed', () => {
+    for (const [opts, message] of [[{ maxEntries: 0 }, 'maxEntries must be a positive integer, got 0'], [{ maxBytes: 1.5 }, 'maxBytes must be a positive integer, got 1.5']] as const) {
+      expect(() => new ReplyCache(opts)).toThrow(expect.objectContaining({ code: 'RPC_ERR_INVALID_ARGUMENT', message }));
+    }
+  });
+
   it('classifies new, running, done, stale and lost calls', () => {
     const c = new ReplyCache({ maxEntries: 2 });
     expect(c.lookup('k', 1).state).toBe('new');

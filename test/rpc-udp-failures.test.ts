@@ -8,10 +8,10 @@ import { isRpcError, type RpcError } from '../rpc/errors.js';
 import type { ServerRestartedEvent } from '../rpc/runtime/index.js';
 import { kill9, killAll, startServer } from './fixtures/rpc-udp/spawn.js';
 import { closeClients, connect, report } from './fixtures/rpc-udp/client.js';
-import { GateProxy } from './fixtures/rpc-udp/gate-proxy.js';
+import { UdpProxy } from './support/udp-proxy.js';
 import { waitFor, within } from './support/wait.js';
 
-let proxy: GateProxy | undefined;
+let proxy: UdpProxy | undefined;
 afterEach(async () => {
   await closeClients();
   await killAll();
@@ -59,9 +59,9 @@ describe('RPC over UDP: server failures', () => {
 
   it('fails a call with RPC_ERR_SERVER_RESTARTED when the server restarts between the request and its re-send, and the new server never runs it', async () => {
     const a = await startServer();
-    proxy = await GateProxy.start(a.port);
+    proxy = await UdpProxy.start(a.port, { record: false });
     // The transport gives up after 800 ms without an ack; the client then re-sends once.
-    const c = await connect(proxy.address, { giveUpMs: 800 }, { maxResends: 1, probeTimeoutMs: 5_000 });
+    const c = await connect(proxy.frontAddress, { giveUpMs: 800 }, { maxResends: 1, probeTimeoutMs: 5_000 });
     await expect(c.chapter.func1(1)).resolves.toBe(2); // the call below is tied to incarnation A
 
     // Partition, A dies, B starts behind the partition (the client reaches it at the same address).

@@ -10,20 +10,20 @@
  *     if load(STATE) >= need:             // fast check
  *        add(IN_x, 1)                     // announce: "I am between my check and my access"
  *        if load(STATE) >= need: ACCESS   // re-check after announcing
- *        sub(IN_x, 1)                     // (+ notify if the runtime is draining, see P_DRAIN)
+ *        sub(IN_x, 1)                     // (+ notify if the fault thread is draining, see P_DRAIN)
  *     else fault
  *
- * and the runtime, to take rights away (PageStore.downgrade/invalidate), runs the mirror image:
+ * and the fault thread, to take rights away (PageStore.downgrade/invalidate), runs the mirror image:
  *
  *     store(STATE, lower); set DRAIN; wait until load(IN_WRITE) == 0 (and IN_READ for invalidate)
  *     then copy the frame.
  *
  * All of these are Atomics operations, which are sequentially consistent, so this is Dekker's
- * handshake: of "app: add(IN) then load(STATE)" and "runtime: store(STATE) then load(IN)", at least
+ * handshake: of "app: add(IN) then load(STATE)" and "fault thread: store(STATE) then load(IN)", at least
  * one side sees the other's write. Either the app sees the lowered STATE and backs off into a
- * fault, or the runtime sees IN > 0 and waits until the store is done (the store happens before the
- * app's Atomics.sub, which the runtime's Atomics.load then observes, so the copy includes it).
- * A store can therefore never land in a frame after the runtime copied it or handed it away.
+ * fault, or the fault thread sees IN > 0 and waits until the store is done (the store happens before the
+ * app's Atomics.sub, which the fault thread's Atomics.load then observes, so the copy includes it).
+ * A store can therefore never land in a frame after the fault thread copied it or handed it away.
  *
  * ## The fault protocol (why no wake-up is lost or stolen)
  *
@@ -38,7 +38,7 @@
  * counter of pending wake-ups, so it cannot go negative or be consumed by the wrong waiter; after
  * every wake-up the loop re-checks the real state (a read install does not satisfy a write fault:
  * that thread simply posts again). Each app thread owns one mailbox slot and has at most one
- * outstanding request, so the mailbox cannot overflow; the runtime deduplicates per page. The whole
+ * outstanding request, so the mailbox cannot overflow; the fault thread deduplicates per page. The whole
  * loop is bounded by faultTimeoutMs (DSM_ERR_FAULT_TIMEOUT).
  *
  * Atomic DSM operations (cas32/add32) run with the IN_WRITE mark held, so they are atomic both
@@ -218,6 +218,16 @@ export class AppMemory {
     this.leave(this.enter(this.page(addr, 1), need, addr));
   }
 
+  /**
+   * What this node holds of the page containing `addr` at this instant: 'write' (it owns the only
+   * copy), 'read' (a read copy) or 'none'. Never faults and sends nothing; the answer may change at
+   * any moment as peers fault the page away (Ivy: a write elsewhere invalidates every copy here).
+   */
+  rights(addr: number): 'none' | 'read' | 'write' {
+    const state = Atomics.load(this.ctl, this.pagesBase + this.page(addr, 1) * PAGE_STRIDE + P_STATE);
+    return state >= RIGHTS_WRITE ? 'write' : state >= RIGHTS_READ ? 'read' : 'none';
+  }
+
   // ---------------------------------------------------------------- atomics on DSM words (int32)
 
   /** Compare-and-swap the int32 at `addr` (4-aligned); returns the previous value. Needs write rights. */
@@ -338,7 +348,7 @@ export class AppMemory {
         Atomics.store(ctl, this.slotWord + M_REQUEST, encodeRequest(page, need));
         Atomics.add(ctl, H_DOORBELL, 1);
         Atomics.notify(ctl, H_DOORBELL);
-        // Re-check CLOSED after posting: the runtime sets CLOSED before sweeping the mailboxes, so
+        // Re-check CLOSED after posting: the fault thread sets CLOSED before sweeping the mailboxes, so
         // either it sees our request or we see its flag.
         if (Atomics.load(ctl, H_CLOSED) !== 0) throw closedError(page, addr);
         const remaining = deadline - performance.now();

@@ -1,9 +1,9 @@
 /**
  * The local page store of the DSM (see ../contract.ts): pages in SharedArrayBuffers, Proxy views and
- * struct helpers for application threads, synchronous page faults resolved by a runtime thread.
+ * struct helpers for application threads, synchronous page faults resolved by the fault thread.
  *
  *   const buffers = createDsmBuffers({ pageSize: 4096, pageCount: 1024 });
- *   const rt = await startRuntime(buffers, { handlerModule });   // runtime thread: PageStore + handler
+ *   const ft = await startFaultThread(buffers, { handlerModule }); // fault thread: PageStore + handler
  *   const mem = new AppMemory(buffers);                           // any app thread
  *   mem.u32[addr >>> 2] = 7;                                      // may block in a page fault
  */
@@ -16,7 +16,14 @@ export { defineStruct } from './struct.js';
 export type { FieldType, Struct, StructRef, StructSpec } from './struct.js';
 export { PageStore } from './store.js';
 export type { PageStoreOptions, PageStoreStats } from './store.js';
-export { locateRuntimeWorker, startRuntime } from './runtime.js';
-export type { RuntimeHandle, RuntimeHandler, RuntimeHandlerContext, StartRuntimeOptions } from './runtime.js';
-export { FakePageSource } from './fake-handler.js';
-export type { FakeHandlerOptions, FakeOp } from './fake-handler.js';
+export { startFaultThread } from './fault-thread.js';
+export type { FaultThread, FaultThreadContext, FaultThreadHandler, StartFaultThreadOptions } from './fault-thread.js';
+// The old names of the fault thread's API (dsm/memory/runtime.ts), kept only until
+// dsm/node/runtime-handler.ts and the branches still using them move to the new ones.
+/** @deprecated use startFaultThread */
+export { startFaultThread as startRuntime } from './fault-thread.js';
+/** @deprecated use FaultThread, FaultThreadHandler, FaultThreadContext, StartFaultThreadOptions */
+export type {
+  FaultThread as RuntimeHandle, FaultThreadHandler as RuntimeHandler, FaultThreadContext as RuntimeHandlerContext,
+  StartFaultThreadOptions as StartRuntimeOptions,
+} from './fault-thread.js';

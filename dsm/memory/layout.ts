@@ -41,7 +41,7 @@ export const H_PAGE_COUNT = 3;
 export const H_MAX_THREADS = 4;
 /** Non-zero once the page store closed: app threads stop waiting and throw DSM_ERR_CLOSED. */
 export const H_CLOSED = 5;
-/** Fault doorbell: app threads add 1 and notify after posting a request; the runtime waits on it. */
+/** Fault doorbell: app threads add 1 and notify after posting a request; the fault thread waits on it. */
 export const H_DOORBELL = 6;
 const HEADER_WORDS = 16;
 const MAGIC = 0x70777231; // 'pwr1'
@@ -63,7 +63,7 @@ export const P_GEN = 1;
 export const P_IN_READ = 2;
 /** App threads between their write-rights check and their store (or atomic op). */
 export const P_IN_WRITE = 3;
-/** Non-zero while the runtime drains the page: the last leaving thread must Atomics.notify its counter. */
+/** Non-zero while the fault thread drains the page: the last leaving thread must Atomics.notify its counter. */
 export const P_DRAIN = 4;
 /** 0, or 1 + index into FAILURE_CODES: the failure recorded by PageStore.fail(). */
 export const P_FAIL_CODE = 5;

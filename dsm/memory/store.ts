@@ -1,6 +1,6 @@
 /**
- * PageStore: the runtime side of the local page store (implements the contract's LocalPages). It
- * lives on the runtime thread, takes fault requests out of the app threads' mailboxes and hands
+ * PageStore: the fault-thread side of the local page store (implements the contract's LocalPages). It
+ * lives on the fault thread, takes fault requests out of the app threads' mailboxes and hands
  * them to the injected PageFaultHandler, and changes page rights for the protocol.
  *
  * The concurrency protocol it takes part in is described at the top of app.ts. Its half:
@@ -9,7 +9,7 @@
  *   until the page's in-access counters are 0 (IN_WRITE for a downgrade; IN_WRITE and IN_READ for
  *   an invalidate), and only then copy the frame. The wait is asynchronous (Atomics.waitAsync on
  *   the counter, woken by the last leaving app thread because DRAIN is set, and re-polled at least
- *   every millisecond) so the runtime keeps serving the network meanwhile; it is bounded by
+ *   every millisecond) so the fault thread keeps serving the network meanwhile; it is bounded by
  *   drainTimeoutMs, after which the old rights are restored and the call rejects.
  * - install(): if the rights go down or the contents are replaced, the same revoke-then-drain
  *   happens first, synchronously (app threads hold the mark for nanoseconds; bounded spin). Then

@@ -5,17 +5,16 @@
  *   const p = node.alloc(8);               // in a page this node owns
  *   node.mem.u32[p >>> 2] = 42;            // local: no fault
  *   node.mem.u32[q >>> 2];                 // q on another node: blocks until the page arrives
+ *   node.mem.u32[node.root(0) >>> 2] = p;  // a well-known word: every node finds p there
  *
- * The runtime worker thread owns the network (dsm/node/runtime-handler.ts) and keeps serving peers
- * while this thread is blocked in a fault. Other application threads attach with
+ * The node's fault thread (dsm/memory/fault-thread.ts) owns the network (dsm/node/runtime-handler.ts)
+ * and keeps serving peers while this thread is blocked in a fault. Other application threads attach with
  * `attachThread(node.shared)` inside a worker_thread.
  */
-import { fileURLToPath } from 'node:url';
-import { existsSync } from 'node:fs';
-import { AppMemory, createDsmBuffers, startRuntime, type DsmBuffers, type RuntimeHandle } from '../memory/index.js';
+import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type FaultThread } from '../memory/index.js';
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
-import { ownedRange, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
+import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
 import type { DsmNodeStats, RuntimeRequest } from './runtime-handler.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
@@ -27,7 +26,14 @@ export interface DsmShared {
 
 export interface DsmThread {
   readonly mem: AppMemory;
+  /** Reserve `bytes` in a page this node owns; returns the block's address (8-aligned). */
   alloc(bytes: number): number;
+  /**
+   * The address of root word `i` (0 <= i < pageSize / 4): a u32 at the same address on every
+   * node, in the root page (the last page, which no allocator hands out). It is how nodes find
+   * each other's data: one stores an address there, the others read it (0 until someone does).
+   */
+  root(i: number): number;
   close(): void;
 }
 
@@ -36,8 +42,14 @@ export interface DsmNode extends DsmThread {
   readonly options: ResolvedDsmNodeOptions;
   /** Hand this to worker threads, which call attachThread(shared). */
   readonly shared: DsmShared;
-  /** Counters of the runtime thread: protocol, page store, transport. */
+  /** Counters of the fault thread: protocol, page store, transport. */
   stats(): Promise<DsmNodeStats>;
+  /**
+   * Resolves once every peer has been heard from (nodes may start in any order; a fault that needs
+   * a peer which is not up yet fails and declares it dead, so touch shared pages after this).
+   * Rejects with DSM_ERR_NODE_START naming the silent peers after `timeoutMs`. @default 30_000
+   */
+  waitForPeers(timeoutMs?: number): Promise<void>;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
 }
@@ -46,40 +58,61 @@ export interface DsmNode extends DsmThread {
 export function attachThread(shared: DsmShared): DsmThread {
   const mem = new AppMemory(shared.buffers, { faultTimeoutMs: shared.appFaultTimeoutMs });
   const allocator = new Allocator(shared.allocator);
-  return { mem, alloc: (bytes) => allocator.alloc(bytes), close: () => mem.close() };
+  const rootBase = rootPage(mem.pageCount) * mem.pageSize;
+  const root = (i: number): number => {
+    if (!Number.isInteger(i) || i < 0 || i >= mem.pageSize / 4) {
+      throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `root(i): i must be an integer in [0, ${mem.pageSize / 4 - 1}] (the root page holds pageSize / 4 words), got ${String(i)}`);
+    }
+    return rootBase + 4 * i;
+  };
+  return { mem, alloc: (bytes) => allocator.alloc(bytes), root, close: () => mem.close() };
 }
 
-function handlerModule(): string {
-  const here = new URL('./runtime-handler.js', import.meta.url);
-  const built = new URL('../../dist/dsm/node/runtime-handler.js', import.meta.url);
-  for (const u of [here, built]) if (existsSync(fileURLToPath(u))) return fileURLToPath(u);
-  throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'compiled dsm/node/runtime-handler.js not found; run `npx tsc -p .` first');
-}
+/** How often waitForPeers() looks at the transport's counters. */
+const PEER_POLL_MS = 50;
+
+/** The fault thread's handler module: the compiled sibling of this module (vitest sees the same layout). */
+const HANDLER_MODULE = new URL('./runtime-handler.js', import.meta.url);
 
 export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const o = resolveDsmNodeOptions(options);
   const buffers = createDsmBuffers({ pageSize: o.pageSize, pageCount: o.pageCount, maxThreads: o.maxThreads });
-  const range = ownedRange(o.nodes, o.pageCount, o.id);
+  const range = allocatableRange(o.nodes, o.pageCount, o.id);
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
-  let runtime: RuntimeHandle;
+  let faultThread: FaultThread;
   try {
-    runtime = await startRuntime(buffers, { handlerModule: handlerModule(), handlerOptions: o });
+    faultThread = await startFaultThread(buffers, { handlerModule: HANDLER_MODULE, handlerOptions: o });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     throw new DsmError('DSM_ERR_NODE_START', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
   }
   const thread = attachThread(shared);
   let closed = false;
+  const stats = (): Promise<DsmNodeStats> => faultThread.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest);
   return {
-    id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc,
-    stats: () => runtime.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest),
+    id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc, root: thread.root, stats,
+    async waitForPeers(timeoutMs = 30_000) {
+      const deadline = performance.now() + timeoutMs;
+      for (;;) {
+        // A peer has been heard from once the transport delivered a message of its (a heartbeat
+        // at the latest, every heartbeatIntervalMs).
+        const { transport } = await stats();
+        const heard = new Set(transport.peers.filter((p) => p.messagesDelivered > 0).map((p) => p.peer));
+        const silent = o.peers.filter((p) => !heard.has(p.address));
+        if (silent.length === 0) return;
+        if (performance.now() >= deadline) {
+          throw new DsmError('DSM_ERR_NODE_START', `node ${o.id}: no word from ${silent.map((p) => `node ${p.id} (${p.address})`).join(', ')} within ${timeoutMs} ms; is it running, with the same node set?`);
+        }
+        await new Promise((r) => setTimeout(r, PEER_POLL_MS));
+      }
+    },
     async close() {
       if (closed) return;
       closed = true;
       thread.close();
-      await runtime.close();
+      await faultThread.close();
     },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Options of a DSM node, their defaults and validation, and the placement of pages: which node
  * owns each page before anyone touched it. Everything here is plain data, because the resolved
- * options travel to the runtime worker thread by structured clone.
+ * options travel to the fault thread by structured clone.
  */
 import type { EndpointOptions } from '../../transport/index.js';
 import { parsePeer } from '../../transport/index.js';
@@ -67,7 +67,7 @@ function address(v: unknown, what: string): { host: string; port: number; key: s
   try {
     return parsePeer(v as string);
   } catch (e) {
-    throw bad(`${what}: ${(e as Error).message}`);
+    throw bad(`${what}: ${(e as Error).message.replace(/^peer /, '')}`); // the transport's message says "peer"
   }
 }
 
@@ -83,8 +83,8 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   if (new Set(addrs).size !== addrs.length) throw bad(`node addresses must be distinct, got [${addrs.join(', ')}]`);
   const pageSize = o.pageSize ?? DSM_NODE_DEFAULTS.pageSize;
   const pageCount = o.pageCount ?? DSM_NODE_DEFAULTS.pageCount;
-  if (!Number.isInteger(pageCount) || pageCount - 1 < nodes.length) {
-    throw bad(`pageCount must leave at least one page per node besides the null page: ${nodes.length} nodes need pageCount >= ${nodes.length + 1}, got ${String(pageCount)}`);
+  if (!Number.isInteger(pageCount) || pageCount - 2 < nodes.length) {
+    throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
   if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
   const protocolTimeout = o.ivy?.faultTimeoutMs ?? 10_000;
@@ -97,14 +97,30 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
 }
 
 /**
+ * The root page: the last page of the address space. Its words are the cluster's well-known
+ * addresses (DsmThread.root(i)): the same on every node, never handed out by an allocator, so one
+ * node can store the address of a shared structure there and every other node can find it.
+ */
+export function rootPage(pageCount: number): number {
+  return pageCount - 1;
+}
+
+/**
  * Initial placement: pages 1..pageCount-1 split into one contiguous range per node, in node-id
- * order, so each node allocates from pages it owns and data lives where its creator lives.
+ * order, so each node allocates from pages it owns and data lives where its creator lives. The last
+ * node's range ends with the root page, which its allocator skips (allocatableRange).
  */
 export function ownedRange(nodes: readonly number[], pageCount: number, node: number): { first: number; end: number } {
   const k = nodes.indexOf(node);
   const per = Math.floor((pageCount - 1) / nodes.length);
   const first = 1 + k * per;
   return { first, end: k === nodes.length - 1 ? pageCount : first + per };
+}
+
+/** The pages of ownedRange() the node's allocator hands out: all but the root page. */
+export function allocatableRange(nodes: readonly number[], pageCount: number, node: number): { first: number; end: number } {
+  const r = ownedRange(nodes, pageCount, node);
+  return { first: r.first, end: Math.min(r.end, rootPage(pageCount)) };
 }
 
 export function initialOwner(nodes: readonly number[], pageCount: number): (page: number) => number {

@@ -21,7 +21,8 @@ Options:
                   would be generated (names each one)
   -h, --help      show this help
 
-Exit status: 0 success, 1 compile errors or stale stubs, 2 bad command line.
+Each option may be given once. Exit status: 0 success, 1 compile errors or stale stubs, 2 bad
+command line.
 `;
 
 export interface CliIo {
@@ -34,34 +35,59 @@ const processIo: CliIo = {
   stderr: (text) => process.stderr.write(text),
 };
 
+const OPTIONS = {
+  out: { type: 'string', value: 'FILE' },
+  runtime: { type: 'string', value: 'SPEC' },
+  check: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Parsed = { out?: string; runtime?: string; check: boolean; help: boolean; inputs: string[] };
+
+/**
+ * The command line, strictly: an unknown option, a missing value, a value given to --check or an
+ * option given twice is an error naming the option (Node's parseArgs text never reaches the user).
+ */
+function parseCommandLine(argv: readonly string[]): Parsed | string {
+  const { tokens } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: false, tokens: true });
+  const out: Parsed = { check: false, help: false, inputs: [] };
+  const seen = new Set<string>();
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      out.inputs.push(t.value);
+      continue;
+    }
+    if (t.kind !== 'option') continue;
+    const spec = (OPTIONS as Record<string, { type: 'string' | 'boolean'; value?: string }>)[t.name];
+    if (spec === undefined) return `unknown option ${t.rawName}`;
+    if (seen.has(t.name)) return `${t.rawName} was given more than once`;
+    seen.add(t.name);
+    if (spec.type === 'boolean') {
+      if (t.value !== undefined) return `${t.rawName} takes no value, got ${JSON.stringify(t.value)}`;
+      out[t.name as 'check' | 'help'] = true;
+    } else {
+      if (t.value === undefined || (t.inlineValue !== true && t.value.startsWith('-'))) return `${t.rawName} needs a value (${spec.value})`;
+      out[t.name as 'out' | 'runtime'] = t.value;
+    }
+  }
+  return out;
+}
+
 /** Runs the CLI on `argv` (without node and script path); resolves to the exit status. */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      options: {
-        out: { type: 'string' },
-        runtime: { type: 'string' },
-        check: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
-  } catch (e) {
-    io.stderr(`pagewire-rpcgen: ${(e as Error).message}\n\n${USAGE}`);
+  const usageError = (why: string): number => {
+    io.stderr(`pagewire-rpcgen: ${why}\nRun \`pagewire-rpcgen --help\` for the options.\n`);
     return 2;
-  }
-  const { values, positionals: inputs } = parsed;
-  if (values.help === true) {
+  };
+  const values = parseCommandLine(argv);
+  if (typeof values === 'string') return usageError(values);
+  const { inputs } = values;
+  if (values.help) {
     io.stdout(USAGE);
     return 0;
   }
-  if (inputs.length === 0 || (values.out !== undefined && inputs.length > 1)) {
-    const why = inputs.length === 0 ? 'expected at least one .rpc file' : '--out needs exactly one input file';
-    io.stderr(`pagewire-rpcgen: ${why}\n\n${USAGE}`);
-    return 2;
-  }
+  if (inputs.length === 0) return usageError('expected at least one .rpc file');
+  if (values.out !== undefined && inputs.length > 1) return usageError('--out needs exactly one input file');
 
   let status = 0;
   for (const input of inputs) {
@@ -76,7 +102,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       status = 1;
       continue;
     }
-    if (values.check === true) {
+    if (values.check) {
       const committed = await readFile(output, 'utf8').catch(() => undefined);
       if (committed !== code) {
         io.stderr(`${output}: ${committed === undefined ? 'missing' : 'stale'}; regenerate it from ${input}\n`);

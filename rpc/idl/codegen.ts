@@ -5,7 +5,7 @@
  *
  * Generated names that user names cannot clash with contain `$` (not valid in .rpc names):
  * `check$Item` (struct validator), `is$Color` (enum test), `Calc$add` (procedure descriptor),
- * `Calc$add$args` / `Calc$add$result`, and the helpers `isRecord$`, `bigint$`, `call$`.
+ * `Calc$add$args` / `Calc$add$result`, and the helpers `isRecord$`, `bigint$`, `wellFormed$`, `call$`.
  */
 import type { Enum, Interface, Model, Procedure, Slot, Struct, Type } from './ast.js';
 
@@ -136,13 +136,22 @@ class CheckEmitter {
           this.fail(path, t.name, v));
         return v;
       case 'float':
-        out.line(`if (typeof ${v} !== 'number') ${this.fail(path, t.name, v)}`);
+        if (t.name === 'float32') {
+          // Finite values that float32 cannot hold (|x| beyond ~3.4e38) are refused, not turned into Infinity.
+          out.line(`if (typeof ${v} !== 'number' || (Number.isFinite(${v}) && !Number.isFinite(Math.fround(${v})))) ` +
+            this.fail(path, 'float32 (finite values up to ±3.4028235e38)', v));
+        } else {
+          out.line(`if (typeof ${v} !== 'number') ${this.fail(path, t.name, v)}`);
+        }
         return v;
       case 'bool':
         out.line(`if (typeof ${v} !== 'boolean') ${this.fail(path, 'bool', v)}`);
         return v;
       case 'string':
+        // UTF-8 on the wire cannot carry a lone surrogate: the peer would get U+FFFD instead.
+        this.used.add('wellFormed$');
         out.line(`if (typeof ${v} !== 'string') ${this.fail(path, 'string', v)}`);
+        out.line(`if (!wellFormed$(${v})) ${this.fail(path, 'a string without lone UTF-16 surrogates', v)}`);
         return v;
       case 'bytes':
         out.line(`if (!(${v} instanceof Uint8Array)) ${this.fail(path, 'bytes', v)}`);
@@ -203,8 +212,10 @@ export function generate(model: Model, options: GenerateOptions): string {
   head.line(`// Regenerate with: pagewire-rpcgen ${runtimeFlag}${sourceName}`);
   head.line();
   // Shared helpers come from the runtime (rpc/stub-support.ts) under short local names.
-  const helpers: Record<string, string> = { call$: 'callChecked as call$', isRecord$: 'isPlainRecord as isRecord$', bigint$: 'toBigint as bigint$' };
-  const values = ['ValidationError', 'call$', 'isRecord$', 'bigint$'].filter((n) => used.has(n)).map((n) => helpers[n] ?? n);
+  const helpers: Record<string, string> = {
+    call$: 'callChecked as call$', isRecord$: 'isPlainRecord as isRecord$', bigint$: 'toBigint as bigint$', wellFormed$: 'isWellFormedString as wellFormed$',
+  };
+  const values = ['ValidationError', 'call$', 'isRecord$', 'bigint$', 'wellFormed$'].filter((n) => used.has(n)).map((n) => helpers[n] ?? n);
   const types = ['CallContext', 'CallOptions', 'Caller', 'InterfaceDescriptor', 'ProcedureDescriptor'].filter((n) => used.has(n));
   if (values.length > 0) head.line(`import { ${values.join(', ')} } from ${lit(options.runtimeImport)};`);
   if (types.length > 0) head.line(`import type { ${types.join(', ')} } from ${lit(options.runtimeImport)};`);

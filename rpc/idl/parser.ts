@@ -1,7 +1,9 @@
 /**
- * Recursive-descent parser: tokens to syntax tree. On a syntax error it reports, skips to the
- * end of the current procedure/field/member (or declaration) and carries on, so one run
- * shows every independent mistake.
+ * Recursive-descent parser: tokens to syntax tree. On a syntax error it reports and carries on, so
+ * one run shows every independent mistake: a missing ';' or ',' between two members (or before the
+ * closing '}') is reported and taken as written, since the next member is already in view; a
+ * missing ',' between two parameters likewise; any other error skips to the end of the current
+ * procedure/field/member (or declaration).
  *
  *   file       = { decl } ;
  *   decl       = interface | struct | enum ;
@@ -62,6 +64,20 @@ export function parse(tokens: readonly Token[], reporter: Reporter): DeclNode[] 
     }
     return out;
   };
+  /**
+   * The terminator of a member: when it is missing but the next token starts another member (or
+   * closes the block), report it and go on as if it were there; otherwise fail (skip the member).
+   */
+  const expectTerminator = (text: string, context: string, startsNext: (t: Token) => boolean): void => {
+    if (isPunct(text)) {
+      next();
+      return;
+    }
+    const t = peek();
+    if (t.kind === 'eof' || !(startsNext(t) || isPunct('}', t))) fail(`'${text}' ${context}`);
+    reporter.error(t.pos, `expected '${text}' ${context}, found ${describeToken(t)}`);
+  };
+  const startsMember = (t: Token): boolean => t.kind === 'ident' || isPunct('@', t);
   const closeDecl = (what: string): void => {
     expectPunct('}', `to close ${what}`);
     if (isPunct(';')) next();
@@ -109,13 +125,15 @@ export function parse(tokens: readonly Token[], reporter: Reporter): DeclNode[] 
     const params: ParamNode[] = [];
     if (!isPunct(')')) {
       params.push(param());
-      while (isPunct(',')) {
-        next();
+      for (;;) {
+        if (isPunct(',')) next();
+        else if (peek().kind === 'ident') reporter.error(peek().pos, `expected ',' between parameters, found ${describeToken(peek())}`);
+        else break;
         params.push(param());
       }
     }
     expectPunct(')', 'to close the parameter list');
-    expectPunct(';', 'after the procedure declaration');
+    expectTerminator(';', 'after the procedure declaration', startsMember);
     return { name: name.text, result, params, annotations, doc, pos: name.pos };
   }
 
@@ -123,7 +141,7 @@ export function parse(tokens: readonly Token[], reporter: Reporter): DeclNode[] 
     const doc = peek().doc;
     const s = slot();
     const name = expectName('a field name');
-    expectPunct(';', 'after the field');
+    expectTerminator(';', 'after the field', startsMember);
     return { ...s, name: name.text, doc, pos: name.pos };
   }
 
@@ -135,7 +153,7 @@ export function parse(tokens: readonly Token[], reporter: Reporter): DeclNode[] 
       next();
       value = expectInt('an integer value').value;
     }
-    if (!isPunct('}')) expectPunct(',', 'between enum members');
+    if (!isPunct('}')) expectTerminator(',', 'between enum members', (t) => t.kind === 'ident');
     return { name: name.text, value, doc, pos: name.pos };
   }
 

@@ -61,7 +61,7 @@ import { randomBytes } from 'node:crypto';
 import type { Endpoint, PeerRestartedEvent } from '../../transport/types.js';
 import type { Caller, CallOptions, InterfaceDescriptor, ProcedureDescriptor } from '../contract.js';
 import { RpcError, type Executed, type RpcErrorCode } from '../errors.js';
-import { Dispatcher, type ClientPart } from './dispatcher.js';
+import { Dispatcher, randomIncarnation, type ClientPart } from './dispatcher.js';
 import { clientLog, type Log } from './log.js';
 import { durationMs, invalidArgument, nonNegativeInt, positiveInt } from './options.js';
 import { realTimers, type Timers } from './timers.js';
@@ -176,13 +176,6 @@ let processClientId: bigint | undefined;
 function defaultClientId(): bigint {
   processClientId ??= randomBytes(8).readBigUInt64BE(0);
   return processClientId;
-}
-
-function randomIncarnation(): number {
-  for (;;) {
-    const v = randomBytes(4).readUInt32BE(0);
-    if (v !== 0) return v;
-  }
 }
 
 function transportCode(e: unknown): string | undefined {

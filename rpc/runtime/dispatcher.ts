@@ -7,6 +7,7 @@
  * So a node may run a server and any number of clients over one endpoint. Listeners are
  * attached when the first part registers and removed when the last one closes.
  */
+import { randomBytes } from 'node:crypto';
 import type { Endpoint, MessageEvent, PeerRestartedEvent } from '../../transport/types.js';
 import { RpcError } from '../errors.js';
 import { decodeMessage, isClientToServer, isServerToClient, type DecodeResult, type Header, type RpcMessage } from './wire.js';
@@ -24,6 +25,14 @@ export interface ServerPart {
   onMessage(peer: string, msg: RpcMessage): void;
   onMalformed(peer: string, reason: string, header: Header | undefined): void;
   onPeerRestarted(ev: PeerRestartedEvent): void;
+}
+
+/** A fresh incarnation for an RpcClient or RpcServer: random, 32 bits, never 0 (0 means "not known yet" on the wire). */
+export function randomIncarnation(): number {
+  for (;;) {
+    const v = randomBytes(4).readUInt32BE(0);
+    if (v !== 0) return v;
+  }
 }
 
 export function clientKey(clientId: bigint, clientInc: number): string {

@@ -9,27 +9,13 @@ import { invalidArgument } from './options.js';
 import type { PoolOutcome, PoolTask } from './pool-worker.js';
 
 /**
- * Find the compiled worker: next to this module when running from dist/ (pool.js and
- * pool-worker.js are siblings), else, when running from source (vitest, tsx), the copy the
- * build put in <repo>/dist/rpc/runtime/. Throws a clear error if neither exists.
+ * The compiled worker: `explicit` if given, else pool-worker.js, the sibling of this module's own
+ * compiled file (also under vitest, see vitest.config.ts).
  */
 export function locatePoolWorker(explicit?: string | URL): string {
-  if (explicit !== undefined) {
-    const p = toPath(explicit);
-    if (!existsSync(p)) throw invalidArgument(`poolWorkerFile ${p} does not exist`);
-    return p;
-  }
-  const candidates = [
-    new URL('./pool-worker.js', import.meta.url),
-    new URL('../../dist/rpc/runtime/pool-worker.js', import.meta.url),
-  ];
-  for (const c of candidates) {
-    const p = fileURLToPath(c);
-    if (existsSync(p)) return p;
-  }
-  throw invalidArgument(
-    `compiled pool worker not found (looked for ${candidates.map((c) => fileURLToPath(c)).join(', ')}); run \`npm run build\` first`,
-  );
+  const p = explicit === undefined ? fileURLToPath(new URL('./pool-worker.js', import.meta.url)) : toPath(explicit);
+  if (!existsSync(p)) throw invalidArgument(explicit === undefined ? `the compiled pool worker ${p} is missing: run \`npm run build\`` : `poolWorkerFile ${p} does not exist`);
+  return p;
 }
 
 function toPath(u: string | URL): string {

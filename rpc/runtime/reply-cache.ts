@@ -22,6 +22,7 @@
  * watermark and unsure range; that is safe because a client only re-sends calls it has no
  * reply for and the transport never duplicates, and it is the documented limit of the cache.
  */
+import { positiveInt } from './options.js';
 
 export interface ReplyCacheOptions {
   /** Finished replies kept across all clients. @default 10_000 */
@@ -66,12 +67,6 @@ export interface ReplyCacheStats {
   acked: number;
   /** Client records dropped under `maxClients` pressure. */
   clientsDropped: number;
-}
-
-function positiveInt(name: string, v: number | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${name} must be a positive integer, got ${String(v)}`);
-  return v;
 }
 
 export class ReplyCache {

@@ -15,11 +15,10 @@
  *     A handler exception becomes RPC_ERR_REMOTE with its message and `code`, executed 'once'.
  * PROBEs get WORKING, the saved reply, or UNKNOWN_CALL; ACKs only move the watermark.
  */
-import { randomBytes } from 'node:crypto';
 import type { Endpoint, PeerRestartedEvent } from '../../transport/types.js';
 import type { CallContext, HandlerTable, InterfaceDescriptor, ProcedureDescriptor } from '../contract.js';
 import type { Executed, RpcErrorCode } from '../errors.js';
-import { Dispatcher, clientKey, type ServerPart } from './dispatcher.js';
+import { Dispatcher, clientKey, randomIncarnation, type ServerPart } from './dispatcher.js';
 import { serverLog, type Log } from './log.js';
 import { invalidArgument, positiveInt, durationMs } from './options.js';
 import { HandlerPool, locatePoolWorker, moduleHref } from './pool.js';
@@ -90,13 +89,6 @@ interface Served {
   readonly handlers: HandlerTable;
   readonly pool: HandlerPool | undefined;
   readonly poolAll: boolean;
-}
-
-function randomIncarnation(): number {
-  for (;;) {
-    const v = randomBytes(4).readUInt32BE(0);
-    if (v !== 0) return v;
-  }
 }
 
 function errorCodeOf(e: unknown): string | undefined {

@@ -1,32 +1,44 @@
 import dgram from 'node:dgram';
 
 /**
- * A UDP relay between one client and a target port, recording what the target sends back so a
- * test can replay it later (e.g. datagrams of a peer's previous incarnation).
+ * A UDP relay between one client and a target port on 127.0.0.1, for tests that need to see or
+ * break the network between two endpoints:
+ *  - it can be shut (`open = false`: every datagram dropped, both ways, as by a partition; counted
+ *    in `dropped`) and pointed at another target port (`targetPort`);
+ *  - it records what the target sends back while `recording` (a test can replay it later, e.g. the
+ *    datagrams of a peer's previous incarnation).
  */
 export class UdpProxy {
   readonly recordedFromTarget: Buffer[] = [];
-  recording = true;
+  recording: boolean;
+  /** When false, datagrams in both directions are dropped. */
+  open = true;
+  /** Datagrams dropped while shut (or from the target before any client spoke). */
+  dropped = 0;
   private client: dgram.RemoteInfo | undefined;
 
-  private constructor(private readonly front: dgram.Socket, private readonly back: dgram.Socket, public targetPort: number) {
+  private constructor(private readonly front: dgram.Socket, private readonly back: dgram.Socket, public targetPort: number, record: boolean) {
+    this.recording = record;
     front.on('message', (m, r) => {
       this.client = r;
+      if (!this.open) return void this.dropped++;
       back.send(m, this.targetPort, '127.0.0.1');
     });
     back.on('message', (m) => {
       if (this.recording) this.recordedFromTarget.push(Buffer.from(m));
-      if (this.client) front.send(m, this.client.port, this.client.address);
+      if (!this.open || this.client === undefined) return void this.dropped++;
+      front.send(m, this.client.port, this.client.address);
     });
   }
 
-  static async start(targetPort: number): Promise<UdpProxy> {
+  /** A relay to `targetPort`; `record: false` keeps nothing of the target's traffic. */
+  static async start(targetPort: number, o: { record?: boolean } = {}): Promise<UdpProxy> {
     const bind = async () => {
       const s = dgram.createSocket('udp4');
       await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
       return s;
     };
-    return new UdpProxy(await bind(), await bind(), targetPort);
+    return new UdpProxy(await bind(), await bind(), targetPort, o.record ?? true);
   }
 
   /** The address the client talks to. */

@@ -1,15 +1,16 @@
 /**
- * startRuntime(): launch a runtime worker thread that owns a PageStore over the given buffers and
- * resolves faults with a handler module, and wait for its ready handshake before returning, so the
- * caller may block in a page fault immediately afterwards (DESIGN.md: a runtime that finished
- * setting up only after the app thread blocked hung every time).
+ * The fault thread: the worker thread that resolves the application threads' page faults.
+ * startFaultThread() launches it over the given buffers (it owns the PageStore, and resolves faults
+ * with a handler module) and waits for its ready handshake before returning, so the caller may
+ * block in a page fault immediately afterwards (DESIGN.md: a fault thread that finished setting up
+ * only after the app thread blocked hung every time).
  *
  * The handler module (compiled JS, given as path or URL) exports
- *     createFaultHandler({ pages, options }): RuntimeHandler | Promise<RuntimeHandler>
- * which runs on the runtime thread. onMessage() lets the parent drive it (tests, benches).
+ *     createFaultHandler({ pages, options }): FaultThreadHandler | Promise<FaultThreadHandler>
+ * which runs on the fault thread. onMessage() lets the parent drive it (stats, tests, benches).
  *
- * The worker entry is runtime-worker.ts compiled to JS: found next to this module when running
- * from dist/, else (vitest, tsx running TS sources) in <repo>/dist/dsm/memory/.
+ * The worker entry is fault-thread-worker.ts compiled to JS, the sibling of this module's own
+ * compiled file (the tests see the same layout: vitest.config.ts).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -20,17 +21,18 @@ import type { DsmBuffers } from './layout.js';
 import type { PageStore, PageStoreOptions } from './store.js';
 
 /** What a handler module's createFaultHandler() returns. */
-export interface RuntimeHandler extends PageFaultHandler {
-  /** Answer a parent's RuntimeHandle.call(msg) (runs on the runtime thread). */
+export interface FaultThreadHandler extends PageFaultHandler {
+  /** Answer a parent's FaultThread.call(msg) (runs on the fault thread). */
   onMessage?(msg: unknown): unknown;
   close?(): void | Promise<void>;
 }
-export interface RuntimeHandlerContext {
+/** What createFaultHandler() is given. */
+export interface FaultThreadContext {
   readonly pages: PageStore;
   readonly options: unknown;
 }
 
-export interface StartRuntimeOptions {
+export interface StartFaultThreadOptions {
   /** Compiled JS module exporting createFaultHandler(ctx). Path, file: URL string or URL. */
   handlerModule: string | URL;
   /** Structured-cloneable options passed to createFaultHandler as ctx.options. */
@@ -39,25 +41,23 @@ export interface StartRuntimeOptions {
   storeOptions?: Omit<PageStoreOptions, 'handler'>;
   /** Longest to wait for the ready handshake. @default 10_000 */
   readyTimeoutMs?: number;
-  /** Override the compiled runtime-worker.js location. */
-  workerFile?: string | URL;
 }
 
-export interface RuntimeWorkerData {
+export interface FaultThreadWorkerData {
   buffers: DsmBuffers;
   handlerModule: string;
   handlerOptions: unknown;
   storeOptions: Omit<PageStoreOptions, 'handler'> | undefined;
 }
-export type ParentToRuntime = { type: 'call'; id: number; msg: unknown } | { type: 'close' };
-export type RuntimeToParent =
+export type ParentToFaultThread = { type: 'call'; id: number; msg: unknown } | { type: 'close' };
+export type FaultThreadToParent =
   | { type: 'ready' }
   | { type: 'error'; message: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: { message: string; code: unknown } }
   | { type: 'closed' };
 
-export interface RuntimeHandle {
+export interface FaultThread {
   readonly worker: Worker;
   /** Send `msg` to the handler's onMessage() and resolve with its answer. */
   call<T = unknown>(msg: unknown): Promise<T>;
@@ -65,36 +65,25 @@ export interface RuntimeHandle {
   close(): Promise<void>;
 }
 
-export function locateRuntimeWorker(explicit?: string | URL): string {
-  const candidates = explicit !== undefined ? [toUrl(explicit)] : [new URL('./runtime-worker.js', import.meta.url), new URL('../../dist/dsm/memory/runtime-worker.js', import.meta.url)];
-  for (const c of candidates) {
-    const p = fileURLToPath(c);
-    if (existsSync(p)) return p;
-  }
-  throw new DsmError(
-    'DSM_ERR_INVALID_ARGUMENT',
-    `compiled runtime worker not found (looked for ${candidates.map((c) => fileURLToPath(c)).join(', ')}); run \`npx tsc -p .\` first`,
-  );
-}
-
 function toUrl(u: string | URL): URL {
   if (u instanceof URL) return u;
   return u.startsWith('file:') ? new URL(u) : pathToFileURL(u);
 }
 
-export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOptions): Promise<RuntimeHandle> {
-  const file = locateRuntimeWorker(opts.workerFile);
+const WORKER_FILE = new URL('./fault-thread-worker.js', import.meta.url);
+
+export async function startFaultThread(buffers: DsmBuffers, opts: StartFaultThreadOptions): Promise<FaultThread> {
   const handlerUrl = toUrl(opts.handlerModule);
   if (!existsSync(fileURLToPath(handlerUrl))) {
     throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `handlerModule ${fileURLToPath(handlerUrl)} does not exist (is it compiled?)`);
   }
-  const data: RuntimeWorkerData = {
+  const data: FaultThreadWorkerData = {
     buffers,
     handlerModule: handlerUrl.href,
     handlerOptions: opts.handlerOptions,
     storeOptions: opts.storeOptions,
   };
-  const worker = new Worker(file, { workerData: data });
+  const worker = new Worker(WORKER_FILE, { workerData: data });
   const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   let nextId = 1;
   let exited = false;
@@ -108,31 +97,31 @@ export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOption
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       void worker.terminate();
-      reject(new DsmError('DSM_ERR_FAULT_TIMEOUT', `runtime worker not ready within ${opts.readyTimeoutMs ?? 10_000} ms`));
+      reject(new DsmError('DSM_ERR_FAULT_TIMEOUT', `fault thread not ready within ${opts.readyTimeoutMs ?? 10_000} ms`));
     }, opts.readyTimeoutMs ?? 10_000);
     const onEarlyExit = (code: number): void => {
       clearTimeout(timer);
-      reject(new DsmError('DSM_ERR_CLOSED', `runtime worker exited (code ${code}) before it was ready`));
+      reject(new DsmError('DSM_ERR_CLOSED', `fault thread exited (code ${code}) before it was ready`));
     };
     const onError = (e: unknown): void => {
       clearTimeout(timer);
-      reject(new DsmError('DSM_ERR_CLOSED', `runtime worker failed to start: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
+      reject(new DsmError('DSM_ERR_CLOSED', `fault thread failed to start: ${e instanceof Error ? e.message : String(e)}`, { cause: e }));
     };
     worker.once('exit', onEarlyExit);
     worker.once('error', onError);
-    worker.once('message', (m: RuntimeToParent) => {
+    worker.once('message', (m: FaultThreadToParent) => {
       clearTimeout(timer);
       worker.off('exit', onEarlyExit);
       worker.off('error', onError);
       if (m.type === 'ready') resolve();
       else {
         void worker.terminate();
-        reject(new DsmError('DSM_ERR_INVALID_ARGUMENT', `runtime worker failed to start: ${m.type === 'error' ? m.message : m.type}`));
+        reject(new DsmError('DSM_ERR_INVALID_ARGUMENT', `fault thread failed to start: ${m.type === 'error' ? m.message : m.type}`));
       }
     });
   });
 
-  worker.on('message', (m: RuntimeToParent) => {
+  worker.on('message', (m: FaultThreadToParent) => {
     if (m.type === 'result') {
       const p = pending.get(m.id);
       if (p === undefined) return;
@@ -146,24 +135,24 @@ export async function startRuntime(buffers: DsmBuffers, opts: StartRuntimeOption
   worker.on('error', () => undefined); // reported through 'exit' and failAll
   worker.on('exit', (code) => {
     exited = true;
-    failAll(`runtime worker exited (code ${code})`);
+    failAll(`fault thread exited (code ${code})`);
     onClosed?.();
   });
 
   return {
     worker,
     call<T>(msg: unknown): Promise<T> {
-      if (exited) return Promise.reject(new DsmError('DSM_ERR_CLOSED', 'runtime worker has exited'));
+      if (exited) return Promise.reject(new DsmError('DSM_ERR_CLOSED', 'fault thread has exited'));
       const id = nextId++;
       return new Promise<T>((resolve, reject) => {
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        worker.postMessage({ type: 'call', id, msg } satisfies ParentToRuntime);
+        worker.postMessage({ type: 'call', id, msg } satisfies ParentToFaultThread);
       });
     },
     async close(): Promise<void> {
       if (exited) return;
       const done = new Promise<void>((r) => (onClosed = r));
-      worker.postMessage({ type: 'close' } satisfies ParentToRuntime);
+      worker.postMessage({ type: 'close' } satisfies ParentToFaultThread);
       const timer = setTimeout(() => void worker.terminate(), 2_000);
       await done;
       clearTimeout(timer);

@@ -1,6 +1,6 @@
 /**
- * Entry file of the runtime worker started by startRuntime() (runtime.ts). Loaded as compiled JS
- * from dist/. It owns the PageStore, imports the handler module named in workerData, and
+ * Entry file of the fault thread started by startFaultThread() (fault-thread.ts), run as compiled
+ * JS. It owns the PageStore, imports the handler module named in workerData, and
  * serves the parent over parentPort:
  *
  *   parent → worker: { type: 'call', id, msg } | { type: 'close' }
@@ -11,21 +11,21 @@
  * is the store's Atomics.waitAsync (which is not a libuv handle; a thread with only that exits).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RuntimeHandler, RuntimeWorkerData, RuntimeToParent, ParentToRuntime } from './runtime.js';
+import type { FaultThreadHandler, FaultThreadWorkerData, FaultThreadToParent, ParentToFaultThread } from './fault-thread.js';
 import { PageStore } from './store.js';
 
 async function main(): Promise<void> {
   const port = parentPort;
-  if (port === null) throw new Error('runtime-worker.js must run as a worker thread');
-  const data = workerData as RuntimeWorkerData;
-  const send = (m: RuntimeToParent): void => port.postMessage(m);
+  if (port === null) throw new Error('fault-thread-worker.js must run as a worker thread');
+  const data = workerData as FaultThreadWorkerData;
+  const send = (m: FaultThreadToParent): void => port.postMessage(m);
   let store: PageStore;
-  let handler: RuntimeHandler;
+  let handler: FaultThreadHandler;
   try {
     store = new PageStore(data.buffers, data.storeOptions);
     const mod = (await import(data.handlerModule)) as { createFaultHandler?: unknown };
     if (typeof mod.createFaultHandler !== 'function') throw new Error(`${data.handlerModule} does not export createFaultHandler()`);
-    handler = (await (mod.createFaultHandler as (ctx: unknown) => unknown)({ pages: store, options: data.handlerOptions })) as RuntimeHandler;
+    handler = (await (mod.createFaultHandler as (ctx: unknown) => unknown)({ pages: store, options: data.handlerOptions })) as FaultThreadHandler;
     if (typeof handler?.fault !== 'function') throw new Error('createFaultHandler() did not return a PageFaultHandler');
     store.setHandler(handler);
     store.serve();
@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     port.close();
     return;
   }
-  port.on('message', (m: ParentToRuntime) => {
+  port.on('message', (m: ParentToFaultThread) => {
     if (m.type === 'call') {
       Promise.resolve()
         .then(() => (handler.onMessage ? handler.onMessage(m.msg) : Promise.reject(new Error('the handler has no onMessage()'))))

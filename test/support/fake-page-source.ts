@@ -1,22 +1,33 @@
 /**
- * A fake PageFaultHandler for tests and benches: "fetches" pages from an in-process map (the
- * pretend remote copies) after a short delay, and can fail or stall pages. Load it into a runtime
- * worker with startRuntime(buffers, { handlerModule: <dist>/dsm/memory/fake-handler.js }) and drive
- * it with RuntimeHandle.call({ op: ... }) (see FakeOp).
+ * A fake PageFaultHandler for tests and benches (not part of the package): "fetches" pages from an
+ * in-process map (the pretend remote copies) after a short delay, and can fail or stall pages. Load
+ * it into a fault thread with startFaultThread(buffers, { handlerModule: FAKE_PAGE_SOURCE }) and
+ * drive it with FaultThread.call({ op: ... }) (see FakeOp).
  *
  * Faults and the rights changes it makes itself (invalidate, downgrade, churn) are serialised per
  * page, the way a real protocol must serialise them: an install with data over a page that another
  * operation just reinstalled would drop writes.
  */
-import { PerKeySerializer } from './serial.js';
-import type { Access, PageFailure } from '../contract.js';
-import type { RuntimeHandler, RuntimeHandlerContext } from './runtime.js';
-import type { PageStore } from './store.js';
+import { compiled } from './compiled.js';
+import { PerKeySerializer } from '../../dsm/memory/serial.js';
+import type { Access, PageFailure } from '../../dsm/contract.js';
+import type { FaultThreadContext, FaultThreadHandler } from '../../dsm/memory/fault-thread.js';
+import type { PageStore } from '../../dsm/memory/store.js';
 
 export interface FakeHandlerOptions {
   /** Delay before each fault is answered, ms (0 = answer in the same turn). @default 1 */
   delayMs?: number;
+  /**
+   * Shared counters the app threads can see: word 0 is bumped after every churn round (so a test
+   * can bound its work by events instead of by time; see CHURN_ROUNDS).
+   */
+  progress?: SharedArrayBuffer;
 }
+
+/** Words of FakeHandlerOptions.progress (an Int32Array): churn rounds done (bumped here), and faults
+ * taken by app threads that count theirs there (the dsm-memory app worker's hammer task). */
+export const CHURN_ROUNDS = 0;
+export const APP_FAULTS = 1;
 
 export type FakeOp =
   /** Contents the next fault on `page` installs (the "remote copy"). */
@@ -39,7 +50,7 @@ export type FakeOp =
   | { op: 'rights'; page: number }
   | { op: 'stats' };
 
-export class FakePageSource implements RuntimeHandler {
+export class FakePageSource implements FaultThreadHandler {
   readonly faults = { read: 0, write: 0 };
   private readonly remote = new Map<number, Uint8Array>();
   private readonly failures = new Map<number, PageFailure>();
@@ -47,12 +58,14 @@ export class FakePageSource implements RuntimeHandler {
   private readonly churning = new Map<number, { stop: boolean; rounds: number; done: Promise<void> }>();
   private readonly perPage = new PerKeySerializer<number>();
   private readonly delayMs: number;
+  private readonly progress: Int32Array | undefined;
 
   constructor(
     private readonly pages: PageStore,
     opts: FakeHandlerOptions = {},
   ) {
     this.delayMs = opts.delayMs ?? 1;
+    this.progress = opts.progress === undefined ? undefined : new Int32Array(opts.progress);
   }
 
   async fault(page: number, access: Access): Promise<void> {
@@ -155,6 +168,7 @@ export class FakePageSource implements RuntimeHandler {
           }
         });
         state.rounds++;
+        if (this.progress !== undefined) Atomics.add(this.progress, CHURN_ROUNDS, 1);
         await new Promise((r) => setImmediate(r));
       }
     })();
@@ -166,7 +180,10 @@ export class FakePageSource implements RuntimeHandler {
   }
 }
 
-/** The handler-module entry point startRuntime() calls. */
-export function createFaultHandler(ctx: RuntimeHandlerContext): FakePageSource {
+/** The handler-module entry point startFaultThread() calls. */
+export function createFaultHandler(ctx: FaultThreadContext): FakePageSource {
   return new FakePageSource(ctx.pages, (ctx.options ?? {}) as FakeHandlerOptions);
 }
+
+/** This module compiled: what to give startFaultThread() as handlerModule (the same file in tests and benches). */
+export const FAKE_PAGE_SOURCE = compiled('test/support/fake-page-source.ts');
