@@ -4,7 +4,7 @@
  * happened. Long quiet stretches (a timer's wait) are shown as their own line.
  */
 import { describeEvent, selectEvents, type TraceFilter } from './filter.js';
-import type { Merged } from './merge.js';
+import { causalViolations, type Merged } from './merge.js';
 
 export interface TimelineOptions {
   readonly filter?: TraceFilter;
@@ -28,7 +28,9 @@ export function renderTimeline(m: Merged, o: TimelineOptions = {}): string[] {
   const span = m.end - m.start;
   out.push(`${m.nodes.length} node${m.nodes.length === 1 ? '' : 's'} (${m.nodes.join(', ')}), ${events.length} of ${m.events.length} events over ${span.toFixed(1)} ms, in causal order`);
   if (m.unmatched > 0) out.push(`note: ${m.unmatched} received message(s) whose send is not in the trace (a node's file missing, or cut short by a kill)`);
+  const bad = causalViolations(m, 1).filter((v) => !v.includes('merge step'));
   if (m.forced > 0) out.push(`note: ${m.forced} step(s) had no causally ready event (inconsistent trace); the earliest was taken`);
+  if (bad.length > 0) out.push(`note: ${bad.length} receive(s) not after their send by clock (first: ${bad[0]}); the hosts' clocks may disagree`);
   if (m.skippedLines > 0) out.push(`note: ${m.skippedLines} line(s) skipped: ${m.reasons.slice(0, 3).join('; ')}`);
   const lanes = (node: string): string => m.nodes.map((n) => (n === node ? '●' : '│')).join(' ');
   out.push(`${'time (ms)'.padStart(10)}  ${laneCols ? `${m.nodes.map(() => ' ').join(' ')}  ` : ''}${'node'.padEnd(nodeWidth)}  ${'layer'.padEnd(9)}  event`);
