@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { runNode } from './support/run.js';
 
 describe('npm run demo:rpc', () => {
-  it('prints calls with results, 2 datagrams per call, typed refusals, and exits 0', async () => {
+  it('prints calls with results, 2 datagrams per call after the first contact, typed refusals, and exits 0', async () => {
     const r = await runNode('demos/rpc-demo.js', ['--calls', '50'], 30_000);
     expect(r.stderr).not.toMatch(/failed/);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/func1\(7\)\s+= 49\s+\d+ us, 2 datagrams/);
+    // The first call also proves each side to the other (request, challenge, echoed request, reply);
+    // after that a call is a request and a reply.
+    expect(r.stdout).toMatch(/func1\(7\)\s+= 49\s+\d+ us, 4 datagrams/);
     expect(r.stdout).toMatch(/func2\(3, 4\)\s+= 7\s/);
     expect(r.stdout).toMatch(/func1\(1\.5\)\s+→ RPC_ERR_INVALID_ARGS \(executed: no\)/);
     expect(r.stdout).toMatch(/func1\(100000\)\s+→ RPC_ERR_INVALID_RESULT/);

@@ -52,6 +52,9 @@ describe('DSM nodes in separate processes: read and write faults', () => {
       expect(s.node.ivy.failedFaults).toBe(0);
       expect(s.node.deadNodes).toEqual([]);
     }
+    // Each node pins the other in its transport, so strangers can never evict it (issue 8).
+    expect(sa.node.transport.peers.filter((p) => p.pinned).map((p) => p.peer)).toEqual([b!.address]);
+    expect(sb.node.transport.peers.filter((p) => p.pinned).map((p) => p.peer)).toEqual([a!.address]);
   });
 
   it('three nodes: every node reads what each wrote; a write invalidates the copies on both others', async () => {

@@ -4,15 +4,17 @@ import { crc32c } from '../transport/crc32c.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
-  decodeDatagram, encodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, F_SYN, type Datagram,
+  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN,
+  MAX_OVERHEAD_BYTES, MIN_DATAGRAM_BYTES, type Datagram,
 } from '../transport/wire.js';
 
 const MAX = 65507;
 
 function dg(over: Partial<Datagram> = {}): Datagram {
   return {
-    flags: F_DATA | F_FIRST | F_LAST | F_ACK, window: 64, srcSession: 0x11223344, dstSession: 0x55667788,
-    seq: 7, ack: 9, isn: 0, sacks: [], payload: Buffer.from('hello'), ...over,
+    flags: F_DATA | F_FIRST | F_LAST | F_ACK, window: 64, srcInc: 0x11223344, dstInc: 0x55667788,
+    stream: 0x0a0b0c0d, ackStream: 0x01020304, seq: 7, ack: 9, isn: 0, challenge: 0n, echo: 0n, sacks: [],
+    payload: Buffer.from('hello'), ...over,
   };
 }
 
@@ -33,45 +35,70 @@ describe('crc32c', () => {
 });
 
 describe('wire codec', () => {
-  it('writes the header big-endian at the documented offsets', () => {
-    const b = encodeDatagram(dg({ flags: F_DATA | F_SYN | F_ACK | F_FIRST, isn: 0xa1b2c3d4, sacks: [20, 22] }));
-    expect(b[0]).toBe(1);
-    expect(b[1]).toBe(F_DATA | F_SYN | F_ACK | F_FIRST);
+  it('writes the header big-endian at the documented offsets (version 2)', () => {
+    const b = encodeDatagram(dg({
+      flags: F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO, isn: 0xa1b2c3d4, sacks: [20, 22],
+      challenge: 0x0102030405060708n, echo: 0xf1f2f3f4f5f6f7f8n,
+    }));
+    expect(b[0]).toBe(2);
+    expect(b[1]).toBe(F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO);
     expect(b.readUInt16BE(2)).toBe(64);
-    expect(b.readUInt32BE(4)).toBe(0x11223344);
-    expect(b.readUInt32BE(8)).toBe(0x55667788);
-    expect(b.readUInt32BE(12)).toBe(7);
-    expect(b.readUInt32BE(16)).toBe(9);
-    expect(b[20]).toBe(1);
-    expect(b[21]).toBe(0);
-    expect(b.readUInt32BE(22)).toBe(0xa1b2c3d4);
-    expect(b.readUInt32BE(26)).toBe(20);
-    expect(b.readUInt32BE(30)).toBe(22);
-    expect(b.subarray(34, 39).toString()).toBe('hello');
-    expect(b.readUInt32BE(39)).toBe(crc32c(b, 0, 39));
-    expect(b.length).toBe(43);
+    expect(b.readUInt32BE(4)).toBe(0x11223344); // srcInc
+    expect(b.readUInt32BE(8)).toBe(0x55667788); // dstInc
+    expect(b.readUInt32BE(12)).toBe(0x0a0b0c0d); // stream
+    expect(b.readUInt32BE(16)).toBe(0x01020304); // ackStream
+    expect(b.readUInt32BE(20)).toBe(7); // seq
+    expect(b.readUInt32BE(24)).toBe(9); // ack
+    expect(b[28]).toBe(1); // sackCount
+    expect(b[29]).toBe(0); // reserved
+    expect(b.readUInt32BE(30)).toBe(0xa1b2c3d4); // isn
+    expect(b.readBigUInt64BE(34)).toBe(0x0102030405060708n); // challenge
+    expect(b.readBigUInt64BE(42)).toBe(0xf1f2f3f4f5f6f7f8n); // echo
+    expect(b.readUInt32BE(50)).toBe(20); // sack start
+    expect(b.readUInt32BE(54)).toBe(22); // sack end
+    expect(b.subarray(58, 63).toString()).toBe('hello');
+    expect(b.readUInt32BE(63)).toBe(crc32c(b, 0, 63));
+    expect(b.length).toBe(67);
+    expect(MAX_OVERHEAD_BYTES).toBe(86);
+    expect(MIN_DATAGRAM_BYTES).toBe(34);
+  });
+
+  it('leaves out the optional fields whose flag is clear (a bare ack is 34 bytes)', () => {
+    const ack = encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: new Uint8Array(0) }));
+    expect(ack.length).toBe(34);
+    expect(decodeDatagram(ack, MAX)).toMatchObject({ flags: F_ACK, ackStream: 0x01020304, ack: 9 });
+  });
+
+  it('describes a datagram on one line for logs', () => {
+    expect(describeDatagram(dg({ flags: F_DATA | F_SYN | F_FIRST | F_CHALLENGE, ackStream: 0, ack: 0, isn: 7, challenge: 255n })))
+      .toBe('SYN|DATA|FIRST|CHALLENGE inc=11223344>55667788 stream=a0b0c0d seq=7 len=5 isn=7 challenge=ff win=64');
   });
 
   it('round-trips every well-formed datagram', () => {
+    const u32 = fc.integer({ min: 1, max: 2 ** 32 - 1 });
     const arb = fc.record({
       data: fc.boolean(), syn: fc.boolean(), ackf: fc.boolean(), first: fc.boolean(), last: fc.boolean(),
-      window: fc.integer({ min: 0, max: 65535 }), src: fc.integer({ min: 1, max: 2 ** 32 - 1 }),
-      dst: fc.integer({ min: 1, max: 2 ** 32 - 1 }), seq: fc.nat({ max: 2 ** 32 - 1 }), ack: fc.nat({ max: 2 ** 32 - 1 }),
+      chal: fc.boolean(), echo: fc.boolean(), window: fc.integer({ min: 0, max: 65535 }), src: u32, dst: u32,
+      knowsDst: fc.boolean(), stream: u32, ackStream: u32, seq: fc.nat({ max: 2 ** 32 - 1 }), ack: fc.nat({ max: 2 ** 32 - 1 }),
       isn: fc.nat({ max: 2 ** 32 - 1 }), nsack: fc.integer({ min: 0, max: 4 }), payload: fc.uint8Array({ maxLength: 200 }),
+      c1: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), c2: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
     });
     fc.assert(fc.property(arb, (r) => {
-      const flags = (r.data ? F_DATA | (r.first ? F_FIRST : 0) | (r.last ? F_LAST : 0) : 0) |
-        (r.syn ? F_SYN : 0) | (r.ackf || r.nsack ? F_ACK : 0);
+      const flags = (r.data ? F_DATA | (r.first ? F_FIRST : 0) | (r.last ? F_LAST : 0) | (r.syn ? F_SYN : 0) : 0) |
+        (r.ackf || r.nsack ? F_ACK : 0) | (r.chal ? F_CHALLENGE : 0) | (r.echo ? F_ECHO : 0);
       const sacks: number[] = [];
       for (let i = 0; i < r.nsack; i++) sacks.push(seqAdd(r.ack, 1 + 10 * i), seqAdd(r.ack, 5 + 10 * i));
       const d: Datagram = {
-        flags, window: r.window, srcSession: r.src, dstSession: flags & F_ACK ? r.dst : 0,
-        seq: r.data ? r.seq : 0, ack: flags & F_ACK ? r.ack : 0, isn: flags & F_SYN ? r.isn : 0, sacks,
-        payload: r.data ? r.payload : new Uint8Array(0),
+        flags, window: r.window, srcInc: r.src, dstInc: flags & F_ACK || r.knowsDst ? r.dst : 0,
+        stream: r.data ? r.stream : 0, ackStream: flags & F_ACK ? r.ackStream : 0,
+        seq: r.data ? r.seq : 0, ack: flags & F_ACK ? r.ack : 0, isn: flags & F_SYN ? r.isn : 0,
+        challenge: r.chal ? r.c1 : 0n, echo: r.echo ? r.c2 : 0n, sacks, payload: r.data ? r.payload : new Uint8Array(0),
       };
-      const back = decodeDatagram(encodeDatagram(d), MAX);
+      const bytes = encodeDatagram(d);
+      const back = decodeDatagram(bytes, MAX);
       expect(back).toEqual({ ...d, payload: expect.anything() });
       expect(Buffer.from((back as Datagram).payload)).toEqual(Buffer.from(d.payload));
+      expect(bytes.length).toBeLessThanOrEqual(MAX_OVERHEAD_BYTES + d.payload.length);
     }));
   });
 
@@ -79,9 +106,12 @@ describe('wire codec', () => {
     const good = encodeDatagram(dg());
     expect(decodeDatagram(good.subarray(0, 10), MAX)).toBe('truncated');
     expect(decodeDatagram(good, good.length - 1)).toBe('oversized');
-    const v2 = Buffer.from(good);
-    v2[0] = 2;
-    expect(decodeDatagram(v2, MAX)).toBe('badVersion');
+    const v3 = Buffer.from(good);
+    v3[0] = 3;
+    expect(decodeDatagram(v3, MAX)).toBe('badVersion');
+    const v1 = Buffer.from(good);
+    v1[0] = 1; // the previous wire version is not understood either
+    expect(decodeDatagram(v1, MAX)).toBe('badVersion');
     const flipped = Buffer.from(good);
     flipped[24]! ^= 0x10;
     expect(decodeDatagram(flipped, MAX)).toBe('badChecksum');
@@ -97,15 +127,22 @@ describe('wire codec', () => {
       f(b);
       return decodeDatagram(withCrc(b), MAX);
     };
-    expect(mutate((b) => { b[1] = 0x80 | F_DATA; })).toBe('malformed'); // unknown flag bit
+    expect(mutate((b) => { b[1] = 0x80 | F_DATA | F_ACK; })).toBe('malformed'); // unknown flag bit
     expect(mutate((b) => { b[1] = F_FIRST | F_ACK; })).toBe('malformed'); // fragment flags without data
-    expect(mutate((b) => { b.writeUInt32BE(0, 4); })).toBe('malformed'); // zero source session
-    expect(mutate((b) => { b.writeUInt32BE(0, 8); })).toBe('malformed'); // ack for an unknown session
-    expect(mutate((b) => { b[20] = 5; })).toBe('malformed'); // too many sack blocks
-    expect(mutate((b) => { b[21] = 1; })).toBe('malformed'); // reserved byte set
-    expect(mutate((b) => { b[20] = 2; })).toBe('truncated'); // sack blocks run past the end
+    expect(mutate((b) => { b[1] = F_SYN | F_ACK; })).toBe('malformed'); // SYN without data
+    expect(mutate((b) => { b.writeUInt32BE(0, 4); })).toBe('malformed'); // zero source incarnation
+    expect(mutate((b) => { b.writeUInt32BE(0, 8); })).toBe('malformed'); // ack toward an unknown incarnation
+    expect(mutate((b) => { b.writeUInt32BE(0, 12); })).toBe('malformed'); // data without a stream
+    expect(mutate((b) => { b.writeUInt32BE(0, 16); })).toBe('malformed'); // ack without a stream
+    expect(mutate((b) => { b[28] = 5; })).toBe('malformed'); // too many sack blocks
+    expect(mutate((b) => { b[29] = 1; })).toBe('malformed'); // reserved byte set
+    expect(mutate((b) => { b[28] = 2; })).toBe('truncated'); // sack blocks run past the end
     expect(decodeDatagram(withCrc(Buffer.from(encodeDatagram(dg({ sacks: [9, 12] })))), MAX)).toBe('malformed'); // sack not above ack
-    expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, seq: 0, payload: Buffer.from('x') })), MAX)).toBe('malformed');
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: Buffer.from('x') })), MAX)).toBe('malformed');
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, stream: 7, seq: 0, payload: new Uint8Array(0) })), MAX)).toBe('malformed'); // a stream id without data
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA, ackStream: 0, ack: 3 })), MAX)).toBe('malformed'); // an ack number without ACK
+    const chal = encodeDatagram(dg({ flags: F_ACK | F_CHALLENGE, stream: 0, seq: 0, payload: new Uint8Array(0), challenge: 5n }));
+    expect(decodeDatagram(withCrc(Buffer.concat([chal.subarray(0, 36), Buffer.alloc(4)])), MAX)).toBe('truncated'); // cookie cut short
   });
 
   it('never throws on arbitrary bytes (fuzz)', () => {

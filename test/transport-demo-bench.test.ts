@@ -33,7 +33,7 @@ describe('npm run bench:transport', () => {
     expect(r.code).toBe(0);
     const last = r.stdout.trim().split('\n').at(-1)!;
     const j = JSON.parse(last) as Record<string, number>;
-    for (const k of ['rtt_p50_us', 'rtt_p99_us', 'raw_rtt_p50_us', 'ratio_p50', 'msgs_per_s_4k', 'mb_per_s_1m']) {
+    for (const k of ['rtt_p50_us', 'rtt_p99_us', 'raw_rtt_p50_us', 'ratio_p50', 'msgs_per_s_4k', 'mb_per_s_1m', 'recovery_ms']) {
       expect(typeof j[k], k).toBe('number');
       expect(j[k], k).toBeGreaterThan(0);
     }

@@ -95,3 +95,22 @@ it('keeps at most maxPeers peer states, evicting idle ones, and still serves eve
   }
   expect(got.map((m) => Buffer.from(m.data).toString())).toEqual(['from-0', 'from-1', 'from-2', 'from-3']);
 });
+
+it('creates pinned peers at start, outside maxPeers, and never evicts them however many others come', async () => {
+  const friend = await eps.make({ nodeId: 'friend' });
+  const hub = await eps.make({ maxPeers: 1, pinnedPeers: [friend.address, 'localhost:9'] });
+  expect(hub.stats().peers.map((p) => [p.peer, p.pinned, p.incarnation])).toEqual([[friend.address, true, 0], ['127.0.0.1:9', true, 0]]);
+  const got = collect(hub);
+  await friend.send(hub.address, Buffer.from('hello'));
+  for (let i = 0; i < 3; i++) {
+    const s = await eps.make();
+    await s.send(hub.address, Buffer.from(`from-${i}`));
+    await waitFor(() => got.length === i + 2, `message ${i}`);
+    expect(hub.stats().peers.filter((p) => !p.pinned)).toHaveLength(1);
+  }
+  expect(hub.stats().peersEvicted).toBe(2);
+  const f = hub.peerStats(friend.address)!;
+  expect(f.pinned).toBe(true);
+  expect(f.messagesDelivered).toBe(1); // the same state as before the others came
+  expect(f.incarnation).toBe(got[0]!.session);
+});

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isTransportError, type UdpEndpoint } from '../transport/index.js';
 import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
-import { encodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, F_SYN } from '../transport/wire.js';
+import { encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN } from '../transport/wire.js';
 import { collect, Endpoints, makeMessage, workloadSizes } from './support/transport.js';
 import { waitFor, within } from './support/wait.js';
 
@@ -167,6 +167,11 @@ describe('transport over UDP', () => {
     await expect(eps.make({ minRtoMs: 1, ackDelayMs: 2 })).rejects.toThrow(/ackDelayMs \(2\) must be below minRtoMs \(1\)/);
     await expect(eps.make({ faults: { outbound: { drop: 1.5 } } })).rejects.toThrow(/faults.outbound.drop must be a probability between 0 and 1, got 1.5/);
     await expect(eps.make({ host: 'not-an-ip' })).rejects.toMatchObject({ code: 'TRANSPORT_ERR_INVALID_ARGUMENT' });
+    await expect(eps.make({ pinnedPeers: ['127.0.0.1:7001', 'nowhere'] })).rejects.toThrow(/peer must look like "127.0.0.1:7001" or "\[::1\]:7001", got "nowhere"/);
+    await expect(eps.make({ pinnedPeers: '127.0.0.1:7001' as unknown as string[] })).rejects.toThrow(/pinnedPeers must be an array of "host:port" strings/);
+    await expect(eps.make({ maxReassemblyBytes: 1_000_000 })).rejects.toThrow(/maxReassemblyBytes \(1000000\) must be at least 2 × maxMessageBytes \(2097152\)/);
+    await expect(eps.make({ maxFragmentsPerMessage: 0 })).rejects.toThrow(/maxFragmentsPerMessage must be an integer in \[1, \d+\], got 0/);
+    await expect(eps.make({ maxChallengesPerSecond: 0.5 })).rejects.toThrow(/maxChallengesPerSecond must be an integer/);
   });
 
   it('reports a port already in use as TRANSPORT_ERR_BIND', async () => {
@@ -198,20 +203,29 @@ describe('hostile input', () => {
       return b;
     };
     const valid = () => encodeDatagram({
-      flags: F_DATA | F_FIRST | F_LAST | F_ACK | (rand() < 0.5 ? F_SYN : 0), window: int(65536), srcSession: 1 + int(2 ** 31),
-      dstSession: 1 + int(2 ** 31), seq: int(2 ** 32), ack: int(2 ** 32), isn: int(2 ** 32), sacks: [], payload: Buffer.from('evil'),
+      flags: F_DATA | F_FIRST | F_LAST | F_ACK | (rand() < 0.5 ? F_SYN : 0), window: int(65536), srcInc: 1 + int(2 ** 31),
+      dstInc: 1 + int(2 ** 31), stream: 1 + int(2 ** 31), ackStream: 1 + int(2 ** 31), seq: int(2 ** 32), ack: int(2 ** 32),
+      isn: int(2 ** 32), challenge: 0n, echo: 0n, sacks: [], payload: Buffer.from('evil'),
     });
-    // Every kind of bad datagram except a well-formed stream start (SYN+DATA from a new address
-    // is, by protocol, a new peer: without authentication no transport can tell it is hostile).
+    // Every kind of bad datagram, including well-formed stream starts from the attacker's own
+    // address: without an echo of a cookie sent to that address, no datagram earns state.
     const kinds: Array<() => Buffer> = [
       () => Buffer.from(Array.from({ length: int(1500) }, () => int(256))), // random bytes
       () => { const b = valid(); b[int(b.length)] ^= 1 << int(8); return b; }, // bit flip, stale CRC
-      () => valid().subarray(0, int(26)), // truncated
-      () => { const b = valid(); b[0] = 2 + int(250); return withCrc(b); }, // wrong version
+      () => valid().subarray(0, int(34)), // truncated
+      () => { const b = valid(); b[0] = 3 + int(250); return withCrc(b); }, // wrong version
       () => withCrc(Buffer.alloc(1300 + int(200), 1)), // oversized, valid CRC
-      () => { const b = valid(); b[1] = 0x20 | int(256); return withCrc(b); }, // unknown flags
-      () => { const b = valid(); b[21] = 1 + int(255); return withCrc(b); }, // reserved byte
-      () => { const b = valid(); b[1] = F_DATA | F_FIRST | F_LAST | F_ACK; return withCrc(b); }, // data for a stream nobody started
+      () => { const b = valid(); b[1] = 0x80 | int(256); return withCrc(b); }, // unknown flags
+      () => { const b = valid(); b[29] = 1 + int(255); return withCrc(b); }, // reserved byte
+      () => valid(), // data (or a stream start) from an incarnation nobody proved
+      () => encodeDatagram({ // a stream start asking to be challenged
+        flags: F_SYN | F_DATA | F_FIRST | F_LAST | F_CHALLENGE, window: 64, srcInc: 1 + int(2 ** 31), dstInc: 0, stream: 1 + int(2 ** 31),
+        ackStream: 0, seq: 7, ack: 0, isn: 7, challenge: BigInt(int(2 ** 32)), echo: 0n, sacks: [], payload: Buffer.from('evil'),
+      }),
+      () => encodeDatagram({ // a guessed echo
+        flags: F_ECHO, window: 64, srcInc: 1 + int(2 ** 31), dstInc: 0, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
+        challenge: 0n, echo: BigInt(int(2 ** 32)) * BigInt(int(2 ** 32)), sacks: [], payload: new Uint8Array(0),
+      }),
       () => { const b = valid(); b[1] = F_ACK; return withCrc(b); }, // ack with payload
     ];
     let replies = 0;
@@ -219,30 +233,36 @@ describe('hostile input', () => {
     victim.on('message', (m) => void victim.send(m.peer, m.data).catch(() => undefined));
     const total = 100_000;
     const batch = 500;
+    // First contact (the friend's handshake costs it one challenged datagram), then the attack.
+    await friend.send(victim.address, Buffer.from('hello'));
+    await waitFor(() => replies === 1, 'the first reply');
+    replies = 0;
+    fromFriend.length = 0;
+    const base = badTotal(victim);
     for (let sent = 0; sent < total; sent += batch) {
       for (let i = 0; i < batch; i++) attacker.send(kinds[int(kinds.length)]!(), victim.port, '127.0.0.1');
       await friend.send(victim.address, Buffer.from(`ping ${sent}`)); // the normal peer is still served
       // Pace the attack to what the victim drains, so the count below is exact, not kernel drops.
       const target = sent + batch;
-      await waitFor(() => badTotal(victim) >= target, `victim to read batch ending ${target}`);
+      await waitFor(() => badTotal(victim) - base >= target, `victim to read batch ending ${target}`);
     }
     await new Promise<void>((r) => attacker.close(() => r()));
     await waitFor(() => replies === total / batch, 'all replies to the normal peer');
     expect(fromFriend.every((m) => m.peer === friend.address)).toBe(true);
     expect(fromFriend.length).toBe(total / batch);
     const st = victim.stats();
-    // A stray data datagram earns (bounded, evictable) state only so we can tell its sender our
-    // current session; nothing from the attacker is ever delivered.
-    for (const p of st.peers) if (p.peer !== friend.address) expect(p.messagesDelivered).toBe(0);
+    // The attacker got no state at all, and nothing it sent was delivered.
+    expect(st.peers.map((p) => p.peer)).toEqual([friend.address]);
     expect(fromFriend.some((m) => m.peer === attackerAddr)).toBe(false);
-    expect(badTotal(victim)).toBe(total);
-    for (const k of ['truncated', 'badVersion', 'badChecksum', 'malformed', 'oversized', 'staleSession'] as const) {
+    expect(badTotal(victim) - base).toBe(total);
+    for (const k of ['truncated', 'badVersion', 'badChecksum', 'malformed', 'oversized', 'staleSession', 'unproven', 'badEcho'] as const) {
       expect(st.bad[k], k).toBeGreaterThan(0);
     }
+    expect(st.handshake.challengesSent + st.dropped.challengesRateLimited).toBeGreaterThan(0);
   });
 });
 
 function badTotal(ep: UdpEndpoint): number {
   const b = ep.stats().bad;
-  return b.truncated + b.badVersion + b.badChecksum + b.malformed + b.oversized + b.staleSession;
+  return b.truncated + b.badVersion + b.badChecksum + b.malformed + b.oversized + b.staleSession + b.unproven + b.badEcho;
 }

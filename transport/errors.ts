@@ -3,9 +3,13 @@
  * this module can be loaded in one process (tests, workers) and `instanceof` fails across them.
  */
 export type TransportErrorCode =
-  /** The peer did not acknowledge within `giveUpMs`: it may be down, or the path may be lossy beyond repair. */
+  /**
+   * The peer did not acknowledge within `giveUpMs`: it may be down, paused, cut off, or the path
+   * lossy beyond repair. The message may or may not have been delivered. Nothing else changes:
+   * the next send starts a new stream, and the peer is not told anything like a restart.
+   */
   | 'TRANSPORT_ERR_PEER_UNREACHABLE'
-  /** The peer restarted (new session id) before acknowledging the message; it was not delivered to the new incarnation. */
+  /** The peer proved a new incarnation (it restarted) before acknowledging the message; it was not delivered to the new incarnation. */
   | 'TRANSPORT_ERR_PEER_RESTARTED'
   /** The message is larger than `maxMessageBytes`. */
   | 'TRANSPORT_ERR_MESSAGE_TOO_LARGE'

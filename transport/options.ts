@@ -40,8 +40,34 @@ export interface EndpointOptions {
   ackDelayMs?: number;
   /** Messages queued per peer (not yet acknowledged) before send() rejects with QUEUE_FULL. @default 65536 */
   maxQueuedMessages?: number;
-  /** Peers with state at once; idle ones are evicted beyond this. @default 1024 */
+  /**
+   * Peers ("host:port") whose state is created at start and never evicted, whatever strangers
+   * send: the nodes of a cluster. They do not count against maxPeers. @default []
+   */
+  pinnedPeers?: readonly string[];
+  /**
+   * Other peers with state at once. State is only created for a sender that proved it receives
+   * at its address (it echoed our challenge) or that we send to; beyond this many, the least
+   * recently active peer with nothing queued is evicted. @default 1024
+   */
   maxPeers?: number;
+  /**
+   * Bytes held for all peers together in reorder buffers and unfinished messages. A fragment that
+   * would exceed it is not accepted (the sender retransmits it later) and advertised windows
+   * shrink as it fills. Must be at least 2 × maxMessageBytes. @default 64 MiB, or 2 × maxMessageBytes if larger
+   */
+  maxReassemblyBytes?: number;
+  /**
+   * Fragments one message may have; a message with more is discarded whole (the stream goes on).
+   * The default admits a maxMessageBytes message from a sender with the smallest datagrams. @default 16384
+   */
+  maxFragmentsPerMessage?: number;
+  /**
+   * Challenges this endpoint sends per second, at most (bursts of a tenth of it). They answer
+   * datagrams from senders not yet proven, which anyone can forge, so this bounds what a flood
+   * can make us send to the addresses it forges. @default 10000
+   */
+  maxChallengesPerSecond?: number;
   /** SO_RCVBUF / SO_SNDBUF requested (the kernel may cap it, e.g. net.core.rmem_max). @default 4 MiB */
   socketBufferBytes?: number;
   /**
@@ -53,14 +79,20 @@ export interface EndpointOptions {
   faults?: FaultOptions;
   /** Monotonic clock in milliseconds. @default performance.now */
   now?: () => number;
-  /** Randomness for session ids and initial sequence numbers. @default Math.random */
+  /**
+   * Randomness for the incarnation secret and initial sequence numbers; pass a seeded one to make
+   * a run reproducible. @default node:crypto
+   */
   random?: Random;
 }
 
-export type ResolvedOptions = Required<Omit<EndpointOptions, 'nodeId' | 'faults' | 'initialSeq'>> & {
+export type ResolvedOptions = Required<Omit<EndpointOptions, 'nodeId' | 'faults' | 'initialSeq' | 'random' | 'pinnedPeers'>> & {
   nodeId: string | undefined;
   faults: FaultOptions | undefined;
   initialSeq: number | (() => number) | undefined;
+  /** undefined: the secret comes from node:crypto. */
+  random: Random | undefined;
+  pinnedPeers: readonly string[];
 };
 
 export const DEFAULTS = {
@@ -78,6 +110,9 @@ export const DEFAULTS = {
   ackDelayMs: 1,
   maxQueuedMessages: 65_536,
   maxPeers: 1024,
+  maxReassemblyBytes: 64 * 1024 * 1024,
+  maxFragmentsPerMessage: 16_384,
+  maxChallengesPerSecond: 10_000,
   socketBufferBytes: 4 * 1024 * 1024,
 } as const;
 
@@ -115,12 +150,28 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
     ackDelayMs: ms('ackDelayMs', o.ackDelayMs ?? DEFAULTS.ackDelayMs, 0, 1000),
     maxQueuedMessages: int('maxQueuedMessages', o.maxQueuedMessages ?? DEFAULTS.maxQueuedMessages, 1, 1 << 24),
     maxPeers: int('maxPeers', o.maxPeers ?? DEFAULTS.maxPeers, 1, 1 << 20),
+    pinnedPeers: o.pinnedPeers ?? [],
+    maxReassemblyBytes: 0,
+    maxFragmentsPerMessage: int('maxFragmentsPerMessage', o.maxFragmentsPerMessage ?? DEFAULTS.maxFragmentsPerMessage, 1, 1 << 24),
+    maxChallengesPerSecond: int('maxChallengesPerSecond', o.maxChallengesPerSecond ?? DEFAULTS.maxChallengesPerSecond, 1, 1 << 24),
     socketBufferBytes: int('socketBufferBytes', o.socketBufferBytes ?? DEFAULTS.socketBufferBytes, 4096, 1 << 30),
     initialSeq: o.initialSeq,
     faults: o.faults,
     now: o.now ?? (() => performance.now()),
-    random: o.random ?? Math.random,
+    random: o.random,
   };
+  const minBudget = 2 * r.maxMessageBytes;
+  r.maxReassemblyBytes = o.maxReassemblyBytes === undefined
+    ? Math.max(DEFAULTS.maxReassemblyBytes, minBudget)
+    : int('maxReassemblyBytes', o.maxReassemblyBytes, 1, 2 ** 40);
+  if (r.maxReassemblyBytes < minBudget) {
+    throw bad(`maxReassemblyBytes (${r.maxReassemblyBytes}) must be at least 2 × maxMessageBytes (${minBudget}), or one whole message might never fit`);
+  }
+  if (!Array.isArray(r.pinnedPeers) || r.pinnedPeers.some((p) => typeof p !== 'string')) {
+    throw bad('pinnedPeers must be an array of "host:port" strings');
+  }
+  if (r.pinnedPeers.length > 1 << 16) throw bad(`pinnedPeers may list at most 65536 peers, got ${r.pinnedPeers.length}`);
+  if (r.random !== undefined && typeof r.random !== 'function') throw bad('random must be a function returning numbers in [0, 1)');
   if (typeof r.host !== 'string' || r.host.length === 0) throw bad('host must be a non-empty string');
   if (r.minRtoMs > r.maxRtoMs) throw bad(`minRtoMs (${r.minRtoMs}) must not exceed maxRtoMs (${r.maxRtoMs})`);
   if (r.ackDelayMs >= r.minRtoMs) {

@@ -23,6 +23,8 @@ export class RtoEstimator {
   rttvarMs = 0;
   rtoMs: number;
   samples = 0;
+  /** backoff() raised the RTO and no sample or restore() has brought it back since. */
+  backedOff = false;
   private readonly g: number;
 
   constructor(private readonly opts: RtoOptions) {
@@ -40,6 +42,7 @@ export class RtoEstimator {
       this.srttMs = 0.875 * this.srttMs + 0.125 * rttMs;
     }
     this.samples++;
+    this.backedOff = false;
     this.rtoMs = clamp(this.srttMs + Math.max(this.g, 4 * this.rttvarMs), this.opts.minRtoMs, this.opts.maxRtoMs);
   }
 
@@ -48,12 +51,14 @@ export class RtoEstimator {
    * estimator gives, without taking a sample from a retransmitted datagram (Karn still holds).
    */
   restore(): void {
+    this.backedOff = false;
     this.rtoMs = this.samples
       ? clamp(this.srttMs + Math.max(this.g, 4 * this.rttvarMs), this.opts.minRtoMs, this.opts.maxRtoMs)
       : clamp(this.opts.initialRtoMs, this.opts.minRtoMs, this.opts.maxRtoMs);
   }
 
   backoff(): void {
+    this.backedOff = true;
     this.rtoMs = Math.min(this.opts.maxRtoMs, this.rtoMs * 2);
   }
 }

@@ -8,14 +8,19 @@ import type { EventEmitter } from 'node:events';
 export interface MessageEvent {
   /** Sender's address, "host:port". */
   readonly peer: string;
-  /** The sender's session id (changes when the sender restarts). */
+  /**
+   * The sender's incarnation id toward us: the same for the whole life of the sending endpoint,
+   * different after it restarts (a give-up or a new stream does not change it).
+   */
   readonly session: number;
   /** The whole reassembled message, exactly as the sender passed it to send(). */
   readonly data: Uint8Array;
 }
 
+/** The peer proved it is a new incarnation (it restarted): both streams started over. */
 export interface PeerRestartedEvent {
   readonly peer: string;
+  /** Incarnation ids (MessageEvent.session) before and after. */
   readonly oldSession: number;
   readonly newSession: number;
 }
@@ -28,6 +33,10 @@ export interface PeerUnreachableEvent {
 
 export interface PeerStats {
   readonly peer: string;
+  /** The peer's proven incarnation id (0 until it proved one). */
+  incarnation: number;
+  /** Listed in pinnedPeers: never evicted. */
+  readonly pinned: boolean;
   /** Datagrams sent to this peer, first transmissions and retransmissions and pure acks. */
   datagramsSent: number;
   datagramsReceived: number;
@@ -56,20 +65,60 @@ export interface PeerStats {
   timeouts: number;
   /** First timer expiries of a stall, which only resend (tail-loss probes). */
   probes: number;
+  /** Send streams given up after giveUpMs without an ack (each rejected its sends PEER_UNREACHABLE). */
+  giveUps: number;
+  /** Proven restarts of the peer. */
+  restarts: number;
+  /** Receive streams the peer started (its first, and one after each of its give-ups or restarts). */
+  streamsReceived: number;
 }
 
 export interface EndpointStats {
-  /** Datagrams dropped before reaching any peer state, by reason. */
+  /** Datagrams dropped as bad: what the peer sent was wrong, stale or unproven. */
   readonly bad: {
+    /** Shorter than a header, or header fields running past the end. */
     truncated: number;
     badVersion: number;
     badChecksum: number;
+    /** Well-formed bytes, impossible meaning (flag combinations, an ack of data never sent, ...). */
     malformed: number;
+    /** Longer than datagramBytes. */
     oversized: number;
+    /** For an earlier incarnation of ours, from a retired incarnation of the peer, or of a stream the peer abandoned. */
     staleSession: number;
+    /** From an incarnation not proven yet (a stranger, a restart, a forgery): answered with a challenge, not processed. */
+    unproven: number;
+    /** Carried an echo that is not a cookie we sent to that address (forged, or older than 30-60 s). */
+    badEcho: number;
     /** Datagrams dropped by the fault injector (inbound + outbound). */
     injectedDrops: number;
   };
+  /** Good datagrams (or parts of them) dropped because a limit was reached. */
+  readonly dropped: {
+    /** A proven sender got no state: maxPeers peers held, none idle. */
+    tooManyPeers: number;
+    /** Challenges not sent: maxChallengesPerSecond reached. */
+    challengesRateLimited: number;
+    /** Data beyond the advertised window. */
+    beyondWindow: number;
+    /** Fragments not accepted: maxReassemblyBytes held. */
+    reassemblyBudget: number;
+    /** Messages discarded whole: larger than maxMessageBytes. */
+    messageTooLarge: number;
+    /** Messages discarded whole: more than maxFragmentsPerMessage fragments. */
+    fragmentLimit: number;
+  };
+  readonly handshake: {
+    challengesSent: number;
+    /** Incarnations proven by an echo (first contacts and restarts). */
+    proofs: number;
+  };
+  /** Errors the socket reported after binding (e.g. ICMP port unreachable), counted, never thrown. */
+  socketErrors: number;
+  /** Unpinned peers whose state was evicted to make room (idle ones, least recently active first). */
+  peersEvicted: number;
+  /** Bytes held for reorder buffers and unfinished messages, all peers together (≤ maxReassemblyBytes). */
+  reassemblyBytes: number;
   datagramsSent: number;
   datagramsReceived: number;
   readonly peers: PeerStats[];
@@ -87,7 +136,10 @@ export interface Endpoint extends EventEmitter<TransportEvents> {
   /** The bound address, "host:port". */
   readonly address: string;
   readonly port: number;
-  /** This endpoint's own session id (random per start). */
+  /**
+   * A random id of this start of the endpoint, for logs. (Each peer knows us by its own
+   * incarnation id, derived from a secret drawn at start: see transport/README.md.)
+   */
   readonly session: number;
   /**
    * Queue `data` for reliable, in-order delivery to `peer` ("host:port"). Resolves once the peer

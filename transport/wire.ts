@@ -3,39 +3,48 @@
  * order", written through DataView so the byte order never depends on the host):
  *
  *   off size field
- *   0   1    version       WIRE_VERSION (1)
- *   1   1    flags         DATA 0x01, SYN 0x02, ACK 0x04, FIRST 0x08, LAST 0x10 (others must be 0)
+ *   0   1    version       WIRE_VERSION (2)
+ *   1   1    flags         DATA 0x01, SYN 0x02, ACK 0x04, FIRST 0x08, LAST 0x10,
+ *                          CHALLENGE 0x20, ECHO 0x40 (0x80 must be 0)
  *   2   2    window        datagrams the sender can still buffer from the receiver
- *   4   4    srcSession    sender's stream id toward this receiver (non-zero)
- *   8   4    dstSession    receiver's stream id as the sender knows it (0 = not known yet)
- *   12  4    seq           sequence number of this data datagram (0 unless DATA)
- *   16  4    ack           next sequence number the sender expects (0 unless ACK)
- *   20  1    sackCount     number of selective-ack blocks, 0..4
- *   21  1    reserved      must be 0
- *   22  4    isn           only when SYN: first sequence number of the sender's stream
+ *   4   4    srcInc        sender's incarnation id toward this receiver (non-zero)
+ *   8   4    dstInc        receiver's incarnation id as the sender knows it (0 = not known yet)
+ *   12  4    stream        sender's send-stream id (non-zero exactly when DATA)
+ *   16  4    ackStream     receiver's send-stream id that ack/sacks refer to (non-zero exactly when ACK)
+ *   20  4    seq           sequence number of this data datagram (0 unless DATA)
+ *   24  4    ack           next sequence number the sender expects on ackStream (0 unless ACK)
+ *   28  1    sackCount     number of selective-ack blocks, 0..4
+ *   29  1    reserved      must be 0
+ *   30  4    isn           only when SYN: first sequence number of `stream`
+ *   ..  8    challenge     only when CHALLENGE: a cookie the receiver should echo
+ *   ..  8    echo          only when ECHO: a cookie the receiver sent to this address earlier
  *   ..  8*n  sack blocks   n x (start u32, end u32), half-open [start, end) ranges above ack
  *   ..  ..   payload       fragment bytes (only when DATA; may be empty)
  *   end-4 4  crc32c        CRC32C over every byte before it
  *
- * See transport/README.md for what each field means to the protocol.
+ * See transport/README.md for what each field means to the protocol. The codec is a pure
+ * function of its input: no state, no clock, so it can sit under an authenticating layer later.
  */
 import { crc32c } from './crc32c.js';
 import { seqDiff } from './seq.js';
 
-export const WIRE_VERSION = 1;
+export const WIRE_VERSION = 2;
 
 export const F_DATA = 0x01;
 export const F_SYN = 0x02;
 export const F_ACK = 0x04;
 export const F_FIRST = 0x08;
 export const F_LAST = 0x10;
-const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST;
+export const F_CHALLENGE = 0x20;
+export const F_ECHO = 0x40;
+const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO;
 
-export const FIXED_HEADER_BYTES = 22;
+export const FIXED_HEADER_BYTES = 30;
 export const CRC_BYTES = 4;
+export const COOKIE_BYTES = 8;
 export const MAX_SACK_BLOCKS = 4;
-/** Header bytes a data datagram may need at most: fixed + isn + all sack blocks + crc. */
-export const MAX_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4 + 8 * MAX_SACK_BLOCKS + CRC_BYTES;
+/** Header bytes a data datagram may need at most: fixed + isn + challenge + echo + all sack blocks + crc. */
+export const MAX_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4 + 2 * COOKIE_BYTES + 8 * MAX_SACK_BLOCKS + CRC_BYTES;
 export const MIN_DATAGRAM_BYTES = FIXED_HEADER_BYTES + CRC_BYTES;
 /** A SACK block may not start further than this above the cumulative ack. */
 export const MAX_SACK_SPAN = 1 << 16;
@@ -43,12 +52,18 @@ export const MAX_SACK_SPAN = 1 << 16;
 export interface Datagram {
   flags: number;
   window: number;
-  srcSession: number;
-  dstSession: number;
+  srcInc: number;
+  dstInc: number;
+  stream: number;
+  ackStream: number;
   seq: number;
   ack: number;
   /** Meaningful only with F_SYN. */
   isn: number;
+  /** Meaningful only with F_CHALLENGE (64-bit cookie). */
+  challenge: bigint;
+  /** Meaningful only with F_ECHO (64-bit cookie). */
+  echo: bigint;
   /** Flat list of [start, end) pairs: sacks[2i] .. sacks[2i+1]. */
   sacks: number[];
   payload: Uint8Array;
@@ -57,26 +72,39 @@ export interface Datagram {
 export type DecodeFailure = 'truncated' | 'badVersion' | 'badChecksum' | 'malformed' | 'oversized';
 
 export function encodedLength(d: Datagram): number {
-  return FIXED_HEADER_BYTES + (d.flags & F_SYN ? 4 : 0) + 4 * d.sacks.length + d.payload.length + CRC_BYTES;
+  const f = d.flags;
+  return FIXED_HEADER_BYTES + (f & F_SYN ? 4 : 0) + (f & F_CHALLENGE ? COOKIE_BYTES : 0) + (f & F_ECHO ? COOKIE_BYTES : 0) +
+    4 * d.sacks.length + d.payload.length + CRC_BYTES;
 }
 
 /** Encode into a fresh Buffer (which dgram can send without another copy). */
 export function encodeDatagram(d: Datagram): Buffer {
   const buf = Buffer.allocUnsafe(encodedLength(d));
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const f = d.flags;
   v.setUint8(0, WIRE_VERSION);
-  v.setUint8(1, d.flags);
+  v.setUint8(1, f);
   v.setUint16(2, d.window);
-  v.setUint32(4, d.srcSession);
-  v.setUint32(8, d.dstSession);
-  v.setUint32(12, d.seq);
-  v.setUint32(16, d.ack);
-  v.setUint8(20, d.sacks.length >>> 1);
-  v.setUint8(21, 0);
+  v.setUint32(4, d.srcInc);
+  v.setUint32(8, d.dstInc);
+  v.setUint32(12, d.stream);
+  v.setUint32(16, d.ackStream);
+  v.setUint32(20, d.seq);
+  v.setUint32(24, d.ack);
+  v.setUint8(28, d.sacks.length >>> 1);
+  v.setUint8(29, 0);
   let off = FIXED_HEADER_BYTES;
-  if (d.flags & F_SYN) {
+  if (f & F_SYN) {
     v.setUint32(off, d.isn);
     off += 4;
+  }
+  if (f & F_CHALLENGE) {
+    v.setBigUint64(off, d.challenge);
+    off += COOKIE_BYTES;
+  }
+  if (f & F_ECHO) {
+    v.setBigUint64(off, d.echo);
+    off += COOKIE_BYTES;
   }
   for (let i = 0; i < d.sacks.length; i++, off += 4) v.setUint32(off, d.sacks[i]!);
   buf.set(d.payload, off);
@@ -101,45 +129,68 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number): Datag
   const flags = v.getUint8(1);
   if (flags & ~KNOWN_FLAGS) return 'malformed';
   const hasData = (flags & F_DATA) !== 0;
-  if (!hasData && flags & (F_FIRST | F_LAST)) return 'malformed';
-  const srcSession = v.getUint32(4);
-  const dstSession = v.getUint32(8);
-  if (srcSession === 0) return 'malformed';
-  if (flags & F_ACK && dstSession === 0) return 'malformed';
-  const seq = v.getUint32(12);
-  const ack = v.getUint32(16);
+  const hasAck = (flags & F_ACK) !== 0;
+  if (!hasData && flags & (F_FIRST | F_LAST | F_SYN)) return 'malformed';
+  const srcInc = v.getUint32(4);
+  const dstInc = v.getUint32(8);
+  const stream = v.getUint32(12);
+  const ackStream = v.getUint32(16);
+  if (srcInc === 0) return 'malformed';
+  if ((stream !== 0) !== hasData) return 'malformed';
+  if ((ackStream !== 0) !== hasAck) return 'malformed';
+  if (hasAck && dstInc === 0) return 'malformed';
+  const seq = v.getUint32(20);
+  const ack = v.getUint32(24);
   if (!hasData && seq !== 0) return 'malformed';
-  if (!(flags & F_ACK) && ack !== 0) return 'malformed';
-  const nSack = v.getUint8(20);
-  if (nSack > MAX_SACK_BLOCKS || v.getUint8(21) !== 0) return 'malformed';
-  if (nSack > 0 && !(flags & F_ACK)) return 'malformed';
+  if (!hasAck && ack !== 0) return 'malformed';
+  const nSack = v.getUint8(28);
+  if (nSack > MAX_SACK_BLOCKS || v.getUint8(29) !== 0) return 'malformed';
+  if (nSack > 0 && !hasAck) return 'malformed';
 
   let off = FIXED_HEADER_BYTES;
+  const end = len - CRC_BYTES;
   let isn = 0;
   if (flags & F_SYN) {
-    if (off + 4 > len - CRC_BYTES) return 'truncated';
+    if (off + 4 > end) return 'truncated';
     isn = v.getUint32(off);
     off += 4;
   }
-  if (off + 8 * nSack > len - CRC_BYTES) return 'truncated';
-  const sacks: number[] = [];
+  let challenge = 0n;
+  if (flags & F_CHALLENGE) {
+    if (off + COOKIE_BYTES > end) return 'truncated';
+    challenge = v.getBigUint64(off);
+    off += COOKIE_BYTES;
+  }
+  let echo = 0n;
+  if (flags & F_ECHO) {
+    if (off + COOKIE_BYTES > end) return 'truncated';
+    echo = v.getBigUint64(off);
+    off += COOKIE_BYTES;
+  }
+  if (off + 8 * nSack > end) return 'truncated';
+  const sacks: number[] = nSack === 0 ? NO_SACKS : [];
   for (let i = 0; i < nSack; i++, off += 8) {
     const start = v.getUint32(off);
-    const end = v.getUint32(off + 4);
+    const stop = v.getUint32(off + 4);
     const below = seqDiff(start, ack);
-    const size = seqDiff(end, start);
+    const size = seqDiff(stop, start);
     if (below <= 0 || below > MAX_SACK_SPAN || size <= 0 || size > MAX_SACK_SPAN) return 'malformed';
-    sacks.push(start, end);
+    sacks.push(start, stop);
   }
-  const payloadLen = len - CRC_BYTES - off;
+  const payloadLen = end - off;
   if (!hasData && payloadLen !== 0) return 'malformed';
   return {
-    flags, window: v.getUint16(2), srcSession, dstSession, seq, ack, isn, sacks,
+    flags, window: v.getUint16(2), srcInc, dstInc, stream, ackStream, seq, ack, isn, challenge, echo, sacks,
     payload: buf.subarray(off, off + payloadLen),
   };
 }
 
-/** A one-line rendering for logs and failing tests ("DATA|FIRST seq=12 ack=7 win=64 ..."). */
+/** Shared, never mutated: decoded datagrams without SACK blocks all point here. */
+const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
+
+const hex = (n: number): string => n.toString(16);
+
+/** A one-line rendering for logs and failing tests ("DATA|FIRST inc=1f>2e st=3 seq=12 ..."). */
 export function describeDatagram(d: Datagram): string {
   const names: string[] = [];
   if (d.flags & F_SYN) names.push('SYN');
@@ -147,10 +198,14 @@ export function describeDatagram(d: Datagram): string {
   if (d.flags & F_ACK) names.push('ACK');
   if (d.flags & F_FIRST) names.push('FIRST');
   if (d.flags & F_LAST) names.push('LAST');
-  let s = `${names.join('|') || 'NONE'} src=${d.srcSession.toString(16)} dst=${d.dstSession.toString(16)}`;
+  if (d.flags & F_CHALLENGE) names.push('CHALLENGE');
+  if (d.flags & F_ECHO) names.push('ECHO');
+  let s = `${names.join('|') || 'NONE'} inc=${hex(d.srcInc)}>${hex(d.dstInc)}`;
+  if (d.flags & F_DATA) s += ` stream=${hex(d.stream)} seq=${d.seq} len=${d.payload.length}`;
   if (d.flags & F_SYN) s += ` isn=${d.isn}`;
-  if (d.flags & F_DATA) s += ` seq=${d.seq} len=${d.payload.length}`;
-  if (d.flags & F_ACK) s += ` ack=${d.ack}`;
+  if (d.flags & F_ACK) s += ` ackStream=${hex(d.ackStream)} ack=${d.ack}`;
   for (let i = 0; i < d.sacks.length; i += 2) s += ` sack=[${d.sacks[i]},${d.sacks[i + 1]})`;
+  if (d.flags & F_CHALLENGE) s += ` challenge=${d.challenge.toString(16)}`;
+  if (d.flags & F_ECHO) s += ` echo=${d.echo.toString(16)}`;
   return `${s} win=${d.window}`;
 }

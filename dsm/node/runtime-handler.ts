@@ -32,7 +32,9 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
   const writer = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
   const tn = traceNode(nodeId);
   for (const p of o.peers) tn.namePeer(p.address, String(p.id));
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId });
+  // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
+  const pinnedPeers = [...(o.transport?.pinnedPeers ?? []), ...o.peers.map((p) => p.address)];
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId, pinnedPeers });
   tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));

@@ -588,7 +588,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
 
   private incarnationChanged(oldInc: number, newInc: number): void {
     this.knownInc = newInc;
-    if (oldInc === 0) return;
+    if (oldInc === 0) {
+      if (this.unackedDone.length > 0) this.scheduleAck(); // calls completed before the server was first heard
+      return;
+    }
     this.st.serverRestarts++;
     this.log('server %s restarted: incarnation %s → %s', this.server, oldInc.toString(16), newInc.toString(16));
     if (this.tn.rpc.on) {
@@ -652,6 +655,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     if (call.signal !== undefined && call.onAbort !== undefined) call.signal.removeEventListener('abort', call.onAbort);
     if (call.sends > 0 && !this.closed) {
       this.unackedDone.push(call.seq);
+      // Bounded: beyond what one ACK can carry the oldest are dropped (acks are best effort; the
+      // server's reply cache has bounds of its own).
+      if (this.unackedDone.length > MAX_EXPLICIT_ACKS) this.unackedDone.splice(0, this.unackedDone.length - MAX_EXPLICIT_ACKS);
       this.scheduleAck();
     }
     settle();
@@ -667,17 +673,19 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     });
   }
 
+  /**
+   * Arm the ACK timer. Not before the server was ever heard from: an ACK names the server's
+   * incarnation, so there is nothing to acknowledge to yet (incarnationChanged() arms it once the
+   * server answers). Unref'd: a best-effort ACK must not keep the process alive.
+   */
   private scheduleAck(): void {
-    if (this.ackTimer !== undefined) return;
-    this.ackTimer = this.timers.setTimeout(() => {
+    if (this.ackTimer !== undefined || this.closed || this.knownInc === 0) return;
+    const t = this.timers.setTimeout(() => {
       this.ackTimer = undefined;
-      if (this.closed || this.knownInc === 0) {
-        if (this.closed) this.unackedDone = [];
-        else if (this.unackedDone.length > 0) this.scheduleAck();
-        return;
-      }
-      this.sendAck();
+      if (!this.closed) this.sendAck();
     }, this.ackDelayMs);
+    (t as { unref?: () => void } | undefined)?.unref?.();
+    this.ackTimer = t;
   }
 
   private sendAck(): void {

@@ -1,5 +1,11 @@
-import { createEndpoint, type EndpointOptions, type MessageEvent, type UdpEndpoint } from '../../transport/index.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { waitForReady } from '../../bench/child.js';
+import { createEndpoint, type EndpointOptions, type EndpointStats, type MessageEvent, type UdpEndpoint } from '../../transport/index.js';
 import { seededRandom } from '../../transport/random.js';
+import { within } from './wait.js';
 
 /** Endpoints created by a test, closed by closeAll() in afterEach. */
 export class Endpoints {
@@ -48,4 +54,56 @@ export function workloadSizes(seed: number, n: number): number[] {
   sizes[0] = 256 * 1024;
   if (n > 1) sizes[1] = 1;
   return sizes;
+}
+
+/** An endpoint in a child process (test/fixtures/transport/echo-endpoint.ts, run from dist/). */
+export interface EndpointProcess {
+  readonly child: ChildProcess;
+  readonly address: string;
+  readonly exited: Promise<number | string>;
+  /** peer-restarted events the child reported so far. */
+  readonly restarts: unknown[];
+  /** The child's ep.stats() and RSS in bytes, asked over stdin (after a GC when run with --expose-gc). */
+  stats(): Promise<{ stats: EndpointStats; rss: number }>;
+  stderr(): string;
+}
+
+const children = new Set<ChildProcess>();
+
+export async function spawnEndpoint(options: Record<string, unknown> = {}, nodeArgs: string[] = []): Promise<EndpointProcess> {
+  const js = resolve(process.cwd(), 'dist/test/fixtures/transport/echo-endpoint.js');
+  if (!existsSync(js)) throw new Error(`${js} is missing: run \`npx tsc -p .\` (npm test builds first)`);
+  const child = spawn(process.execPath, [...nodeArgs, js, JSON.stringify(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  children.add(child);
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => void (err += b.toString()));
+  const exited = new Promise<number | string>((r) => child.once('exit', (code, signal) => {
+    children.delete(child);
+    r(code ?? signal ?? 'unknown');
+  }));
+  const address = await waitForReady(child, exited, 10_000, 'endpoint process', () => `; stderr: ${err}`);
+  const restarts: unknown[] = [];
+  const waiting: Array<(v: { stats: EndpointStats; rss: number }) => void> = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    if (!line.startsWith('{')) return;
+    const j = JSON.parse(line) as { restarted?: unknown; stats?: EndpointStats; rss?: number };
+    if (j.restarted !== undefined) restarts.push(j.restarted);
+    if (j.stats !== undefined) waiting.shift()?.({ stats: j.stats, rss: j.rss! });
+  });
+  return {
+    child, address, exited, restarts, stderr: () => err,
+    stats: () => within(new Promise((r) => {
+      waiting.push(r);
+      child.stdin!.write('stats\n');
+    }), 10_000, 'the endpoint process to report its stats'),
+  };
+}
+
+/** SIGKILL every endpoint process still running (afterEach). */
+export async function killEndpoints(): Promise<void> {
+  await Promise.all([...children].map((c) => new Promise<void>((r) => {
+    if (c.exitCode !== null || c.signalCode !== null) return r();
+    c.once('exit', () => r());
+    c.kill('SIGKILL');
+  })));
 }

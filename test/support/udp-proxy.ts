@@ -6,7 +6,10 @@ import dgram from 'node:dgram';
  *  - it can be shut (`open = false`: every datagram dropped, both ways, as by a partition; counted
  *    in `dropped`) and pointed at another target port (`targetPort`);
  *  - it records what the target sends back while `recording` (a test can replay it later, e.g. the
- *    datagrams of a peer's previous incarnation).
+ *    datagrams of a peer's previous incarnation);
+ *  - it can forge: send bytes to the target from the address the target knows the client by
+ *    (`forgeToTarget`), or to the client from the target's (`replayToClient`).
+ * bench:transport partitions through it too (neither test/ nor bench/ is in the package).
  */
 export class UdpProxy {
   readonly recordedFromTarget: Buffer[] = [];
@@ -54,6 +57,11 @@ export class UdpProxy {
   /** Send datagrams to the client as if the target had just sent them. */
   replayToClient(datagrams: Buffer[]): void {
     for (const d of datagrams) this.front.send(d, this.client!.port, this.client!.address);
+  }
+
+  /** Send datagrams to the target from the client's address (as the target sees it): a forgery. */
+  forgeToTarget(datagrams: Buffer[]): void {
+    for (const d of datagrams) this.back.send(d, this.targetPort, '127.0.0.1');
   }
 
   async close(): Promise<void> {

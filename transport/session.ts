@@ -1,0 +1,399 @@
+/**
+ * One peer address: who is there (its incarnation, proven), and the two streams to and from it.
+ * No sockets and no timers: datagrams leave through `hooks.transmit`, time comes in as `now`, and
+ * the owner arms one timer for nextDeadline() and calls onTimer().
+ *
+ * Three things identify traffic, and each changes for its own reason:
+ * - incarnation: which start of an endpoint sent it (handshake.ts). Changes only when the
+ *   endpoint restarts. A new one is believed only when proven: its datagram must echo a cookie
+ *   we sent to this address. Then the peer restarted: both streams end, pending sends reject
+ *   with PEER_RESTARTED, 'restarted' is reported, and the old incarnation is retired (last 8)
+ *   so its late datagrams are never delivered.
+ * - send stream (send-stream.ts): our data toward the peer. Changes when we give up on the peer
+ *   (pending sends reject with PEER_UNREACHABLE) and on a proven restart. Stream ids come from
+ *   one counter per endpoint, so the receiver can tell a newer stream from a late datagram of
+ *   an older one.
+ * - receive stream (receive-stream.ts): the peer's data toward us. Replaced when the peer (same
+ *   incarnation) starts a newer stream with SYN: the peer gave up on us. That is not a restart
+ *   and is not reported as one; nothing of the older stream is delivered after it.
+ *
+ * Until the peer is proven, every datagram we send carries a CHALLENGE; whoever answers with a
+ * valid ECHO is who receives at this address. When the peer challenges us, we ECHO on every
+ * datagram until it addresses us by our incarnation. Data is taken only when addressed to this
+ * incarnation (dstInc): data sent before its sender knew us may be meant for an earlier one.
+ */
+import { TransportError } from './errors.js';
+import type { Handshake, RateLimiter } from './handshake.js';
+import { advertisedWindow, ReceiveStream, type ReassemblyBudget, type ReceiveConfig, type ReceiveDrop, type ReceiveOutput } from './receive-stream.js';
+import { RtoEstimator, type RtoOptions } from './rto.js';
+import { SendStream, type SendConfig } from './send-stream.js';
+import { seqLt } from './seq.js';
+import type { PeerStats } from './types.js';
+import {
+  encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, MAX_OVERHEAD_BYTES, type Datagram,
+} from './wire.js';
+
+export interface SessionConfig extends ReceiveConfig, Omit<SendConfig, 'maxPayload'>, RtoOptions {
+  giveUpMs: number;
+}
+
+/** Counters of the endpoint that sessions add to. */
+export interface SessionCounters extends Record<ReceiveDrop, number> {
+  challengesSent: number;
+  challengesRateLimited: number;
+  proofs: number;
+}
+
+/** What all sessions of one endpoint share. */
+export interface SessionContext {
+  readonly cfg: SessionConfig;
+  readonly handshake: Handshake;
+  readonly budget: ReassemblyBudget;
+  /** Bounds challenges sent by the whole endpoint (they answer datagrams anyone can forge). */
+  readonly challenges: RateLimiter;
+  readonly counters: SessionCounters;
+  newStreamId(): number;
+  newIsn(): number;
+}
+
+export interface SessionHooks {
+  transmit(bytes: Buffer): void;
+  deliver(data: Uint8Array, incarnation: number): void;
+  restarted(oldIncarnation: number, newIncarnation: number): void;
+  unreachable(waitedMs: number): void;
+}
+
+/** Why onDatagram() did not take a datagram in, for the endpoint's counters. */
+export type Rejection = 'staleSession' | 'malformed' | 'unproven' | 'badEcho' | undefined;
+
+const EMPTY = new Uint8Array(0);
+const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
+const RETIRED_INCARNATIONS = 8;
+/**
+ * At most one unsolicited control datagram per peer per millisecond: one answer covers a burst
+ * of datagrams from a restarted peer, and a flood forged from a peer's address is reflected to
+ * that peer at no more than this rate (and no more than maxChallengesPerSecond overall).
+ */
+const CONTROL_INTERVAL_MS = 1;
+
+export class PeerSession {
+  readonly stats: PeerStats;
+  lastActivity = 0;
+  /** Owned by the endpoint's I/O shell: its timer for nextDeadline(). */
+  timer: unknown = undefined;
+  timerAt = Infinity;
+
+  /** Our incarnation id toward this peer. */
+  readonly localInc: number;
+  /** The peer's proven incarnation (0: none proven yet). */
+  private peerInc = 0;
+  private readonly retired: number[] = [];
+  private tx: SendStream | undefined;
+  private rx: ReceiveStream | undefined;
+  private readonly rto: RtoEstimator;
+  private peerWindow: number;
+  /** The peer challenged us: echo this on every datagram until it shows it knows us. */
+  private echo = 0n;
+  private hasEcho = false;
+  private cookieEpochAt = -Infinity;
+  private cookie = 0n;
+  /** Unsolicited control datagrams (challenge answers, announcements) are rate-limited per peer. */
+  private lastControlAt = -Infinity;
+  private lastResendAt = -Infinity;
+  private now = 0;
+  private closed = false;
+  private readonly rxOut: ReceiveOutput;
+  private readonly maxPayload: number;
+
+  constructor(
+    readonly address: string,
+    readonly host: string,
+    readonly port: number,
+    readonly pinned: boolean,
+    private readonly ctx: SessionContext,
+    private readonly hooks: SessionHooks,
+  ) {
+    const cfg = ctx.cfg;
+    this.localInc = ctx.handshake.incarnationFor(address);
+    this.rto = new RtoEstimator(cfg);
+    this.peerWindow = cfg.windowDatagrams;
+    this.maxPayload = cfg.datagramBytes - MAX_OVERHEAD_BYTES;
+    this.stats = {
+      peer: address, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
+      messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0, rtoUs: 0, cwnd: 0,
+      peerWindow: 0, inFlight: 0, timeouts: 0, probes: 0, giveUps: 0, restarts: 0, streamsReceived: 0,
+    };
+    this.rxOut = {
+      deliver: (data) => {
+        this.stats.messagesDelivered++;
+        this.hooks.deliver(data, this.peerInc);
+      },
+      dropped: (reason) => void this.ctx.counters[reason]++,
+      duplicate: () => void this.stats.duplicatesDropped++,
+    };
+  }
+
+  /** The peer's proven incarnation, 0 if none yet. */
+  get incarnation(): number {
+    return this.peerInc;
+  }
+
+  /** Queue one message; the promise settles when the peer acknowledged all of it, or on failure. */
+  send(data: Uint8Array, now: number): Promise<void> {
+    this.now = now;
+    this.lastActivity = now;
+    this.tx ??= this.newSendStream();
+    return this.tx.send(data, now);
+  }
+
+  /** Process one decoded datagram from this address. */
+  onDatagram(d: Datagram, now: number): Rejection {
+    this.now = now;
+    this.lastActivity = now;
+    this.stats.datagramsReceived++;
+    let resend = false;
+    if (d.srcInc !== this.peerInc) {
+      if (this.retired.includes(d.srcInc)) return 'staleSession';
+      const proven = (d.flags & F_ECHO) !== 0 && this.ctx.handshake.verify(this.address, d.echo, now);
+      if (!proven) {
+        // A claim we cannot check yet (a first contact, a restart, or a forgery from this
+        // address): change nothing, and challenge whoever really receives at this address.
+        this.answerClaim(d, now);
+        return d.flags & F_ECHO ? 'badEcho' : 'unproven';
+      }
+      this.ctx.counters.proofs++;
+      if (this.peerInc !== 0) {
+        this.restart(d.srcInc);
+        if (this.closed) return undefined;
+      }
+      this.peerInc = this.stats.incarnation = d.srcInc;
+      resend = true; // what we sent before we knew who is there was not accepted (see onData)
+    }
+    if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
+      // Meant for an earlier incarnation of ours: tell the sender who is here now (our srcInc),
+      // with a challenge, so its answer lets it prove us.
+      this.sendControl(now, F_CHALLENGE, this.peerInc, 0n);
+      return 'staleSession';
+    }
+    const sentBefore = this.stats.datagramsSent;
+    const challenged = (d.flags & F_CHALLENGE) !== 0;
+    resend ||= challenged;
+    if (challenged) {
+      this.echo = d.challenge;
+      this.hasEcho = true;
+    } else if (d.dstInc === this.localInc) {
+      this.hasEcho = false; // the peer addresses this incarnation: it has proven us
+    }
+    let rejected: Rejection;
+    const tx = this.tx;
+    if (d.flags & F_ACK && tx !== undefined && d.ackStream === tx.id) {
+      // (An ack of an older stream of ours is simply out of date.)
+      if (!tx.onAck(d.ack, d.sacks, d.window, now)) rejected = 'malformed';
+    }
+    if (d.flags & F_DATA) rejected = this.onData(d) ?? rejected;
+    if (this.closed) return rejected;
+    if (resend && this.tx !== undefined && now - this.lastResendAt >= this.ctx.cfg.minRtoMs) {
+      // The peer dropped what we sent, because it did not know us (it challenged us) or because
+      // it was not addressed to it (we had not proven it yet): resend it now.
+      this.lastResendAt = now;
+      this.tx.retransmitInFlight(now);
+    } else {
+      this.tx?.peerHeard(now); // if the path was down and is back, do not wait out the back-off
+    }
+    this.tx?.pump(now);
+    this.flushAck(now);
+    if (challenged && this.stats.datagramsSent === sentBefore) this.emit(0, 0, EMPTY); // the echo must leave
+    return rejected;
+  }
+
+  /** Earliest time onTimer() has work to do (Infinity when none). */
+  nextDeadline(): number {
+    const ack = this.rx?.ackDueAt || Infinity;
+    const tx = this.tx === undefined ? Infinity : this.tx.nextDeadline();
+    return ack < tx ? ack : tx;
+  }
+
+  onTimer(now: number): void {
+    this.now = now;
+    if (this.rx?.onTimer(now)) this.sendPureAck();
+    const waited = this.tx?.onTimer(now);
+    if (waited !== undefined) this.giveUp(waited);
+  }
+
+  /** Messages accepted by send() and not yet settled. */
+  get queuedMessages(): number {
+    return this.tx?.queuedMessages ?? 0;
+  }
+
+  /** Reject everything pending and stop. */
+  close(err: TransportError): void {
+    this.closed = true;
+    this.tx?.abandon(err);
+    this.tx = undefined;
+    this.rx?.release();
+    this.rx = undefined;
+  }
+
+  snapshot(): PeerStats {
+    const s = this.stats;
+    s.srttUs = Math.round(this.rto.srttMs * 1000);
+    s.rttvarUs = Math.round(this.rto.rttvarMs * 1000);
+    s.rtoUs = Math.round(this.rto.rtoMs * 1000);
+    s.cwnd = Math.round((this.tx?.congestionWindow ?? this.ctx.cfg.initialCwnd) * 100) / 100;
+    s.peerWindow = this.tx?.advertisedWindow ?? this.peerWindow;
+    s.inFlight = this.tx?.inFlight ?? 0;
+    return { ...s };
+  }
+
+  // ------------------------------------------------------------------ sessions
+
+  /** The peer's proven new incarnation replaces the old one: it restarted. */
+  private restart(newInc: number): void {
+    const old = this.peerInc;
+    this.retired.push(old);
+    if (this.retired.length > RETIRED_INCARNATIONS) this.retired.shift();
+    this.peerInc = this.stats.incarnation = newInc;
+    this.stats.restarts++;
+    this.hasEcho = false;
+    this.endSendStream(new TransportError('TRANSPORT_ERR_PEER_RESTARTED',
+      `${this.address} restarted (incarnation ${old.toString(16)} -> ${newInc.toString(16)}) before acknowledging`, { peer: this.address }));
+    this.rx?.release();
+    this.rx = undefined;
+    this.hooks.restarted(old, newInc);
+  }
+
+  private giveUp(waited: number): void {
+    this.stats.giveUps++;
+    this.endSendStream(new TransportError('TRANSPORT_ERR_PEER_UNREACHABLE',
+      `${this.address} did not acknowledge for ${Math.round(waited)} ms (giveUpMs ${this.ctx.cfg.giveUpMs})`, { peer: this.address }));
+    this.hooks.unreachable(waited);
+  }
+
+  /** Abandon the send stream; the next send() starts a new one (a new id, a new ISN, SYN again). */
+  private endSendStream(err: TransportError): void {
+    const tx = this.tx;
+    if (tx === undefined) return;
+    this.peerWindow = tx.advertisedWindow;
+    this.tx = undefined;
+    tx.abandon(err);
+  }
+
+  private newSendStream(): SendStream {
+    const cfg = this.ctx.cfg;
+    return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.maxPayload }, this.rto,
+      (flags, seq, payload) => this.emit(flags, seq, payload), this.stats, this.peerWindow, this.address);
+  }
+
+  /**
+   * Answer a datagram whose incarnation is not proven: echo its challenge (so it can prove us)
+   * and challenge it (so it can prove itself). Rate-limited per peer and for the endpoint.
+   */
+  private answerClaim(d: Datagram, now: number): void {
+    if (!(d.flags & (F_DATA | F_CHALLENGE))) return; // only a datagram that wants something gets an answer
+    this.sendControl(now, F_CHALLENGE | (d.flags & F_CHALLENGE ? F_ECHO : 0), d.srcInc, d.challenge);
+  }
+
+  /**
+   * An unsolicited datagram with no data and no ack: a challenge answer (to `dstInc`, a claimed
+   * incarnation, echoing `echo` if F_ECHO) or an announcement to the proven peer (carrying the
+   * echo we owe it, if any).
+   */
+  private sendControl(now: number, flags: number, dstInc: number, echo: bigint): void {
+    if (now - this.lastControlAt < CONTROL_INTERVAL_MS) return;
+    if (flags & F_CHALLENGE && !this.ctx.challenges.take(now)) {
+      this.ctx.counters.challengesRateLimited++;
+      return;
+    }
+    this.lastControlAt = now;
+    if (flags & F_CHALLENGE) this.ctx.counters.challengesSent++;
+    if (dstInc === this.peerInc && this.hasEcho && !(flags & F_ECHO)) {
+      flags |= F_ECHO;
+      echo = this.echo;
+    }
+    this.stats.datagramsSent++;
+    this.hooks.transmit(encodeDatagram({
+      flags, window: this.window(), srcInc: this.localInc, dstInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
+      challenge: flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, sacks: NO_SACKS, payload: EMPTY,
+    }));
+  }
+
+  private challengeCookie(now: number): bigint {
+    // Recomputed at most once a second: an HMAC per datagram would cost more than the datagram.
+    if (now - this.cookieEpochAt >= 1000 || now < this.cookieEpochAt) {
+      this.cookie = this.ctx.handshake.cookie(this.address, now);
+      this.cookieEpochAt = now;
+    }
+    return this.cookie;
+  }
+
+  // ------------------------------------------------------------------ receiving
+
+  private onData(d: Datagram): Rejection {
+    // Data is taken only when addressed to this incarnation. Data sent before its sender knew
+    // who is here (dstInc 0) could be a late or replayed datagram meant for a previous one.
+    if (d.dstInc !== this.localInc) return 'unproven';
+    let rx = this.rx;
+    if (rx === undefined || d.stream !== rx.id) {
+      // Only a SYN can start a stream, and only one newer than the current: a late datagram of
+      // an older stream (which the peer abandoned) is never delivered.
+      if (!(d.flags & F_SYN) || (rx !== undefined && !seqLt(rx.id, d.stream))) return 'staleSession';
+      rx?.release();
+      rx = this.rx = new ReceiveStream(d.stream, d.isn, this.ctx.cfg, this.ctx.budget, this.rxOut);
+      this.stats.streamsReceived++;
+    }
+    rx.onData(d.seq, d.flags, d.payload);
+    return undefined;
+  }
+
+  private flushAck(now: number): void {
+    if (this.rx?.ackDue(now)) this.sendPureAck();
+  }
+
+  private window(): number {
+    return this.rx !== undefined ? this.rx.window() : advertisedWindow(this.ctx.cfg, this.ctx.budget, 0);
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private sendPureAck(): void {
+    this.stats.pureAcksSent++;
+    this.emit(0, 0, EMPTY);
+  }
+
+  /** Send a datagram to the peer, with everything the session has to say: acks, SYN, challenge, echo. */
+  private emit(flags: number, seq: number, payload: Uint8Array): void {
+    const tx = this.tx;
+    const rx = this.rx;
+    let stream = 0;
+    let isn = 0;
+    if (flags & F_DATA) {
+      stream = tx!.id;
+      if (!tx!.synAcked) {
+        flags |= F_SYN;
+        isn = tx!.isn;
+      }
+    }
+    let ackStream = 0;
+    let ack = 0;
+    let sacks = NO_SACKS;
+    if (rx !== undefined) {
+      flags |= F_ACK;
+      ackStream = rx.id;
+      ack = rx.rcvNxt;
+      sacks = rx.sackBlocks();
+      rx.acked();
+    }
+    let challenge = 0n;
+    if (this.peerInc === 0) {
+      flags |= F_CHALLENGE; // until we know who is there, every datagram asks it to prove itself
+      challenge = this.challengeCookie(this.now);
+    }
+    if (this.hasEcho) flags |= F_ECHO;
+    const bytes = encodeDatagram({
+      flags, window: rx !== undefined ? rx.window() : this.window(), srcInc: this.localInc, dstInc: this.peerInc,
+      stream, ackStream, seq, ack, isn, challenge, echo: this.echo, sacks, payload,
+    });
+    this.stats.datagramsSent++;
+    this.hooks.transmit(bytes);
+  }
+}
