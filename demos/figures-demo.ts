@@ -3,6 +3,9 @@
  *
  * Every figure is a space-time diagram (trace/html.ts) of events that node processes really
  * published while doing what the figure shows; nothing is drawn by hand:
+ *  - the chapter's Figures 47.3, 47.4 and 47.5: a message and its ack, a dropped request, a
+ *    dropped reply, between two processes over UDP, the fault injector dropping exactly the datagram
+ *    each figure drops (demos/figures-transport.ts);
  *  - DSM false sharing: two nodes write their own words of one page in turn, and the page
  *    ping-pongs between them, a write fault (acquire, serve, grant) per write;
  *  - DSM write-invalidate: three nodes hold read copies of a page; a fourth writes it, and the
@@ -15,11 +18,13 @@ import { join, resolve } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
 import { parseDemoArgs, runMain, UsageError } from './args.js';
 import { mergeTrace, readTraceDir, renderHtml, renderTimeline, selectEvents, type MEvent, type Merged, type TraceFilter } from '../trace/index.js';
+import { receiverMain, transportFigures } from './figures-transport.js';
 
 const USAGE = `usage: npm run demo:figures [-- options]      (or: node dist/demos/figures-demo.js [options])
 
 Draws space-time diagrams of the chapter's mechanisms from real runs of node processes:
-the DSM's false-sharing ping-pong and write-invalidate of three readers.
+Figures 47.3 (message and ack), 47.4 (dropped request) and 47.5 (dropped reply) between two
+processes over UDP, and the DSM's false-sharing ping-pong and write-invalidate of three readers.
 
   --out DIR   where the HTML figures go (default ./pagewire-figures; its trace-* folders are replaced)
   --help      this text
@@ -109,16 +114,20 @@ async function dsmFigures(out: string): Promise<Figure[]> {
 }
 
 async function main(): Promise<number> {
-  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['out']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['out'], ['receiver']);
   if (help) {
     process.stdout.write(USAGE);
+    return 0;
+  }
+  if (flags.has('receiver')) {
+    await receiverMain(); // the child of transportFigures()
     return 0;
   }
   if (v.out !== undefined && v.out.trim() === '') throw new UsageError('--out needs a directory');
   const out = resolve(v.out ?? 'pagewire-figures');
   mkdirSync(out, { recursive: true });
   say('pagewire figures: the chapter\'s mechanisms drawn from real runs');
-  const figures = await dsmFigures(out);
+  const figures = [...await transportFigures(out), ...await dsmFigures(out)];
   let failed = 0;
   for (const f of figures) {
     const m = mergeTrace(readTraceDir(f.trace));

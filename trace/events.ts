@@ -69,6 +69,45 @@ export function eventKey(incHex: string, lc: number): string {
   return `${incHex}:${lc}`;
 }
 
+// --------------------------------------------------------------------------- transport
+
+/** What a datagram carried: DATA seq=12, ACK, SYN, CHALLENGE, ECHO, joined by "+". */
+export type TransportEvent =
+  /** A datagram handed to the socket (or to the outbound fault injector). */
+  | (CommonFields & {
+    readonly type: 'datagram-sent'; readonly dir: 'send'; readonly peer: string; readonly flags: string; readonly bytes: number;
+    readonly seq?: number; readonly ack?: number;
+    /** Transmissions of this data datagram so far: 1 the first, more for retransmissions. */
+    readonly tx?: number;
+  })
+  /** A datagram taken from the socket and decoded (before the session decides what to do with it). */
+  | (CommonFields & {
+    readonly type: 'datagram-received'; readonly dir: 'recv'; readonly peer: string; readonly flags: string; readonly bytes: number;
+    readonly seq?: number; readonly ack?: number;
+  })
+  /** The fault injector dropped a datagram: `of` our send (outbound), `cause` the peer's (inbound). */
+  | (CommonFields & { readonly type: 'datagram-dropped'; readonly peer: string; readonly direction: 'outbound' | 'inbound' })
+  /** The fault injector flipped bits of a datagram we sent (`of`): the receiver's CRC32C will refuse it. */
+  | (CommonFields & { readonly type: 'datagram-corrupted'; readonly peer: string })
+  /** A datagram that failed validation: bad checksum, truncated, malformed, ... (counted, dropped). */
+  | (CommonFields & { readonly type: 'datagram-corrupt'; readonly peer: string; readonly reason: string; readonly bytes: number })
+  /** send() accepted a message: the transport keeps a copy until the peer acknowledges all of it. */
+  | (CommonFields & { readonly type: 'message-sent'; readonly peer: string; readonly bytes: number })
+  /** Every fragment of a message was acknowledged (`of`: its message-sent): the copy is dropped, send() resolves. */
+  | (CommonFields & { readonly type: 'message-acked'; readonly peer: string; readonly bytes: number; readonly ms: number })
+  /** A whole message handed to the layer above, exactly once. */
+  | (CommonFields & { readonly type: 'message-delivered'; readonly peer: string; readonly bytes: number })
+  /** A data datagram already received: acknowledged again, not delivered again. */
+  | (CommonFields & { readonly type: 'duplicate-received'; readonly peer: string; readonly seq: number })
+  /** The retransmission timer went off: a tail-loss probe (first expiry of a stall) or a timeout (RTO backed off). */
+  | (CommonFields & { readonly type: 'rto-fired'; readonly peer: string; readonly kind: 'probe' | 'timeout'; readonly rtoMs: number; readonly resent: number })
+  /** A datagram waited giveUpMs unacknowledged: the send stream ends, its sends fail PEER_UNREACHABLE. */
+  | (CommonFields & { readonly type: 'give-up'; readonly peer: string; readonly waitedMs: number })
+  /** A challenge sent to an address we hold no state for (first contact): stateless, and never stamped, so it never grows. */
+  | (CommonFields & { readonly type: 'stateless-answer'; readonly peer: string })
+  /** The peer proved an incarnation (first contact), restarted (proven new incarnation), or started a newer stream. */
+  | (CommonFields & { readonly type: 'session-change'; readonly peer: string; readonly kind: 'proven' | 'restart' | 'new-stream'; readonly incarnation: string });
+
 // --------------------------------------------------------------------------- rpc
 
 /** Kinds of RPC messages (rpc/runtime/README.md). */

@@ -41,7 +41,7 @@ function esc(s: string): string {
 }
 
 function isDrop(m: MEvent): boolean {
-  return m.ev.type.endsWith('-dropped');
+  return /-(dropped|corrupted)$/.test(m.ev.type);
 }
 
 function isTimer(m: MEvent): boolean {

@@ -8,7 +8,7 @@
 export { CHANNELS, INFO_CHANNEL, MAX_REMOTE_LC, LayerTrace, TraceNode, traceNode, traceNodes, retireTraceNode, subscribeTrace, traceClock, nodeLabel } from './node.js';
 export type { NodeInfo, TraceListener } from './node.js';
 export { LAYERS, eventKey } from './events.js';
-export type { Layer, Envelope, CommonFields, TraceEvent, RpcEvent, RpcKind } from './events.js';
+export type { Layer, Envelope, CommonFields, TraceEvent, TransportEvent, RpcEvent, RpcKind, DsmEvent } from './events.js';
 export { registerCallLabels, callLabel, resultLabel, MAX_LABEL_CHARS } from './labels.js';
 export type { CallLabel, ProcedureLabels } from './labels.js';
 export { TraceWriter, startTraceWriter, traceFileName, type TraceWriterStats } from './writer.js';

@@ -134,7 +134,13 @@ export function mergeTrace(t: LoadedTrace): Merged {
     events.push(m);
     done.add(m);
   }
-  const nodes = [...new Set(lanes.map((l) => l.node))].sort(compareNodes);
+  // Numeric ids in order; named nodes in the order they first appear (a sender before its receiver).
+  const firstAt = new Map<string, number>();
+  for (const e of events) if (!firstAt.has(e.node)) firstAt.set(e.node, e.i);
+  const nodes = [...new Set(lanes.map((l) => l.node))].sort((a, b) => {
+    const numeric = /^\d+$/.test(a) && /^\d+$/.test(b);
+    return numeric || /^\d+$/.test(a) !== /^\d+$/.test(b) ? compareNodes(a, b) : firstAt.get(a)! - firstAt.get(b)!;
+  });
   let start = Infinity;
   let end = -Infinity;
   for (const e of events) {

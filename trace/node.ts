@@ -20,7 +20,7 @@
 import dc from 'node:diagnostics_channel';
 import { randomBytes } from 'node:crypto';
 import { installDebugPrinter } from './debug.js';
-import { LAYERS, eventKey, type DsmEvent, type Layer, type RpcEvent, type TraceEvent } from './events.js';
+import { LAYERS, eventKey, type DsmEvent, type Layer, type RpcEvent, type TraceEvent, type TransportEvent } from './events.js';
 
 /** Channel names, one per layer ("undici's way": named channels with typed messages). */
 export const CHANNELS: Readonly<Record<Layer, string>> = {
@@ -92,7 +92,7 @@ export class TraceNode {
   readonly incHex: string;
   /** The Lamport clock: the lc of the last event published. */
   lc = 0;
-  readonly transport: LayerTrace<{ readonly type: string } & Record<string, unknown>>;
+  readonly transport: LayerTrace<TransportEvent>;
   readonly rpc: LayerTrace<RpcEvent>;
   readonly dsm: LayerTrace<DsmEvent>;
   readonly startedAt = traceClock();
