@@ -18,7 +18,7 @@ import { join, resolve } from 'node:path';
 import { startCluster, type Cluster } from './cluster.js';
 import { parseDemoArgs, runMain, UsageError } from './args.js';
 import { mergeTrace, readTraceDir, renderHtml, renderTimeline, selectEvents, type MEvent, type Merged, type TraceFilter } from '../trace/index.js';
-import { receiverMain, transportFigures } from './figures-transport.js';
+import { receiverMain, transportFigures, type Figure } from './figures-transport.js';
 
 const USAGE = `usage: npm run demo:figures [-- options]      (or: node dist/demos/figures-demo.js [options])
 
@@ -31,15 +31,6 @@ processes over UDP, and the DSM's false-sharing ping-pong and write-invalidate o
 `;
 
 const say = (s = ''): void => void process.stdout.write(s + '\n');
-
-interface Figure {
-  readonly file: string;
-  readonly title: string;
-  readonly caption: string;
-  readonly trace: string;
-  readonly filter: TraceFilter;
-  readonly problems: string[];
-}
 
 /**
  * A figure's events: those about its page, from the first event that matches `first` on. Pages are

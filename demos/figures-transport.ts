@@ -22,14 +22,19 @@ import { createEndpoint } from '../transport/index.js';
 import { decodeDatagram, F_ACK, F_DATA } from '../transport/wire.js';
 import { mergeTrace, readTraceDir, startTraceWriter, traceNode, type MEvent, type Merged, type TraceFilter } from '../trace/index.js';
 
-export interface TransportFigure {
-  readonly id: '47.3' | '47.4' | '47.5';
+/** One figure: its HTML file, what it shows, where its trace is and which of its events it draws. */
+export interface Figure {
   readonly file: string;
   readonly title: string;
   readonly caption: string;
   readonly trace: string;
   readonly filter: TraceFilter;
+  /** What the run did that the figure says it should not have (empty: as expected). */
   readonly problems: string[];
+}
+
+export interface TransportFigure extends Figure {
+  readonly id: '47.3' | '47.4' | '47.5';
 }
 
 interface Spec {
