@@ -6,8 +6,10 @@
  *   pagewire node --id 2 --config cluster.json
  *   pagewire trace DIR [--html out.html | --shiviz]    (trace/cli.ts)
  *
- * Runs one DSM node until SIGINT/SIGTERM. With --control it also reads JSON-line commands on
- * stdin (demos/control.ts), which is how the demos and tests drive nodes.
+ * Runs one DSM node until SIGINT/SIGTERM, printing its peers' membership events (up, suspected,
+ * dead, this node fenced, a majority up: demos/membership-events.ts). With --control it also reads
+ * JSON-line commands on stdin (demos/control.ts), which is how the demos and tests drive nodes,
+ * and the events come as JSON lines.
  */
 import { readFileSync } from 'node:fs';
 import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer } from '../dsm/node/index.js';
@@ -15,11 +17,14 @@ import { parsePeer } from '../transport/index.js';
 import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
 import { runTraceCli } from '../trace/cli.js';
+import { watchMembership } from './membership-events.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
        pagewire trace DIR [--html FILE | --shiviz] [filters]   (pagewire trace --help)
 
-Runs one node of the distributed shared memory until SIGINT/SIGTERM.
+Runs one node of the distributed shared memory until SIGINT/SIGTERM, printing
+when peers come up, are suspected, are declared dead (by a majority), when this
+node is fenced, and when a majority of the cluster is up.
 
   --id N              this node's id (0..65535), unique in the cluster
   --listen HOST:PORT  UDP address to bind: an IP address of this host, or localhost (127.0.0.1)
@@ -30,7 +35,7 @@ Runs one node of the distributed shared memory until SIGINT/SIGTERM.
   --pages N           pages in the address space (default 1024); same on every node
   --loss P            drop each outgoing datagram with probability P in [0, ${MAX_LOSS}] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
-  --dead-after-ms N   declare a silent peer dead after N ms (500..600000, default 2000)
+  --dead-after-ms N   suspect a peer silent for N ms; dead once a majority agrees (500..600000, default 2000)
   --trace DIR         write this node's trace events to DIR/node-<id>.jsonl (then: pagewire trace DIR)
   --control           read JSON-line commands on stdin, answer on stdout (the README lists them)
   --help              this text
@@ -188,13 +193,19 @@ async function runNode(argv: string[]): Promise<number> {
   process.on('SIGTERM', stop);
   stopWithParent();
   const addr = `${node.options.host}:${node.options.port}`;
+  const startupError = (message: string): void => {
+    process.stderr.write(`pagewire node: ${message}\n`);
+    void node.close().finally(() => process.exit(1));
+  };
   if (parsed.control) {
     process.stdout.write(JSON.stringify({ event: 'ready', id: node.id, address: addr, pageSize: node.options.pageSize }) + '\n');
+    watchMembership(node, (line) => process.stdout.write(line + '\n'), true, startupError);
     await serveControl(node, (line) => process.stdout.write(line + '\n'));
     await node.close();
     return 0;
   }
   process.stdout.write(`node ${node.id} listening on ${addr}; peers ${node.options.peers.map((p) => `${p.id}@${p.address}`).join(', ')}; pid ${process.pid}, Ctrl-C or kill ${process.pid} to stop\n`);
+  watchMembership(node, (line) => process.stdout.write(line + '\n'), false, startupError);
   await new Promise(() => undefined); // until a signal
   return 0;
 }

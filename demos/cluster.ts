@@ -31,6 +31,15 @@ export interface ControlErrorFields {
   readonly node?: number;
 }
 
+/** An unsolicited event line of the control channel (demos/membership-events.ts). */
+export interface NodeEvent {
+  readonly event: string;
+  readonly kind?: string;
+  readonly node?: number;
+  readonly reason?: string;
+  readonly at?: number;
+}
+
 /** One answer line of the control channel. */
 export type ControlAnswer =
   | { readonly seq: number; readonly ok: true; readonly value: unknown }
@@ -70,6 +79,10 @@ export interface NodeProc {
   readonly alive: boolean;
   /** The last 2,000 characters the node wrote to stderr. */
   stderr(): string;
+  /** Events the node reported so far (membership: peer up / suspected / dead, fenced, majority up). */
+  readonly events: readonly NodeEvent[];
+  /** Resolves with the first event (past or future) that `match` accepts; rejects after timeoutMs or on exit. */
+  waitForEvent(match: (e: NodeEvent) => boolean, timeoutMs: number): Promise<NodeEvent>;
 }
 
 export interface StartNodeOptions {
@@ -209,6 +222,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
   let address = '';
   let pageSize = 0;
   let onReady: ((line: Record<string, unknown>) => void) | undefined;
+  const events: NodeEvent[] = [];
+  const eventWaiters = new Set<(e: NodeEvent) => void>();
 
   createInterface({ input: child.stdout! }).on('line', (line) => {
     let msg: Record<string, unknown>;
@@ -220,6 +235,12 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     }
     if (msg.event === 'ready') {
       onReady?.(msg);
+      return;
+    }
+    if (typeof msg.event === 'string') {
+      const e = msg as unknown as NodeEvent;
+      if (events.length < 10_000) events.push(e);
+      for (const w of [...eventWaiters]) w(e);
       return;
     }
     const p = pending.get(msg.seq as number);
@@ -269,6 +290,24 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
       await exited;
     },
     stderr: () => stderrTail,
+    events,
+    waitForEvent(match, timeoutMs) {
+      const past = events.find(match);
+      if (past !== undefined) return Promise.resolve(past);
+      return new Promise<NodeEvent>((resolve, reject) => {
+        const done = (f: () => void): void => {
+          clearTimeout(timer);
+          eventWaiters.delete(onEvent);
+          f();
+        };
+        const onEvent = (e: NodeEvent): void => {
+          if (match(e)) done(() => resolve(e));
+        };
+        const timer = setTimeout(() => done(() => reject(new ControlError(id, { code: 'CONTROL_ERR_TIMEOUT', message: `no matching event within ${timeoutMs} ms; events so far: ${JSON.stringify(events.slice(-10))}` }))), timeoutMs);
+        eventWaiters.add(onEvent);
+        void exited.then(() => done(() => reject(new ControlError(id, { code: 'CONTROL_ERR_EXITED', message: `exited before a matching event; stderr: ${stderrTail}` }))));
+      });
+    },
   };
 
   return new Promise<NodeProc>((resolve, reject) => {

@@ -5,6 +5,7 @@
  *   → {"seq":1,"cmd":"alloc","bytes":16}
  *   ← {"seq":1,"ok":true,"value":8192}
  *   ← {"seq":2,"ok":false,"error":{"code":"DSM_ERR_PAGE_LOST","message":"...","address":12288,"page":3,"node":3}}
+ *   ← {"event":"membership","kind":"dead","node":3,"reason":"...","at":5012.3}   (unsolicited, pagewire node)
  *
  * Commands run one at a time on the node's application thread, so a command that touches a
  * remote page blocks in a page fault exactly as application code would.
@@ -20,6 +21,11 @@ import { allocAvoidingManager } from './placement.js';
 export type ControlCommand =
   | { cmd: 'alloc'; bytes: number }
   | { cmd: 'read32'; addr: number }
+  /** Several loads back to back on the application thread; each answers a value or its error. */
+  | { cmd: 'read32s'; addrs: number[] }
+  /** Take the DSM lock at `addr` (and keep it until 'unlock'); fails like lock() does. */
+  | { cmd: 'lock'; addr: number; timeoutMs?: number }
+  | { cmd: 'unlock'; addr: number }
   | { cmd: 'write32'; addr: number; value: number }
   | { cmd: 'list-create'; avoidManagedBy?: number }
   | { cmd: 'list-prepend'; header: number; values: number[]; avoidManagedBy?: number }
@@ -49,6 +55,25 @@ function listAlloc(n: DsmNode, c: Record<string, unknown>): Alloc | undefined {
 const handlers: Record<string, Handler> = {
   alloc: (n, c) => n.alloc(num(c, 'bytes')),
   read32: (n, c) => n.mem.u32[num(c, 'addr') >>> 2],
+  read32s: (n, c) => {
+    if (!Array.isArray(c.addrs)) throw Object.assign(new Error('addrs must be an array of addresses'), { code: 'CONTROL_ERR_BAD_COMMAND' });
+    return (c.addrs as unknown[]).map((a) => {
+      const addr = num({ addr: a }, 'addr');
+      try {
+        return { value: n.mem.u32[addr >>> 2] };
+      } catch (e) {
+        return { error: errorJson(e) };
+      }
+    });
+  },
+  lock: (n, c) => {
+    n.mem.lock(num(c, 'addr'), c.timeoutMs === undefined ? undefined : num(c, 'timeoutMs'));
+    return null;
+  },
+  unlock: (n, c) => {
+    n.mem.unlock(num(c, 'addr'));
+    return null;
+  },
   write32: (n, c) => {
     n.mem.u32[num(c, 'addr') >>> 2] = num(c, 'value');
     return null;

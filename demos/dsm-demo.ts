@@ -168,8 +168,8 @@ async function run(
     check(t.elements.length === firstLost && sameList(t.elements, expected.slice(0, firstLost)), `node ${id}: reached ${t.elements.length} elements, expected the ${firstLost} before the lost page`);
   }
   const detect = Math.max(...after.map((a) => a.sinceKillMs));
-  say(`   detection: ${ms(detect)} from the kill to the typed error (a silent peer is declared dead after 2000 ms of`);
-  say(`   unanswered heartbeats, sooner when a call to it fails); nothing hung`);
+  say(`   detection: ${ms(detect)} from the kill to the typed error (a peer silent for 2000 ms is declared dead once a`);
+  say(`   majority of the nodes agrees, and fenced: it could never come back and mix old data with new); nothing hung`);
   // Pages held elsewhere stay usable: past the lost pointer, each survivor reads the other survivor's element directly.
   for (const id of survivors) {
     const other = survivors.find((x) => x !== id)!;

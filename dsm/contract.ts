@@ -16,9 +16,12 @@ export type Access = 'read' | 'write';
 
 /** A failure to report to the application threads waiting on (or later touching) a page. */
 export interface PageFailure {
-  readonly code: 'DSM_ERR_PAGE_LOST' | 'DSM_ERR_MANAGER_DEAD' | 'DSM_ERR_FAULT_TIMEOUT' | 'DSM_ERR_CLOSED';
+  readonly code:
+    | 'DSM_ERR_PAGE_LOST' | 'DSM_ERR_MANAGER_DEAD' | 'DSM_ERR_FAULT_TIMEOUT' | 'DSM_ERR_CLOSED'
+    | 'DSM_ERR_EVICTED' | 'DSM_ERR_NO_QUORUM' | 'DSM_ERR_CLUSTER_MISMATCH' | 'DSM_ERR_INTERNAL';
+  /** What happened, with the lower-level cause (an RPC error's message) folded in. */
   readonly message: string;
-  /** The dead node (holder or manager), when known. */
+  /** The node the failure is about (dead holder or manager, fencing node, silent node), when known. */
   readonly node?: number;
 }
 
@@ -46,6 +49,11 @@ export interface LocalPages {
   rights(page: number): Access | 'none';
   /** Wake the waiters on `page` with a failure; later accesses keep failing until install(). */
   fail(page: number, failure: PageFailure): void;
+  /**
+   * Tell the application threads that a majority declared `node` dead (lock() uses it to fail a
+   * wait for a lock that node holds with DSM_ERR_LOCK_HOLDER_DEAD). Idempotent.
+   */
+  noteDead(node: number): void;
 }
 
 /** What the local page store needs from the protocol: resolve one fault. */

@@ -33,6 +33,17 @@ describe('npm run demo (DSM linked list, kill a node)', () => {
     expect(r.stdout).toMatch(/^as expected/m);
   });
 
+  it('with --loss 0.5 (the most it allows) ends as the clean run does (a live node wrongly declared dead would take its elements with it)', async () => {
+    const r = await runNode('demos/dsm-demo.js', ['--loss', '0.5', '--seed', '2'], 60_000);
+    expect(r.stderr).not.toMatch(/failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/every node drops 50% of the datagrams it sends/);
+    for (const id of [1, 2, 3]) expect(r.stdout).toMatch(new RegExp(`node ${id}: 9 elements in .*, the list that was built`));
+    expect(r.stdout).toMatch(/node 1: reached 2 of 9 elements, then DSM_ERR_PAGE_LOST at 0x[0-9a-f]{8} \(page \d+, node 3\)/);
+    expect(r.stdout).toMatch(/node 2: reached 2 of 9 elements, then DSM_ERR_PAGE_LOST at 0x[0-9a-f]{8} \(page \d+, node 3\)/);
+    expect(r.stdout).toMatch(/^as expected: every node saw the same 9-element list; after the kill each survivor stopped at element #2 with DSM_ERR_PAGE_LOST naming node 3$/m);
+  });
+
   it('rejects bad arguments with a message saying what is allowed, exit 2, and starts no node', async () => {
     const k = await runNode('demos/dsm-demo.js', ['--kill', '4']);
     expect(k.code).toBe(2);

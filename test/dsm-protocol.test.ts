@@ -84,10 +84,13 @@ describe('Ivy fixed distributed manager: faults', () => {
     const sched = new Scheduler(1);
     const local = new FakePages(64, 4, sched);
     const peer = () => new IvyClient({ call: () => Promise.reject(new Error('no')) });
-    expect(() => new IvyNode({ id: 5, nodes: [0, 1], local, peer })).toThrow(/node id 5 is not in nodes/);
-    expect(() => new IvyNode({ id: 0, nodes: [0, 0], local, peer })).toThrow(/distinct/);
-    expect(() => new IvyNode({ id: 0, nodes: [0, 1], local, peer, options: { faultTimeoutMs: 100 } })).toThrow(/faultTimeoutMs/);
-    expect(() => new IvyNode({ id: 0, nodes: [0, 1], local, peer, initialOwner: () => 9 })).toThrow(/initialOwner/);
+    const callerOf = () => undefined;
+    const options = { heartbeat: false, timers: sched.timers };
+    expect(() => new IvyNode({ id: 5, nodes: [0, 1], local, peer, callerOf, options })).toThrow(/node id 5 is not in nodes/);
+    expect(() => new IvyNode({ id: 0, nodes: [0, 0], local, peer, callerOf, options })).toThrow(/distinct/);
+    expect(() => new IvyNode({ id: 0, nodes: [0, 1], local, peer, callerOf, options: { ...options, faultTimeoutMs: 100 } })).toThrow(/faultTimeoutMs/);
+    expect(() => new IvyNode({ id: 0, nodes: [0, 1], local, peer, callerOf, options: { ...options, deadAfterMs: 100, heartbeatIntervalMs: 100 } })).toThrow(/deadAfterMs/);
+    expect(() => new IvyNode({ id: 0, nodes: [0, 1], local, peer, callerOf, options, initialOwner: () => 9 })).toThrow(/initialOwner/);
   });
 });
 

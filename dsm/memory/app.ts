@@ -43,21 +43,28 @@
  *
  * Atomic DSM operations (cas32/add32) run with the IN_WRITE mark held, so they are atomic both
  * against other threads of this node (Atomics on the frame) and against the page moving away.
+ *
+ * A failed fault throws a DsmError built from the page's failure code and node; its `cause` is an
+ * Error with the runtime's full message (which node did not answer, the RPC error), read from a
+ * failure-text slot when the runtime's slot is still the one it wrote for this failure.
  */
 import { performance } from 'node:perf_hooks';
-import { DsmError, type DsmErrorCode } from '../errors.js';
+import { DsmError, isDsmError, type DsmErrorCode } from '../errors.js';
 import {
   attachLayout,
   encodeRequest,
   FAILURE_CODES,
   hex,
+  FAIL_TEXT_BYTES,
   H_CLOSED,
   H_DOORBELL,
+  H_NODE_ID,
   M_OWNER,
   M_REQUEST,
   P_DRAIN,
   P_FAIL_CODE,
   P_FAIL_NODE,
+  P_FAIL_TEXT,
   P_GEN,
   P_IN_READ,
   P_IN_WRITE,
@@ -89,9 +96,8 @@ export interface AppMemoryStats {
   faultWaitUs: number;
 }
 
-const LOCKED = 1;
-/** P_FAIL_CODE value of DSM_ERR_FAULT_TIMEOUT (1 + its index). */
-const TIMEOUT_FAIL_CODE = 1 + FAILURE_CODES.indexOf('DSM_ERR_FAULT_TIMEOUT');
+/** P_FAIL_CODE values of failures that are no verdict on the page: a later fault asks again. */
+const RETRIABLE_FAIL_CODES = new Set([1 + FAILURE_CODES.indexOf('DSM_ERR_FAULT_TIMEOUT'), 1 + FAILURE_CODES.indexOf('DSM_ERR_NO_QUORUM')]);
 const PAGE_BASE_MASK = ~(PAGE_STRIDE - 1);
 
 export class AppMemory {
@@ -120,6 +126,8 @@ export class AppMemory {
   private readonly slotWord: number;
   private readonly faultTimeoutMs: number;
   private readonly lockTimeoutMs: number;
+  /** What lock() stores in a lock word: this node's id + 1 (0 means free). */
+  private readonly lockedValue: number;
   private closed = false;
 
   constructor(buffers: DsmBuffers, opts: AppMemoryOptions = {}) {
@@ -138,6 +146,7 @@ export class AppMemory {
     this.r32 = new Uint32Array(buffers.frames);
     this.ri32 = new Int32Array(buffers.frames);
     this.rf64 = new Float64Array(buffers.frames);
+    this.lockedValue = (ctl[H_NODE_ID]! & 0xffff) + 1;
     this.slotWord = this.claimSlot();
     this.u8 = makeView(this.r8.length, (i) => this.loadU8(i), (i, v) => this.storeU8(i, v), 1);
     this.u16 = makeView(this.r16.length, (i) => this.loadU16(i << 1), (i, v) => this.storeU16(i << 1, v), 2);
@@ -253,39 +262,66 @@ export class AppMemory {
   }
 
   /**
-   * Acquire the spin lock in the int32 at `addr` (0 = free, 1 = held): CAS 0→1, spinning a little,
-   * then sleeping with exponential back-off. A local unlock() wakes local sleepers at once; an
-   * unlock on another node is seen at the next back-off tick (≤ 1 ms). Throws
-   * DSM_ERR_FAULT_TIMEOUT after lockTimeoutMs. Not re-entrant.
+   * Acquire the spin lock in the int32 at `addr` (0 = free, else the holder's node id + 1): CAS
+   * 0 -> this node's id + 1, spinning a little, then sleeping with exponential back-off. A local
+   * unlock() wakes local sleepers at once; an unlock on another node is seen at the next back-off
+   * tick (<= 1 ms). Throws DSM_ERR_LOCK_HOLDER_DEAD naming the holder once a majority declared it
+   * dead (the runtime publishes deaths to app threads), also when the lock's page was lost with
+   * it; DSM_ERR_FAULT_TIMEOUT after lockTimeoutMs. Not re-entrant.
    */
   lock(addr: number, timeoutMs = this.lockTimeoutMs): void {
-    if (this.cas32(addr, 0, LOCKED) === 0) return;
-    const deadline = performance.now() + timeoutMs;
-    let sleepMs = 0.02;
-    for (let spins = 0; ; spins++) {
-      if (this.cas32(addr, 0, LOCKED) === 0) return;
-      if (spins < 32) continue;
-      const now = performance.now();
-      if (now >= deadline) {
-        throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `lock at ${hex(addr)} not acquired within ${timeoutMs} ms`, {
-          address: addr,
-          page: addr >>> this.shift,
-        });
+    const me = this.lockedValue;
+    let holder = 0;
+    try {
+      holder = this.cas32(addr, 0, me);
+      if (holder === 0) return;
+      const deadline = performance.now() + timeoutMs;
+      let sleepMs = 0.02;
+      for (let spins = 0; ; spins++) {
+        holder = this.cas32(addr, 0, me);
+        if (holder === 0) return;
+        if (holder > 0 && holder <= 0x10000 && this.isDeadNode(holder - 1)) throw this.holderDead(addr, holder - 1);
+        if (spins < 32) continue;
+        const now = performance.now();
+        if (now >= deadline) {
+          throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `lock at ${hex(addr)} not acquired within ${timeoutMs} ms (held by node ${holder - 1})`, {
+            address: addr,
+            page: addr >>> this.shift,
+            node: holder - 1,
+          });
+        }
+        // A wake-up hint only (no in-access mark is held, so the page may move meanwhile): sleep while
+        // the word still reads the same holder; unlock() notifies it.
+        Atomics.wait(this.ri32, addr >>> 2, holder, Math.min(sleepMs, deadline - now));
+        sleepMs = Math.min(sleepMs * 2, 1);
       }
-      // A wake-up hint only (no in-access mark is held, so the page may move meanwhile): sleep while
-      // the word still reads LOCKED; unlock() notifies it.
-      Atomics.wait(this.ri32, addr >>> 2, LOCKED, Math.min(sleepMs, deadline - now));
-      sleepMs = Math.min(sleepMs * 2, 1);
+    } catch (e) {
+      // The lock's page was lost with the node that held it (it had the page when it died).
+      if (holder > 0 && isDsmError(e, 'DSM_ERR_PAGE_LOST') && e.node === holder - 1) throw this.holderDead(addr, holder - 1, e);
+      throw e;
     }
   }
 
-  /** Release a lock taken with lock(). Throws DSM_ERR_INVALID_ARGUMENT if it was not held. */
+  /** Release a lock taken with lock(). Throws DSM_ERR_INVALID_ARGUMENT (and changes nothing) if this node does not hold it. */
   unlock(addr: number): void {
-    const old = this.xchg32(addr, 0);
-    Atomics.notify(this.ri32, addr >>> 2, 1);
-    if (old !== LOCKED) {
-      throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `unlock of ${hex(addr)}, which was not locked (held ${old})`, { address: addr });
+    const old = this.cas32(addr, this.lockedValue, 0);
+    if (old === this.lockedValue) {
+      Atomics.notify(this.ri32, addr >>> 2, 1);
+      return;
     }
+    const held = old === 0 ? 'it was not locked' : `it is held by node ${old - 1}, not this node (${this.lockedValue - 1})`;
+    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `unlock of ${hex(addr)}, which this node does not hold: ${held}`, { address: addr });
+  }
+
+  /** True once the runtime learned that a majority declared `node` dead. */
+  isDeadNode(node: number): boolean {
+    return (Atomics.load(this.ctl, this.layout.deadWord(node)) & (1 << (node & 31))) !== 0;
+  }
+
+  private holderDead(addr: number, node: number, cause?: unknown): DsmError {
+    return new DsmError('DSM_ERR_LOCK_HOLDER_DEAD', `lock at ${hex(addr)} is held by node ${node}, which was declared dead while holding it`, {
+      address: addr, page: addr >>> this.shift, node, ...(cause === undefined ? {} : { cause }),
+    });
   }
 
   // ---------------------------------------------------------------- the protocol
@@ -341,8 +377,8 @@ export class AppMemory {
         const gen = Atomics.load(ctl, base + P_GEN);
         if (Atomics.load(ctl, base + P_STATE) >= need) return;
         const failCode = Atomics.load(ctl, base + P_FAIL_CODE);
-        if (failCode !== 0 && (failCode !== TIMEOUT_FAIL_CODE || gen !== startGen)) {
-          throw this.failure(failCode, Atomics.load(ctl, base + P_FAIL_NODE), page, addr, need);
+        if (failCode !== 0 && (!RETRIABLE_FAIL_CODES.has(failCode) || gen !== startGen)) {
+          throw this.failure(failCode, Atomics.load(ctl, base + P_FAIL_NODE), page, addr, need, gen);
         }
         if (Atomics.load(ctl, H_CLOSED) !== 0) throw closedError(page, addr);
         Atomics.store(ctl, this.slotWord + M_REQUEST, encodeRequest(page, need));
@@ -366,20 +402,39 @@ export class AppMemory {
     }
   }
 
-  private failure(code: number, nodePlus1: number, page: number, addr: number, need: Need): DsmError {
-    const c: DsmErrorCode = FAILURE_CODES[code - 1] ?? 'DSM_ERR_PAGE_LOST';
+  private failure(code: number, nodePlus1: number, page: number, addr: number, need: Need, gen: number): DsmError {
+    const c: DsmErrorCode = FAILURE_CODES[code - 1] ?? 'DSM_ERR_INTERNAL';
     const node = nodePlus1 === 0 ? undefined : nodePlus1 - 1;
     const on = node === undefined ? '' : ` node ${node}`;
     const what = need === RIGHTS_WRITE ? 'write' : 'read';
-    const why =
-      c === 'DSM_ERR_PAGE_LOST'
-        ? `its only valid copy was on dead${on || ' node (unknown)'}`
-        : c === 'DSM_ERR_MANAGER_DEAD'
-          ? `its manager${on} is dead`
-          : c === 'DSM_ERR_FAULT_TIMEOUT'
-            ? `the fault could not be resolved in time${on ? ` (waiting for${on})` : ''}`
-            : 'the DSM node was closed';
-    return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why}`, { address: addr, page, node });
+    const why: Record<(typeof FAILURE_CODES)[number], string> = {
+      DSM_ERR_PAGE_LOST: `its only valid copy was on dead${on || ' node (unknown)'}`,
+      DSM_ERR_MANAGER_DEAD: `its manager${on} is dead`,
+      DSM_ERR_FAULT_TIMEOUT: `the fault could not be resolved in time${on ? ` (waiting for${on})` : ''}`,
+      DSM_ERR_CLOSED: 'the DSM node was closed',
+      DSM_ERR_EVICTED: `this node was declared dead by a majority and is fenced${on ? ` (refused by${on})` : ''}`,
+      DSM_ERR_NO_QUORUM: `${on ? on.trim() : 'a node it needs'} is suspected, and no majority could be reached to declare it dead`,
+      DSM_ERR_CLUSTER_MISMATCH: `${on ? on.trim() : 'a peer'} runs another cluster configuration`,
+      DSM_ERR_INTERNAL: 'a protocol error (a bug, not a verdict on the data)',
+    };
+    const text = this.failText(page, gen);
+    return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why[c as (typeof FAILURE_CODES)[number]] ?? c}`, {
+      address: addr, page, node, ...(text === undefined ? {} : { cause: new Error(text) }),
+    });
+  }
+
+  /** The runtime's full message for the failure recorded at generation `gen` of `page`, if still there. */
+  private failText(page: number, gen: number): string | undefined {
+    const ctl = this.ctl;
+    const slot = Atomics.load(ctl, this.pagesBase + page * PAGE_STRIDE + P_FAIL_TEXT) - 1;
+    if (slot < 0) return undefined;
+    const w = this.layout.failTextWord(slot);
+    if (Atomics.load(ctl, w) !== page + 1 || Atomics.load(ctl, w + 1) !== gen) return undefined;
+    const n = Math.min(Atomics.load(ctl, w + 2), FAIL_TEXT_BYTES);
+    const text = new TextDecoder().decode(new Uint8Array(ctl.buffer, (w + 3) * 4, n).slice());
+    // Overwritten while we read it: better no cause than a wrong one.
+    if (Atomics.load(ctl, w) !== page + 1 || Atomics.load(ctl, w + 1) !== gen) return undefined;
+    return text;
   }
 
   private badAddress(addr: number, align: number): DsmError {

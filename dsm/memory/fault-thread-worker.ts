@@ -4,7 +4,8 @@
  * serves the parent over parentPort:
  *
  *   parent → worker: { type: 'call', id, msg } | { type: 'close' }
- *   worker → parent: { type: 'ready' } | { type: 'error', message } | { type: 'result', id, ok, value | error } | { type: 'closed' }
+ *   worker → parent: { type: 'ready' } | { type: 'error', message } | { type: 'result', id, ok, value | error }
+ *                  | { type: 'event', event } | { type: 'closed' }
  *
  * 'ready' is posted only once the store is serving, so the parent may block in a fault right after.
  * The parentPort listener is a ref'd handle: it keeps this thread alive while its only other work
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
     store = new PageStore(data.buffers, data.storeOptions);
     const mod = (await import(data.handlerModule)) as { createFaultHandler?: unknown };
     if (typeof mod.createFaultHandler !== 'function') throw new Error(`${data.handlerModule} does not export createFaultHandler()`);
-    handler = (await (mod.createFaultHandler as (ctx: unknown) => unknown)({ pages: store, options: data.handlerOptions })) as FaultThreadHandler;
+    handler = (await (mod.createFaultHandler as (ctx: unknown) => unknown)({ pages: store, options: data.handlerOptions, emit: (event: unknown) => send({ type: 'event', event }) })) as FaultThreadHandler;
     if (typeof handler?.fault !== 'function') throw new Error('createFaultHandler() did not return a PageFaultHandler');
     store.setHandler(handler);
     store.serve();

@@ -6,8 +6,9 @@
  * only after the app thread blocked hung every time).
  *
  * The handler module (compiled JS, given as path or URL) exports
- *     createFaultHandler({ pages, options }): FaultThreadHandler | Promise<FaultThreadHandler>
- * which runs on the fault thread. onMessage() lets the parent drive it (stats, tests, benches).
+ *     createFaultHandler({ pages, options, emit }): FaultThreadHandler | Promise<FaultThreadHandler>
+ * which runs on the fault thread. onMessage() lets the parent drive it (stats, tests, benches);
+ * emit() sends it events (StartFaultThreadOptions.onEvent).
  *
  * The worker entry is fault-thread-worker.ts compiled to JS, the sibling of this module's own
  * compiled file (the tests see the same layout: vitest.config.ts).
@@ -30,6 +31,8 @@ export interface FaultThreadHandler extends PageFaultHandler {
 export interface FaultThreadContext {
   readonly pages: PageStore;
   readonly options: unknown;
+  /** Sends an event (structured-cloneable) to the parent thread: StartFaultThreadOptions.onEvent. */
+  readonly emit: (event: unknown) => void;
 }
 
 export interface StartFaultThreadOptions {
@@ -41,6 +44,8 @@ export interface StartFaultThreadOptions {
   storeOptions?: Omit<PageStoreOptions, 'handler'>;
   /** Longest to wait for the ready handshake. @default 10_000 */
   readyTimeoutMs?: number;
+  /** Receives the events the handler emits (FaultThreadContext.emit), on the parent thread. */
+  onEvent?: (event: unknown) => void;
 }
 
 export interface FaultThreadWorkerData {
@@ -55,6 +60,7 @@ export type FaultThreadToParent =
   | { type: 'error'; message: string }
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: { message: string; code: unknown } }
+  | { type: 'event'; event: unknown }
   | { type: 'closed' };
 
 export interface FaultThread {
@@ -94,6 +100,11 @@ export async function startFaultThread(buffers: DsmBuffers, opts: StartFaultThre
     pending.clear();
   };
 
+  // Events the handler emits while starting arrive before 'ready'.
+  const onEarlyEvent = (m: FaultThreadToParent): void => {
+    if (m.type === 'event') opts.onEvent?.(m.event);
+  };
+  worker.on('message', onEarlyEvent);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       void worker.terminate();
@@ -109,7 +120,9 @@ export async function startFaultThread(buffers: DsmBuffers, opts: StartFaultThre
     };
     worker.once('exit', onEarlyExit);
     worker.once('error', onError);
-    worker.once('message', (m: FaultThreadToParent) => {
+    const onFirst = (m: FaultThreadToParent): void => {
+      if (m.type === 'event') return;
+      worker.off('message', onFirst);
       clearTimeout(timer);
       worker.off('exit', onEarlyExit);
       worker.off('error', onError);
@@ -118,11 +131,14 @@ export async function startFaultThread(buffers: DsmBuffers, opts: StartFaultThre
         void worker.terminate();
         reject(new DsmError('DSM_ERR_INVALID_ARGUMENT', `fault thread failed to start: ${m.type === 'error' ? m.message : m.type}`));
       }
-    });
-  });
+    };
+    worker.on('message', onFirst);
+  }).finally(() => worker.off('message', onEarlyEvent));
 
   worker.on('message', (m: FaultThreadToParent) => {
-    if (m.type === 'result') {
+    if (m.type === 'event') {
+      opts.onEvent?.(m.event);
+    } else if (m.type === 'result') {
       const p = pending.get(m.id);
       if (p === undefined) return;
       pending.delete(m.id);

@@ -5,8 +5,10 @@
  *   Page 0 is allocated but never mapped, so address 0 (and every address inside page 0) is null.
  * - `control`: an Int32Array of coordination words, laid out as
  *     [header (16 words)] [mailbox: 2 words per app-thread slot] [per page: PAGE_STRIDE words]
+ *     [dead nodes: one bit per node id, 2048 words] [failure texts: FAIL_TEXT_SLOTS slots]
  *   The header records the layout itself, so any thread handed the two buffers can attach without
- *   being told the options again.
+ *   being told the options again. The dead-node bits let lock() name a dead holder; the failure
+ *   texts carry the runtime's full reason for a failed fault (with its RPC cause) to the app thread.
  *
  * Byte order: pages are accessed through native typed arrays, and pagewire pins the page format to
  * little-endian (the same as `DataView#getUint32(off, true)`); attaching on a big-endian host throws.
@@ -21,6 +23,8 @@ export interface LayoutOptions {
   pageCount?: number;
   /** Application threads that may be attached at once (one fault mailbox each): 1 to 1024. @default 64 */
   maxThreads?: number;
+  /** The node these pages belong to (lock() records it as the holder). @default 0 */
+  nodeId?: number;
 }
 
 export const DEFAULT_PAGE_SIZE = 4096;
@@ -43,9 +47,21 @@ export const H_MAX_THREADS = 4;
 export const H_CLOSED = 5;
 /** Fault doorbell: app threads add 1 and notify after posting a request; the fault thread waits on it. */
 export const H_DOORBELL = 6;
+/** The node id these pages belong to. */
+export const H_NODE_ID = 7;
+/** Next failure-text slot the runtime writes (round robin). */
+export const H_FAIL_TEXT_NEXT = 8;
 const HEADER_WORDS = 16;
 const MAGIC = 0x70777231; // 'pwr1'
-const VERSION = 1;
+const VERSION = 2;
+
+/** Words of the dead-node bitmap: one bit per uint16 node id. */
+export const DEAD_WORDS = 65536 / 32;
+/** Failure texts kept at once (the most recent failures; an overwritten one is simply not shown). */
+export const FAIL_TEXT_SLOTS = 32;
+/** Words per failure-text slot: [page + 1, generation, byte length, UTF-8 bytes...]. */
+export const FAIL_TEXT_WORDS = 128;
+export const FAIL_TEXT_BYTES = (FAIL_TEXT_WORDS - 3) * 4;
 
 // ---- mailbox slot (offsets inside a slot of MAILBOX_STRIDE words) ----
 /** 0 = free, 1 = claimed by an attached AppMemory. */
@@ -69,6 +85,8 @@ export const P_DRAIN = 4;
 export const P_FAIL_CODE = 5;
 /** Node the failure names, plus 1 (0 = unknown). */
 export const P_FAIL_NODE = 6;
+/** 0, or 1 + the failure-text slot holding the failure's full message. */
+export const P_FAIL_TEXT = 7;
 /** Power of two, so a page record's base is `wordIndex & ~(PAGE_STRIDE - 1)`. */
 export const PAGE_STRIDE = 8;
 
@@ -77,7 +95,10 @@ export const RIGHTS_READ = 1;
 export const RIGHTS_WRITE = 2;
 export type Need = typeof RIGHTS_READ | typeof RIGHTS_WRITE;
 
-export const FAILURE_CODES = ['DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED'] as const;
+export const FAILURE_CODES = [
+  'DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED',
+  'DSM_ERR_EVICTED', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_CLUSTER_MISMATCH', 'DSM_ERR_INTERNAL',
+] as const;
 
 /** A fault request as stored in a mailbox word: never 0, fits in an int32 for pages < 2^24. */
 export function encodeRequest(page: number, need: Need): number {
@@ -98,6 +119,8 @@ export class Layout {
   readonly size: number;
   readonly mailboxBase: number;
   readonly pagesBase: number;
+  readonly deadBase: number;
+  readonly failTextBase: number;
 
   constructor(pageSize: number, pageCount: number, maxThreads: number) {
     this.pageSize = pageSize;
@@ -107,10 +130,19 @@ export class Layout {
     this.size = pageSize * pageCount;
     this.mailboxBase = HEADER_WORDS;
     this.pagesBase = alignUp(HEADER_WORDS + maxThreads * MAILBOX_STRIDE, PAGE_STRIDE);
+    this.deadBase = this.pagesBase + pageCount * PAGE_STRIDE;
+    this.failTextBase = this.deadBase + DEAD_WORDS;
   }
 
   get controlWords(): number {
-    return this.pagesBase + this.pageCount * PAGE_STRIDE;
+    return this.failTextBase + FAIL_TEXT_SLOTS * FAIL_TEXT_WORDS;
+  }
+  /** Index of the word holding `node`'s dead bit (bit node & 31). */
+  deadWord(node: number): number {
+    return this.deadBase + (node >>> 5);
+  }
+  failTextWord(slot: number): number {
+    return this.failTextBase + slot * FAIL_TEXT_WORDS;
   }
   /** Index of the first control word of `page`'s record. */
   pageWord(page: number): number {
@@ -145,6 +177,8 @@ export function resolveLayout(opts: LayoutOptions = {}): Layout {
   if (!Number.isInteger(maxThreads) || maxThreads < 1 || maxThreads > 1024) {
     throw invalid(`maxThreads must be an integer from 1 to 1024, got ${String(maxThreads)}`);
   }
+  const nodeId = opts.nodeId ?? 0;
+  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0xffff) throw invalid(`nodeId must be an integer from 0 to 65535, got ${String(nodeId)}`);
   return new Layout(pageSize, pageCount, maxThreads);
 }
 
@@ -158,6 +192,7 @@ export function createDsmBuffers(opts: LayoutOptions = {}): DsmBuffers {
   ctl[H_PAGE_SIZE] = layout.pageSize;
   ctl[H_PAGE_COUNT] = layout.pageCount;
   ctl[H_MAX_THREADS] = layout.maxThreads;
+  ctl[H_NODE_ID] = opts.nodeId ?? 0;
   Atomics.store(ctl, H_MAGIC, MAGIC); // last, with a barrier: the header is complete once MAGIC is visible
   return { frames, control };
 }

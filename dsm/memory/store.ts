@@ -15,8 +15,10 @@
  *   happens first, synchronously (app threads hold the mark for nanoseconds; bounded spin). Then
  *   FAIL is cleared, the data copied, STATE stored, GEN bumped and every waiter notified, in that
  *   order, so a woken app thread always sees the new state.
- * - fail(): record code+node, bump GEN, notify. Rights are left alone: a read copy stays readable
- *   when the upgrade to write fails; faults on the page throw until the next install().
+ * - fail(): record code+node (and the full message in a failure-text slot), bump GEN, notify.
+ *   Rights are left alone: a read copy stays readable when the upgrade to write fails; faults on
+ *   the page throw until the next install().
+ * - noteDead(): set the node's bit in the dead-node bitmap (lock() reads it to name a dead holder).
  * - Faults: one doorbell word (app threads add+notify) and one mailbox word per app thread. The
  *   loop reads the doorbell value, sweeps the mailboxes (Atomics.exchange to 0), then waits
  *   asynchronously for the doorbell to move from the value it read, so a request posted during the
@@ -33,14 +35,18 @@ import { DsmError, isDsmError } from '../errors.js';
 import {
   attachLayout,
   decodeRequest,
+  FAIL_TEXT_BYTES,
+  FAIL_TEXT_SLOTS,
   FAILURE_CODES,
   H_CLOSED,
   H_DOORBELL,
+  H_FAIL_TEXT_NEXT,
   M_OWNER,
   M_REQUEST,
   P_DRAIN,
   P_FAIL_CODE,
   P_FAIL_NODE,
+  P_FAIL_TEXT,
   P_GEN,
   P_IN_READ,
   P_IN_WRITE,
@@ -184,10 +190,10 @@ export class PageStore implements LocalPages {
     run.then(
       () => {
         this.inflight.delete(page);
-        // Contract: the handler installs or fails before resolving. If it did neither, fail the
-        // page rather than leave the waiters to their timeout.
+        // Contract: the handler installs or fails before resolving. If it did neither, that is a
+        // bug: fail the page rather than leave the waiters to their timeout.
         if (!this.closed && Atomics.load(this.ctl, base + P_GEN) === gen0) {
-          this.fail(page, { code: 'DSM_ERR_FAULT_TIMEOUT', message: 'fault handler resolved without installing or failing the page' });
+          this.fail(page, { code: 'DSM_ERR_INTERNAL', message: 'the fault handler resolved without installing or failing the page' });
         }
       },
       (e: unknown) => {
@@ -221,6 +227,7 @@ export class PageStore implements LocalPages {
     else if (next < cur) this.revokeSync(page, next);
     Atomics.store(ctl, base + P_FAIL_CODE, 0);
     Atomics.store(ctl, base + P_FAIL_NODE, 0);
+    Atomics.store(ctl, base + P_FAIL_TEXT, 0);
     if (data !== null) this.frames.set(data, page * this.pageSize);
     Atomics.store(ctl, base + P_STATE, next);
     Atomics.add(ctl, base + P_GEN, 1);
@@ -258,9 +265,31 @@ export class PageStore implements LocalPages {
     const base = this.layout.pageWord(page);
     Atomics.store(ctl, base + P_FAIL_NODE, node === undefined || !Number.isInteger(node) || node < 0 ? 0 : node + 1);
     Atomics.store(ctl, base + P_FAIL_CODE, code);
-    Atomics.add(ctl, base + P_GEN, 1);
+    const gen = Atomics.load(ctl, base + P_GEN) + 1;
+    Atomics.store(ctl, base + P_FAIL_TEXT, this.writeFailText(page, gen, String(failure.message ?? '')) + 1);
+    Atomics.store(ctl, base + P_GEN, gen);
     Atomics.notify(ctl, base + P_GEN);
     this.stats.failures++;
+  }
+
+  noteDead(node: number): void {
+    if (!Number.isInteger(node) || node < 0 || node > 0xffff) return;
+    Atomics.or(this.ctl, this.layout.deadWord(node), 1 << (node & 31));
+  }
+
+  /** Write `text` into the next failure-text slot for (page, gen); returns the slot. */
+  private writeFailText(page: number, gen: number, text: string): number {
+    const ctl = this.ctl;
+    const slot = (Atomics.add(ctl, H_FAIL_TEXT_NEXT, 1) >>> 0) % FAIL_TEXT_SLOTS;
+    const w = this.layout.failTextWord(slot);
+    const bytes = new TextEncoder().encode(text);
+    const n = Math.min(bytes.length, FAIL_TEXT_BYTES);
+    Atomics.store(ctl, w, 0); // invalid while being written
+    new Uint8Array(ctl.buffer, (w + 3) * 4, FAIL_TEXT_BYTES).set(bytes.subarray(0, n));
+    Atomics.store(ctl, w + 2, n);
+    Atomics.store(ctl, w + 1, gen);
+    Atomics.store(ctl, w, page + 1);
+    return slot;
   }
 
   // ---------------------------------------------------------------- extras (not in the contract)
@@ -370,12 +399,14 @@ export class PageStore implements LocalPages {
   }
 }
 
+/** What a fault handler's exception becomes: its own code if it is a page failure, else a bug (never a lost page). */
 function failureFrom(e: unknown): PageFailure {
   if (isDsmError(e) && (FAILURE_CODES as readonly string[]).includes(e.code)) {
     const f = { code: e.code as PageFailure['code'], message: e.message };
     return e.node === undefined ? f : { ...f, node: e.node };
   }
-  return { code: 'DSM_ERR_PAGE_LOST', message: `fault handler failed: ${e instanceof Error ? e.message : String(e)}` };
+  const code = isDsmError(e) ? ` (${e.code})` : '';
+  return { code: 'DSM_ERR_INTERNAL', message: `the fault handler failed${code}: ${e instanceof Error ? e.message : String(e)}` };
 }
 
 function invalid(msg: string): DsmError {

@@ -11,11 +11,13 @@
  * and keeps serving peers while this thread is blocked in a fault. Other application threads attach with
  * `attachThread(node.shared)` inside a worker_thread.
  */
+import { EventEmitter } from 'node:events';
 import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type FaultThread } from '../memory/index.js';
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, RuntimeRequest } from './runtime-handler.js';
+import type { DsmNodeStats, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
+import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
 export interface DsmShared {
@@ -42,14 +44,19 @@ export interface DsmNode extends DsmThread {
   readonly options: ResolvedDsmNodeOptions;
   /** Hand this to worker threads, which call attachThread(shared). */
   readonly shared: DsmShared;
-  /** Counters of the fault thread: protocol, page store, transport. */
+  /** Counters of the fault thread: protocol, membership, page store, transport. */
   stats(): Promise<DsmNodeStats>;
   /**
    * Resolves once every peer has been heard from (nodes may start in any order; a fault that needs
-   * a peer which is not up yet fails and declares it dead, so touch shared pages after this).
+   * a peer which is not up yet waits for it, up to the fault timeout, so this is a convenience).
    * Rejects with DSM_ERR_NODE_START naming the silent peers after `timeoutMs`. @default 30_000
    */
   waitForPeers(timeoutMs?: number): Promise<void>;
+  /**
+   * Membership events (peer up / suspected / dead, this node fenced, a majority up, a configuration
+   * mismatch). A new listener first receives the events that happened before it was added.
+   */
+  onMembership(listener: (e: MembershipEvent) => void): void;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
 }
@@ -76,14 +83,22 @@ const HANDLER_MODULE = new URL('./runtime-handler.js', import.meta.url);
 
 export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const o = resolveDsmNodeOptions(options);
-  const buffers = createDsmBuffers({ pageSize: o.pageSize, pageCount: o.pageCount, maxThreads: o.maxThreads });
+  const buffers = createDsmBuffers({ pageSize: o.pageSize, pageCount: o.pageCount, maxThreads: o.maxThreads, nodeId: o.id });
   const range = allocatableRange(o.nodes, o.pageCount, o.id);
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
+  const events = new EventEmitter<{ membership: [MembershipEvent] }>();
+  const past: MembershipEvent[] = [];
+  const onEvent = (e: unknown): void => {
+    const ev = e as RuntimeEvent;
+    if (ev?.type !== 'membership') return;
+    if (past.length < 1_000) past.push(ev.event);
+    events.emit('membership', ev.event);
+  };
   let faultThread: FaultThread;
   try {
-    faultThread = await startFaultThread(buffers, { handlerModule: HANDLER_MODULE, handlerOptions: o });
+    faultThread = await startFaultThread(buffers, { handlerModule: HANDLER_MODULE, handlerOptions: o, onEvent });
   } catch (e) {
     const msg = (e as Error).message ?? String(e);
     throw new DsmError('DSM_ERR_NODE_START', `node ${o.id} could not start on ${o.host}:${o.port}: ${msg.split('\n')[0]}`, { cause: e });
@@ -96,17 +111,21 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
     async waitForPeers(timeoutMs = 30_000) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {
-        // A peer has been heard from once the transport delivered a message of its (a heartbeat
-        // at the latest, every heartbeatIntervalMs).
-        const { transport } = await stats();
-        const heard = new Set(transport.peers.filter((p) => p.messagesDelivered > 0).map((p) => p.peer));
-        const silent = o.peers.filter((p) => !heard.has(p.address));
+        // A peer is up once any message of its arrived (a heartbeat at the latest, every
+        // heartbeatIntervalMs): the membership's own evidence.
+        const { peers } = await stats();
+        const notUp = new Set(peers.filter((p) => p.status === 'not-up').map((p) => p.node));
+        const silent = o.peers.filter((p) => notUp.has(p.id));
         if (silent.length === 0) return;
         if (performance.now() >= deadline) {
           throw new DsmError('DSM_ERR_NODE_START', `node ${o.id}: no word from ${silent.map((p) => `node ${p.id} (${p.address})`).join(', ')} within ${timeoutMs} ms; is it running, with the same node set?`);
         }
         await new Promise((r) => setTimeout(r, PEER_POLL_MS));
       }
+    },
+    onMembership(listener) {
+      for (const e of past) listener(e);
+      events.on('membership', listener);
     },
     async close() {
       if (closed) return;

@@ -6,7 +6,7 @@
 import type { EndpointOptions } from '../../transport/index.js';
 import { parsePeer } from '../../transport/index.js';
 import { DsmError } from '../errors.js';
-import type { IvyOptions } from '../protocol/index.js';
+import { resolveIvyOptions, type IvyOptions } from '../protocol/index.js';
 
 export interface DsmPeer {
   /** Node id (uint16), unique in the cluster. */
@@ -87,7 +87,7 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
     throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
   if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
-  const protocolTimeout = o.ivy?.faultTimeoutMs ?? 10_000;
+  const protocolTimeout = resolveIvyOptions(o.ivy).faultTimeoutMs;
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,

@@ -1,31 +1,43 @@
 /**
- * The network side of a DSM node, loaded by the runtime worker thread (dsm/memory/runtime.ts) as
- * its handler module. It binds the node's UDP endpoint, serves the Ivy interface over RPC, keeps
+ * The network side of a DSM node, loaded by the node's fault thread (dsm/memory/fault-thread.ts)
+ * as its handler module. It binds the node's UDP endpoint, serves the Ivy interface over RPC, keeps
  * one RPC client per peer, and resolves the page store's faults with IvyNode. The worker posts
  * 'ready' only after createFaultHandler() resolves, i.e. after the socket is bound and the server
  * is serving, so the application thread may block in a fault at once.
+ *
+ * Every message the transport delivers from a configured peer is evidence of life for the
+ * membership (IvyNode.heard), page traffic as much as heartbeats; an incoming call's node is the
+ * one its transport address belongs to. Membership events go to the application thread
+ * (FaultThreadContext.emit), where DsmNode re-emits them.
  */
 import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
 import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
-import type { RuntimeHandler, RuntimeHandlerContext } from '../memory/index.js';
-import { IvyClient, IvyDescriptor, IvyNode } from '../protocol/index.js';
+import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
+import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
 import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
 import { startTraceWriter, traceNode, type TraceNode } from '../../trace/index.js';
 import type { Access } from '../contract.js';
 
-/** What the application thread can ask the runtime thread (RuntimeHandle.call). */
+/** What the application thread can ask the fault thread (FaultThread.call). */
 export type RuntimeRequest = { type: 'stats' };
+
+/** An event of the fault thread, posted to the application thread. */
+export type RuntimeEvent = { readonly type: 'membership'; readonly event: MembershipEvent };
 
 export interface DsmNodeStats {
   readonly id: number;
   readonly address: string;
   readonly deadNodes: number[];
+  /** Set once this node was declared dead by a majority (fenced). */
+  readonly evicted: { readonly by: number; readonly reason: string } | null;
+  /** Each peer's status as this node sees it. */
+  readonly peers: ReturnType<IvyNode['peers']>;
   readonly ivy: IvyNode['stats'];
-  readonly store: RuntimeHandlerContext['pages']['stats'];
+  readonly store: FaultThreadContext['pages']['stats'];
   readonly transport: ReturnType<UdpEndpoint['stats']>;
 }
 
-export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<RuntimeHandler> {
+export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
   // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
   const nodeId = String(o.id);
@@ -38,6 +50,7 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
   tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
+  const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
   const rpcClients: RpcClient[] = [];
   const stubs = new Map<number, IvyClient>();
   const peer = (n: number): IvyClient => {
@@ -52,19 +65,25 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
   };
   const ivy = new IvyNode({
     id: o.id, nodes: o.nodes, local: ctx.pages, peer,
+    callerOf: (c) => idOf.get(c.peer),
     initialOwner: initialOwner(o.nodes, o.pageCount),
+    onEvent: (event) => ctx.emit({ type: 'membership', event } satisfies RuntimeEvent),
     options: o.ivy,
   });
+  ep.on('message', (m) => {
+    const id = idOf.get(m.peer);
+    if (id !== undefined) ivy.heard(id);
+  });
   server.serve(IvyDescriptor, ivy.handlers);
-  // Peers are declared dead by IvyNode's failure detector: heartbeats, and calls that fail
-  // RPC_ERR_UNREACHABLE when the transport gives up. (Not by every transport give-up: a peer that
-  // was never up yet, e.g. started later by hand, is not a peer that died.)
   return {
     fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
     onMessage(msg: unknown): DsmNodeStats {
       const m = msg as RuntimeRequest;
       if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
-      return { id: o.id, address: ep.address, deadNodes: ivy.deadNodes, ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats() };
+      return {
+        id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
+        ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(),
+      };
     },
     async close(): Promise<void> {
       ivy.close();
@@ -77,7 +96,7 @@ export async function createFaultHandler(ctx: RuntimeHandlerContext): Promise<Ru
 }
 
 /** A fault as the trace shows it: a fault-begin, the protocol's messages, a fault-end with its latency. */
-async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: RuntimeHandlerContext, page: number, access: Access): Promise<void> {
+async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: FaultThreadContext, page: number, access: Access): Promise<void> {
   const t0 = performance.now();
   const begin = tn.dsm.emit({ type: 'fault-begin', page, access, label: `${access} fault p${page}` });
   let code: string | undefined;

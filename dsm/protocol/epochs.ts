@@ -1,89 +1,40 @@
 /**
- * Per-page grant epochs on one node. Every grant a manager gives for a page carries that
- * manager's transaction number for the page (its epoch). A node records the epoch of the last
- * grant it installed, so a request that refers to a grant whose reply is still in flight to this
- * node (a forwarded serve to a new owner, an invalidation of a read copy not installed yet) can
- * wait for it, instead of holding a lock across the call to the manager (which deadlocks when an
- * owner faults on its own page while the manager forwards to it).
+ * Per-page epochs on one node. Every grant a manager gives for a page carries the manager's
+ * transaction number for the page (its epoch, which is also the transfer id). Epochs of a page
+ * only grow, so two numbers per page say what is out of date:
+ *
+ * - installed(page): the epoch of the last grant this node installed;
+ * - seen(page): the highest epoch this node has acted on for the page (installed, served,
+ *   invalidated, refused as never installed, aborted). A grant whose epoch is not above seen
+ *   arrived after something that superseded it (its reply was late, or the node already told
+ *   the manager it never got it): it is discarded and the fault asks again. This is what makes
+ *   every state-moving call safe to repeat and safe to receive out of order.
  */
-import type { Timers } from '../../rpc/runtime/index.js';
-
-interface Waiter {
-  readonly epoch: number;
-  readonly resolve: (installed: boolean) => void;
-  handle: unknown;
-}
-
-export class InstallEpochs {
+export class PageEpochs {
   readonly #installed = new Map<number, number>();
-  readonly #invalidated = new Map<number, number>();
-  readonly #waiters = new Map<number, Waiter[]>();
-  readonly #timers: Timers;
+  readonly #seen = new Map<number, number>();
 
-  constructor(timers: Timers) {
-    this.#timers = timers;
-  }
-
-  /** Epoch of the last grant installed for `page` (0: none, or the initial owner's page). */
   installed(page: number): number {
     return this.#installed.get(page) ?? 0;
   }
 
-  /** Records an installed grant and wakes the waiters it satisfies. */
+  seen(page: number): number {
+    return this.#seen.get(page) ?? 0;
+  }
+
+  /** Records that epoch `epoch` of `page` was acted on (or refused): older grants are stale from now on. */
+  see(page: number, epoch: number): void {
+    if (epoch > this.seen(page)) this.#seen.set(page, epoch);
+  }
+
+  /** True when a grant of `epoch` arrives after something that superseded it. */
+  isStale(page: number, epoch: number): boolean {
+    return epoch <= this.seen(page);
+  }
+
+  /** Grant `epoch` of `page` was installed. */
   setInstalled(page: number, epoch: number): void {
-    if (epoch <= this.installed(page)) return;
-    this.#installed.set(page, epoch);
-    const ws = this.#waiters.get(page);
-    if (ws === undefined) return;
-    const keep: Waiter[] = [];
-    for (const w of ws) {
-      if (w.epoch <= epoch) {
-        this.#timers.clearTimeout(w.handle);
-        w.resolve(true);
-      } else keep.push(w);
-    }
-    if (keep.length === 0) this.#waiters.delete(page);
-    else this.#waiters.set(page, keep);
-  }
-
-  /** Resolves true once a grant of at least `epoch` is installed, false after `timeoutMs`. */
-  waitInstalled(page: number, epoch: number, timeoutMs: number): Promise<boolean> {
-    if (this.installed(page) >= epoch) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const w: Waiter = { epoch, resolve, handle: undefined };
-      w.handle = this.#timers.setTimeout(() => {
-        const ws = this.#waiters.get(page);
-        if (ws !== undefined) {
-          const i = ws.indexOf(w);
-          if (i >= 0) ws.splice(i, 1);
-          if (ws.length === 0) this.#waiters.delete(page);
-        }
-        resolve(false);
-      }, timeoutMs);
-      const ws = this.#waiters.get(page);
-      if (ws === undefined) this.#waiters.set(page, [w]);
-      else ws.push(w);
-    });
-  }
-
-  /** Notes that the read copy granted at `copyEpoch` was invalidated (possibly before it arrived). */
-  noteInvalidated(page: number, copyEpoch: number): void {
-    if (copyEpoch > (this.#invalidated.get(page) ?? 0)) this.#invalidated.set(page, copyEpoch);
-  }
-
-  /** True when a read grant of `epoch` arrives after its own invalidation: it must not be installed. */
-  isStaleRead(page: number, epoch: number): boolean {
-    return (this.#invalidated.get(page) ?? 0) >= epoch;
-  }
-
-  /** Fails every waiter (on close). */
-  cancelAll(): void {
-    for (const ws of this.#waiters.values()) {
-      for (const w of ws) {
-        this.#timers.clearTimeout(w.handle);
-        w.resolve(false);
-      }
-    }
-    this.#waiters.clear();
+    if (epoch > this.installed(page)) this.#installed.set(page, epoch);
+    this.see(page, epoch);
   }
 }

@@ -1,12 +1,17 @@
 /**
- * Options of the coherence protocol, their defaults (one place) and validation.
+ * Options of the coherence protocol and its membership, their defaults (one place) and validation.
  *
- * Bounds, so that nothing hangs (see ivy-node.ts, "Bounds"):
- *   a serve (manager -> owner) takes at most installWaitMs + callTimeoutMs + local downgrade;
- *   the manager gives it serveTimeoutMs = installWaitMs + 2 * callTimeoutMs;
- *   a request waits at most queueWaitMs in the manager's per-page queue before it is answered Busy;
- *   so an acquire normally answers within queueWaitMs + serveTimeoutMs + a message round trip,
- *   and faultTimeoutMs must be larger than that.
+ * Bounds, so that nothing hangs and no legitimate run is cut short (ivy-node.ts, "Bounds"):
+ * - a copy holder that does not answer an invalidation within callTimeoutMs is suspected; the
+ *   owner keeps asking until it answers or a majority declares it dead, which takes at most about
+ *   deadAfterMs + heartbeatIntervalMs + callTimeoutMs (silence noticed, then one proposal round);
+ * - so the longest legitimate serve (manager -> owner) is
+ *     serveTimeoutMs = deadAfterMs + heartbeatIntervalMs + 2 * callTimeoutMs,
+ *   and the manager gives the owner that long (derived, not an option);
+ * - a request waits at most queueWaitMs in a manager's per-page queue before it is answered Busy;
+ * - a fault ends (installed, or failed with a typed error) within faultTimeoutMs, which by default
+ *   is max(10 s, queueWaitMs + serveTimeoutMs + 2 * callTimeoutMs) and, when given, must exceed
+ *   queueWaitMs + serveTimeoutMs.
  */
 import { DsmError } from '../errors.js';
 import { realTimers, type Timers } from '../../rpc/runtime/index.js';
@@ -14,25 +19,28 @@ import { realTimers, type Timers } from '../../rpc/runtime/index.js';
 export interface IvyOptions {
   /** Clock and timers (tests pass a logical clock). @default real timers */
   readonly timers?: Timers;
-  /** A fault that has not resolved after this long fails with DSM_ERR_FAULT_TIMEOUT. @default 10_000 */
+  /**
+   * A fault that has not resolved after this long fails (DSM_ERR_FAULT_TIMEOUT, or DSM_ERR_NO_QUORUM
+   * when it waited for a suspect nobody could declare dead).
+   * @default max(10_000, queueWaitMs + serveTimeoutMs + 2 * callTimeoutMs)
+   */
   readonly faultTimeoutMs?: number;
   /**
-   * Deadline of invalidate calls; a copy holder that does not answer an invalidation in time is
-   * declared dead (fail-stop assumption). @default 1_000
+   * Deadline of one invalidate, abort or proposal call. A peer that misses it is suspected (not
+   * declared dead: only a majority decides that). @default 1_000
    */
   readonly callTimeoutMs?: number;
-  /**
-   * How long an owner or copy holder waits for a grant still in flight to it; must be less than
-   * callTimeoutMs, so a holder answers an invalidation before the owner gives up on it. @default 500
-   */
-  readonly installWaitMs?: number;
   /** A request that waited longer than this in a manager's page queue is answered Busy (and retried). @default 3_000 */
   readonly queueWaitMs?: number;
-  /** Send heartbeat pings. @default true */
+  /** Send heartbeat pings (they also carry the confirmations of ownership transfers). @default true */
   readonly heartbeat?: boolean;
-  /** Interval between heartbeat rounds. @default 500 */
+  /** Interval between heartbeat rounds. @default min(500, deadAfterMs / 4) */
   readonly heartbeatIntervalMs?: number;
-  /** A peer not heard from (no successful ping) for this long is declared dead. @default 2_000 */
+  /**
+   * A peer not heard from (no message of any kind) for this long is suspected, and this node asks
+   * the others to declare it dead; a voter agrees only if it has not heard from it for this long
+   * either, and a majority must agree. @default 2_000
+   */
   readonly deadAfterMs?: number;
   /** Upper bounds (ms) of the fault latency histogram buckets; a last bucket catches the rest. */
   readonly latencyBucketsMs?: readonly number[];
@@ -42,8 +50,8 @@ export interface ResolvedIvyOptions {
   readonly timers: Timers;
   readonly faultTimeoutMs: number;
   readonly callTimeoutMs: number;
-  readonly installWaitMs: number;
   readonly queueWaitMs: number;
+  /** Derived: the longest legitimate serve (see the top of this file). */
   readonly serveTimeoutMs: number;
   readonly heartbeat: boolean;
   readonly heartbeatIntervalMs: number;
@@ -54,7 +62,6 @@ export interface ResolvedIvyOptions {
 export const IVY_DEFAULTS = {
   faultTimeoutMs: 10_000,
   callTimeoutMs: 1_000,
-  installWaitMs: 500,
   queueWaitMs: 3_000,
   heartbeat: true,
   heartbeatIntervalMs: 500,
@@ -63,7 +70,7 @@ export const IVY_DEFAULTS = {
 } as const;
 
 function positive(name: string, v: number): number {
-  if (!Number.isFinite(v) || v <= 0) {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
     throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `${name} must be a positive finite number of milliseconds, got ${String(v)}`);
   }
   return v;
@@ -71,23 +78,24 @@ function positive(name: string, v: number): number {
 
 export function resolveIvyOptions(o: IvyOptions = {}): ResolvedIvyOptions {
   const callTimeoutMs = positive('callTimeoutMs', o.callTimeoutMs ?? IVY_DEFAULTS.callTimeoutMs);
-  const installWaitMs = positive('installWaitMs', o.installWaitMs ?? IVY_DEFAULTS.installWaitMs);
   const queueWaitMs = positive('queueWaitMs', o.queueWaitMs ?? IVY_DEFAULTS.queueWaitMs);
-  const faultTimeoutMs = positive('faultTimeoutMs', o.faultTimeoutMs ?? IVY_DEFAULTS.faultTimeoutMs);
-  const heartbeatIntervalMs = positive('heartbeatIntervalMs', o.heartbeatIntervalMs ?? IVY_DEFAULTS.heartbeatIntervalMs);
   const deadAfterMs = positive('deadAfterMs', o.deadAfterMs ?? IVY_DEFAULTS.deadAfterMs);
-  if (installWaitMs >= callTimeoutMs) {
-    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `installWaitMs (${installWaitMs}) must be less than callTimeoutMs (${callTimeoutMs})`);
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', o.heartbeatIntervalMs ?? Math.min(IVY_DEFAULTS.heartbeatIntervalMs, deadAfterMs / 4));
+  if (deadAfterMs < 2 * heartbeatIntervalMs) {
+    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `deadAfterMs (${deadAfterMs}) must be at least 2 * heartbeatIntervalMs (${2 * heartbeatIntervalMs}), so a missed heartbeat is not a death`);
   }
-  const serveTimeoutMs = installWaitMs + 2 * callTimeoutMs;
-  if (faultTimeoutMs <= queueWaitMs + serveTimeoutMs) {
-    throw new DsmError(
-      'DSM_ERR_INVALID_ARGUMENT',
-      `faultTimeoutMs (${faultTimeoutMs}) must exceed queueWaitMs + installWaitMs + 2 * callTimeoutMs (${queueWaitMs + serveTimeoutMs})`,
-    );
-  }
-  if (deadAfterMs < heartbeatIntervalMs) {
-    throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `deadAfterMs (${deadAfterMs}) must be at least heartbeatIntervalMs (${heartbeatIntervalMs})`);
+  const serveTimeoutMs = deadAfterMs + heartbeatIntervalMs + 2 * callTimeoutMs;
+  let faultTimeoutMs: number;
+  if (o.faultTimeoutMs === undefined) {
+    faultTimeoutMs = Math.max(IVY_DEFAULTS.faultTimeoutMs, queueWaitMs + serveTimeoutMs + 2 * callTimeoutMs);
+  } else {
+    faultTimeoutMs = positive('faultTimeoutMs', o.faultTimeoutMs);
+    if (faultTimeoutMs <= queueWaitMs + serveTimeoutMs) {
+      throw new DsmError(
+        'DSM_ERR_INVALID_ARGUMENT',
+        `faultTimeoutMs (${faultTimeoutMs}) must exceed queueWaitMs + deadAfterMs + heartbeatIntervalMs + 2 * callTimeoutMs (${queueWaitMs + serveTimeoutMs})`,
+      );
+    }
   }
   const buckets = o.latencyBucketsMs ?? IVY_DEFAULTS.latencyBucketsMs;
   for (let i = 0; i < buckets.length; i++) {
@@ -99,7 +107,6 @@ export function resolveIvyOptions(o: IvyOptions = {}): ResolvedIvyOptions {
     timers: o.timers ?? realTimers,
     faultTimeoutMs,
     callTimeoutMs,
-    installWaitMs,
     queueWaitMs,
     serveTimeoutMs,
     heartbeat: o.heartbeat ?? IVY_DEFAULTS.heartbeat,

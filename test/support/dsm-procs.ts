@@ -36,6 +36,12 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** Bound on each node's ready line. @default 15_000 */
   readonly readyTimeoutMs?: number;
+  /**
+   * Wait until every node has heard from every other one (its "peer N up" events), so a test that
+   * kills a node right away kills one the others know is up (a node nobody ever heard from is
+   * "not up yet", never declared dead). @default true
+   */
+  readonly allUp?: boolean;
 }
 
 function nodeArgs(o: StartOptions): string[] {
@@ -62,6 +68,10 @@ export async function startNodes(n: number, o: StartOptions = {}): Promise<DsmPr
   const ids = o.ids ?? Array.from({ length: n }, (_, i) => i + 1);
   if (ids.length !== n) throw new Error(`startNodes(${n}): ${ids.length} ids given`);
   const c = await startCluster({ ids, args: nodeArgs(o), readyTimeoutMs: o.readyTimeoutMs, echoStderr: false });
+  if (o.allUp ?? true) {
+    await Promise.all(c.nodes.flatMap((n) => ids.filter((j) => j !== n.id).map((j) =>
+      n.waitForEvent((e) => e.event === 'membership' && e.kind === 'up' && e.node === j, o.readyTimeoutMs ?? 15_000))));
+  }
   return c.nodes.map(bounded);
 }
 

@@ -32,8 +32,12 @@ export const APP_FAULTS = 1;
 export type FakeOp =
   /** Contents the next fault on `page` installs (the "remote copy"). */
   | { op: 'set'; page: number; bytes: Uint8Array }
-  /** Make faults on `page` fail; with now, also fail the page immediately. */
-  | { op: 'fail'; page: number; code: PageFailure['code']; node?: number; now?: boolean }
+  /** Make faults on `page` fail (with `message`, if given); with now, also fail the page immediately. */
+  | { op: 'fail'; page: number; code: PageFailure['code']; node?: number; now?: boolean; message?: string }
+  /** Make the handler throw `message` (a bug) on faults of `page`. */
+  | { op: 'throw'; page: number; message: string }
+  /** Tell the app threads that `node` was declared dead (PageStore.noteDead). */
+  | { op: 'dead'; node: number }
   /** Never answer faults on `page` (to test the app-side fault timeout). */
   | { op: 'stall'; page: number }
   /** Forget set/fail/stall for `page`. */
@@ -55,6 +59,7 @@ export class FakePageSource implements FaultThreadHandler {
   private readonly remote = new Map<number, Uint8Array>();
   private readonly failures = new Map<number, PageFailure>();
   private readonly stalled = new Set<number>();
+  private readonly throwing = new Map<number, string>();
   private readonly churning = new Map<number, { stop: boolean; rounds: number; done: Promise<void> }>();
   private readonly perPage = new PerKeySerializer<number>();
   private readonly delayMs: number;
@@ -71,6 +76,8 @@ export class FakePageSource implements FaultThreadHandler {
   async fault(page: number, access: Access): Promise<void> {
     this.faults[access]++;
     if (this.stalled.has(page)) return new Promise<void>(() => undefined);
+    const bug = this.throwing.get(page);
+    if (bug !== undefined) throw new Error(bug);
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
     await this.serialised(page, async () => {
       const have = this.pages.rights(page);
@@ -93,7 +100,7 @@ export class FakePageSource implements FaultThreadHandler {
         this.remote.set(m.page, new Uint8Array(m.bytes));
         return undefined;
       case 'fail': {
-        const f: PageFailure = { code: m.code, message: `fake failure ${m.code}`, ...(m.node === undefined ? {} : { node: m.node }) };
+        const f: PageFailure = { code: m.code, message: m.message ?? `fake failure ${m.code}`, ...(m.node === undefined ? {} : { node: m.node }) };
         this.failures.set(m.page, f);
         if (m.now) pages.fail(m.page, f);
         return undefined;
@@ -101,8 +108,15 @@ export class FakePageSource implements FaultThreadHandler {
       case 'stall':
         this.stalled.add(m.page);
         return undefined;
+      case 'throw':
+        this.throwing.set(m.page, m.message);
+        return undefined;
+      case 'dead':
+        pages.noteDead(m.node);
+        return undefined;
       case 'clear':
         this.stalled.delete(m.page);
+        this.throwing.delete(m.page);
         this.failures.delete(m.page);
         this.remote.delete(m.page);
         return undefined;

@@ -1,0 +1,4 @@
+/** Seeded simulation of the DSM's failure model, part 2 of 3 (test/support/sim-suite.ts explains). */
+import { simSuite } from './support/sim-suite.js';
+
+simSuite(101, 100);
