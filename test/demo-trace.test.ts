@@ -59,5 +59,14 @@ describe('demos with --trace and DEBUG', () => {
     expect(r.code).toBe(0);
     for (const f of ['dsm-false-sharing.html', 'dsm-write-invalidate.html', 'index.html']) expect(existsSync(join(out, f))).toBe(true);
     expect(r.stdout).toMatch(/→ [234] rpc-sent: invalidate p\d+/);
+    for (const f of ['figure-47.3.html', 'figure-47.4.html', 'figure-47.5.html']) expect(existsSync(join(out, f))).toBe(true);
+    // The DSM's own events, role by role: the requester's request, the manager's forward, grant and
+    // owner change, the owner's invalidations of the three copies and their acknowledgements.
+    const m = mergeTrace(readTraceDir(join(out, 'trace-dsm')));
+    const count = (type: string) => m.events.filter((e) => e.ev.type === type).length;
+    for (const t of ['request', 'forward', 'grant', 'owner-change', 'invalidated', 'peer-up', 'majority-up']) expect(count(t), t).toBeGreaterThan(0);
+    expect(count('invalidate-sent')).toBeGreaterThanOrEqual(3);
+    expect(count('invalidate-acked')).toBe(count('invalidate-sent'));
+    expect(causalViolations(m)).toEqual([]);
   });
 });

@@ -50,6 +50,11 @@ describe('causal order of a merged multi-process trace', () => {
     // Only messages from the killed node may have lost their send (its last events died with it).
     const unmatched = m.events.filter((e) => typeof e.ev.cause === 'string' && e.cause === undefined);
     expect(unmatched.every((e) => e.peer === '3')).toBe(true);
+    // The kill shows: the survivors suspected node 3 and declared it dead.
+    for (const node of ['1', '2']) {
+      expect(m.events.some((e) => e.node === node && e.ev.type === 'peer-suspected' && e.peer === '3'), `node ${node} suspected node 3`).toBe(true);
+      expect(m.events.some((e) => e.node === node && e.ev.type === 'peer-dead' && e.peer === '3'), `node ${node} declared node 3 dead`).toBe(true);
+    }
     // The pause shows: a message to node 2 sent during the pause was received only after it.
     const paused = pairs.filter((e) => e.node === '2' && e.cause!.node === '1' && e.ev.t - e.cause!.ev.t > 200);
     expect(paused.length).toBeGreaterThan(0);

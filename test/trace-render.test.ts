@@ -168,7 +168,7 @@ describe('terminal timeline and pagewire trace', () => {
   it('npx pagewire trace runs the same from the real binary', async () => {
     const r = await runNode('demos/cli.js', ['trace', FIXTURE, '--layer', 'dsm']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/fault-end: write fault p684 access=write ok=true ms=0\.6/);
+    expect(r.stdout).toMatch(/fault-end: write fault p684 ok=true ms=0\.6/);
     const bad = await runNode('demos/cli.js', ['trace', FIXTURE, '--node']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/pagewire trace: .*--node/);

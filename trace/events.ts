@@ -154,7 +154,21 @@ export type DsmEvent =
   /** The page store asked the protocol for a page: an application thread is blocked on it. */
   | (CommonFields & { readonly type: 'fault-begin'; readonly page: number; readonly access: 'read' | 'write' })
   /** The fault ended (`of` names its fault-begin): the page was installed (ok) or failed (code), after `ms`. */
-  | (CommonFields & { readonly type: 'fault-end'; readonly page: number; readonly access: 'read' | 'write'; readonly of: string; readonly ok: boolean; readonly ms: number; readonly code?: string });
+  | (CommonFields & { readonly type: 'fault-end'; readonly page: number; readonly access: 'read' | 'write'; readonly of: string; readonly ok: boolean; readonly ms: number; readonly code?: string })
+  /** Requester: asks the page's manager (peer) for it. */
+  | (CommonFields & { readonly type: 'request'; readonly page: number; readonly access: 'read' | 'write'; readonly peer: string })
+  /** Manager: forwards a request to the page's owner (peer). */
+  | (CommonFields & { readonly type: 'forward'; readonly page: number; readonly access: 'read' | 'write'; readonly requester: string; readonly peer: string })
+  /** Manager: grants the page to the requester (peer), transfer `epoch`. */
+  | (CommonFields & { readonly type: 'grant'; readonly page: number; readonly access: 'read' | 'write'; readonly peer: string; readonly epoch: number })
+  /** Manager: the page's owner on record changed (a write's grant, or an aborted transfer undone). */
+  | (CommonFields & { readonly type: 'owner-change'; readonly page: number; readonly from: string; readonly to: string; readonly epoch: number })
+  /** Owner: asks a copy holder (peer) to drop its read copy; then that it did. */
+  | (CommonFields & { readonly type: 'invalidate-sent' | 'invalidate-acked'; readonly page: number; readonly peer: string })
+  /** Copy holder: its read copy was dropped. */
+  | (CommonFields & { readonly type: 'invalidated'; readonly page: number })
+  /** Membership (dsm/protocol/membership.ts): a peer up, suspected, decided dead; this node fenced (peer: by whom); a majority up; another configuration. */
+  | (CommonFields & { readonly type: 'peer-up' | 'peer-suspected' | 'peer-dead' | 'peer-fenced' | 'majority-up' | 'config-mismatch'; readonly peer: string; readonly reason: string });
 
 /** Any event as a subscriber receives it. */
 export type TraceEvent = Envelope & CommonFields & Record<string, unknown>;

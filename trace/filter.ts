@@ -88,7 +88,7 @@ export function describeRaw(e: TraceEvent, peer: string | undefined = typeof e.p
     if (typeof e.label === 'string' && SAID_BY_LABEL.has(k)) continue;
     const sc = k === 'call' ? shortCall(v) : undefined;
     const text = sc !== undefined ? `call ${sc}` : `${k}=${value(v)}`;
-    if (typeof e.label === 'string' && e.label.includes(text)) continue;
+    if (typeof e.label === 'string' && (e.label.includes(text) || (typeof v === 'string' && v.length > 3 && e.label.includes(v)))) continue;
     parts.push(text);
   }
   return parts.join(' ');

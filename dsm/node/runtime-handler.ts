@@ -67,7 +67,13 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     id: o.id, nodes: o.nodes, local: ctx.pages, peer,
     callerOf: (c) => idOf.get(c.peer),
     initialOwner: initialOwner(o.nodes, o.pageCount),
-    onEvent: (event) => ctx.emit({ type: 'membership', event } satisfies RuntimeEvent),
+    onEvent: (event) => {
+      if (tn.dsm.on) {
+        const type = event.kind === 'majority-up' ? 'majority-up' : event.kind === 'mismatch' ? 'config-mismatch' : (`peer-${event.kind}` as const);
+        tn.dsm.emit({ type, peer: String(event.node), reason: event.reason, label: `${event.kind === 'fenced' ? `fenced by node ${event.node}` : `node ${event.node} ${event.kind}`}: ${event.reason}` });
+      }
+      ctx.emit({ type: 'membership', event } satisfies RuntimeEvent);
+    },
     options: o.ivy,
   });
   ep.on('message', (m) => {
