@@ -19,6 +19,7 @@ import { parseBenchArgs, percentile, round } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
 import { canPin, pinnedNode, pinSelf } from './affinity.js';
+import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/rpc-bench.js [--quick] [--json]   (or: npm run bench:rpc -- [flags])
 
@@ -35,10 +36,12 @@ Each system is warmed up before it is measured.
 
   --quick   small counts, for a smoke test (numbers are not meaningful)
   --json    print one JSON object as the last line
+  --trace DIR  trace everything (this process and the servers write DIR/node-*.jsonl): what tracing costs
   --help    this text
 `;
 
-const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag' }, USAGE);
+const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag', trace: 'value' }, USAGE);
+const TRACE = startBenchTrace(args['trace']);
 const QUICK = args['quick'] === true;
 const JSON_OUT = args['json'] === true;
 
@@ -60,7 +63,8 @@ function log(line: string): void {
 const KEY = generateClusterKey();
 
 async function startServer(system: 'rpc' | 'rpc-keyed' | 'raw' | 'grpc', cpu?: number): Promise<{ address: string; port: number; stop: () => Promise<void> }> {
-  const [cmd, argv] = cpu === undefined ? [process.execPath, [SERVER_JS, system]] : pinnedNode(cpu, [SERVER_JS, system]);
+  const args = [SERVER_JS, system, ...(system === 'rpc' || system === 'rpc-keyed' ? TRACE.childArgs : [])];
+  const [cmd, argv] = cpu === undefined ? [process.execPath, args] : pinnedNode(cpu, args);
   const child = spawn(cmd, argv, {
     stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(KEY).toString('hex') },
   });
@@ -353,10 +357,12 @@ async function main(): Promise<void> {
     const r = pinned.keyedP50 / pinned.p50;
     log(`    pinned to two cores (as two hosts):  ${round(r, 2)}x  ${met(r <= 1.25)}   (p50 ${round(pinned.p50).toFixed(1)} µs unkeyed, ${round(pinned.keyedP50).toFixed(1)} µs keyed)`);
   }
+  log('');
+  log(TRACE.describe);
 
   if (JSON_OUT) {
     const out = {
-      quick: QUICK,
+      quick: QUICK, trace: args['trace'] !== undefined,
       p50_us: round(rpc.p50, 1), p99_us: round(rpc.p99, 1),
       raw_p50_us: round(raw.p50, 1), raw_p99_us: round(raw.p99, 1),
       grpc_p50_us: round(g.p50, 1), grpc_p99_us: round(g.p99, 1),
@@ -381,5 +387,6 @@ try {
   process.stderr.write(`rpc-bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
+  TRACE.close();
   for (const c of children) c.kill('SIGKILL');
 }

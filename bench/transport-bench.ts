@@ -19,12 +19,14 @@ import { createEndpoint, generateClusterKey, type UdpEndpoint } from '../transpo
 import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
+import { startBenchTrace } from './trace.js';
 import { UdpProxy } from '../test/support/udp-proxy.js';
 import { canPin, pinnedNode, pinSelf } from './affinity.js';
 
-const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick]
-  --json   print a human table, then one JSON object as the last line
-  --quick  smaller counts (a smoke run, numbers are noisier)
+const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick] [-- --trace DIR]
+  --json       print a human table, then one JSON object as the last line
+  --quick      smaller counts (a smoke run, numbers are noisier)
+  --trace DIR  trace everything (both processes write DIR/node-*.jsonl): what tracing costs
 `;
 
 const MSG = 32;
@@ -235,14 +237,15 @@ async function separateCores(key: Uint8Array, n: number, warm: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag' }, USAGE);
+  const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag', trace: 'value' }, USAGE);
+  const trace = startBenchTrace(args.trace); // the server child traces too (its writer flushes at exit)
   if (args.serve) return serve();
   const quick = args.quick === true;
   const n = quick ? 2000 : 20_000;
   const warm = quick ? 500 : 3000;
 
   const key = generateClusterKey();
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', ...trace.childArgs], {
     stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(key).toString('hex') },
   });
   try {
@@ -297,6 +300,7 @@ async function main(): Promise<void> {
       datagrams_sent_throughput: ep.stats().datagramsSent - sentBefore,
       recovery_ms: round(recoveryMs, 1),
       samples: tr.length,
+      trace: args.trace !== undefined,
       ...checksums(quick),
     };
     await ep.close();
@@ -320,8 +324,10 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`pagewire transport benchmark, ${result.samples} round trips each, server in a child process\n`);
     for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(34)} ${v}\n`);
+    process.stdout.write(`  ${trace.describe}\n`);
     if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
+    trace.close();
     child.stdin!.end();
     child.kill();
   }

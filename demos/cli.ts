@@ -5,6 +5,7 @@
  *   pagewire keygen --out cluster.key           (or: pagewire keygen > cluster.key)
  *   pagewire node --id 2 --listen 127.0.0.1:7002 --peers 1@127.0.0.1:7001,3@127.0.0.1:7003 --key-file cluster.key
  *   pagewire node --id 2 --config cluster.json --key-file cluster.key
+ *   pagewire trace DIR [--html out.html | --shiviz]    (trace/cli.ts)
  *
  * Runs one DSM node until SIGINT/SIGTERM, printing its peers' membership events (up, suspected,
  * dead, this node fenced, a majority up: demos/membership-events.ts). With --control it also reads
@@ -17,10 +18,12 @@ import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions,
 import { formatClusterKey, generateClusterKey, parseClusterKey, parsePeer } from '../transport/index.js';
 import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
+import { runTraceCli } from '../trace/cli.js';
 import { watchMembership } from './membership-events.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
        pagewire keygen [--out FILE [--force]]
+       pagewire trace DIR [--html FILE | --shiviz] [filters]   (pagewire trace --help)
 
 Runs one node of the distributed shared memory until SIGINT/SIGTERM, printing
 when peers come up, are suspected, are declared dead (by a majority), when this
@@ -44,6 +47,7 @@ address other than loopback refuses to start without a key unless --insecure.
   --key-file FILE     the cluster key (pagewire keygen writes one); the same file on every node.
                       Default: the file named by PAGEWIRE_KEY_FILE, if set
   --insecure          run without a key on an address other than loopback: clear text, forgeable
+  --trace DIR         write this node's trace events to DIR/node-<id>.jsonl (then: pagewire trace DIR)
   --control           read JSON-line commands on stdin, answer on stdout (the README lists them)
   --help              this text
 
@@ -79,7 +83,7 @@ const OPTIONS = {
   id: { type: 'string', value: 'N' }, listen: { type: 'string', value: 'HOST:PORT' }, peers: { type: 'string', value: 'ID@HOST:PORT,...' },
   config: { type: 'string', value: 'FILE' }, 'page-size': { type: 'string', value: 'N' }, pages: { type: 'string', value: 'N' },
   loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' }, 'dead-after-ms': { type: 'string', value: 'N' },
-  'key-file': { type: 'string', value: 'FILE' }, insecure: { type: 'boolean' }, control: { type: 'boolean' },
+  'key-file': { type: 'string', value: 'FILE' }, insecure: { type: 'boolean' }, trace: { type: 'string', value: 'DIR' }, control: { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
 function int(v: string | undefined, name: string, lo: number, hi: number): number | undefined {
@@ -213,10 +217,12 @@ export function nodeOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
       `this node's pages and forge its messages. Give every node the same key (pagewire keygen --out cluster.key; --key-file cluster.key ` +
       `or ${KEY_FILE_ENV}), or add --insecure to run in clear text anyway`);
   }
+  if (values.trace !== undefined && values.trace.trim() === '') throw new UsageError('--trace needs a directory, e.g. --trace ./trace');
   const options: DsmNodeOptions = {
     id, listen, peers, pageSize, pageCount, key,
     transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
     ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
+    traceDir: values.trace,
   };
   // The node's own validation (distinct ids and addresses), as a usage error.
   try {
@@ -345,7 +351,8 @@ async function main(argv: string[]): Promise<number> {
     return sub === undefined ? 2 : 0;
   }
   if (sub === 'keygen') return runKeygen(rest);
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "keygen" (pagewire node --help)`);
+  if (sub === 'trace') return runTraceCli(rest, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node", "keygen" and "trace" (pagewire node --help, pagewire keygen --help, pagewire trace --help)`);
   return runNode(rest);
 }
 

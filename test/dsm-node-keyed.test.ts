@@ -77,12 +77,12 @@ describe('a keyed DSM cluster under attack by an outsider without the key', () =
     const attack = (async () => {
       while (attacking) {
         // Spoofed from the other node's address...
-        const toA = [...captured.fromB, ...flipped(rand, captured.fromB, 30), ...randomDatagrams(rand, 30), ...forgedSealed(rand, 'node2', 20), ...clearForgeries(rand, 10)];
-        const toB = [...captured.fromA, ...flipped(rand, captured.fromA, 30), ...randomDatagrams(rand, 30), ...forgedSealed(rand, 'node1', 20), ...clearForgeries(rand, 10)];
+        const toA = [...captured.fromB, ...flipped(rand, captured.fromB, 30), ...randomDatagrams(rand, 30), ...forgedSealed(rand, '2', 20), ...clearForgeries(rand, 10)];
+        const toB = [...captured.fromA, ...flipped(rand, captured.fromA, 30), ...randomDatagrams(rand, 30), ...forgedSealed(rand, '1', 20), ...clearForgeries(rand, 10)];
         relay.injectToA(toA);
         relay.injectToB(toB);
         // ...and from the attacker's own.
-        const own = [...randomDatagrams(rand, 20), ...forgedSealed(rand, 'node1', 10), ...clearForgeries(rand, 10)];
+        const own = [...randomDatagrams(rand, 20), ...forgedSealed(rand, '1', 10), ...clearForgeries(rand, 10)];
         for (const d of own) {
           attacker.send(d, pa, '127.0.0.1');
           attacker.send(d, pb, '127.0.0.1');
@@ -194,7 +194,7 @@ describe('identity is bound to the key, not to the address', () => {
       return { ep, rpc, ivy: new IvyClient(rpc) };
     };
 
-    const liar = await asNode('node2');
+    const liar = await asNode('2');
     try {
       for (const call of [() => liar.ivy.acquire(view, page, Want.Write, 0), () => liar.ivy.ping(view, config, [], [])]) {
         const e = await call().then(() => undefined, (err: unknown) => err);
@@ -211,7 +211,7 @@ describe('identity is bound to the key, not to the address', () => {
     expect(s1.ivy.callsReceived.acquire).toBe(0);
     expect(s1.peers.find((p) => p.node === 3)?.status).toBe('not-up'); // its datagrams were no evidence of node 3
 
-    const honest = await asNode('node3');
+    const honest = await asNode('3');
     try {
       const ack = await honest.ivy.ping(view, config, [], []);
       expect(ack.view.config).toBe(view.config);

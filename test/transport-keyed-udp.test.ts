@@ -4,17 +4,16 @@
  * another key, clear-text forgeries with valid CRCs, from the attacker's own address and spoofed
  * from a peer's. None may be delivered, every legitimate exchange must come back intact, and the
  * counters must account for every datagram thrown. Also: a captured session replayed at a
- * restarted node, an endpoint with the wrong key, and DEBUG logs after decryption.
+ * restarted node, an endpoint with the wrong key, and DEBUG output after decryption.
  */
 import dgram from 'node:dgram';
-import { format } from 'node:util';
-import createDebug from 'debug';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateClusterKey, isTransportError, type UdpEndpoint } from '../transport/index.js';
+import { generateClusterKey, isTransportError } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
 import { clearForgeries, drops, flipped, forgedSealed, randomDatagrams as randomBytes } from './support/attacker.js';
 import { collect, Endpoints } from './support/transport.js';
 import { UdpProxy } from './support/udp-proxy.js';
+import { runNode } from './support/run.js';
 import { waitFor, within } from './support/wait.js';
 
 const eps = new Endpoints();
@@ -174,33 +173,21 @@ describe('a keyed pair doing real work, attacked by an outsider without the key 
   });
 });
 
-describe('DEBUG=pagewire:transport on a keyed endpoint', () => {
-  it('logs each received datagram decoded after decryption, with the sender\'s authenticated node id, and forgeries as auth drops', async () => {
-    const lines: string[] = [];
-    const prevLog = createDebug.log;
-    const prevNs = createDebug.disable();
-    createDebug.log = (...args: unknown[]) => void lines.push(format(...args));
-    createDebug.enable('pagewire:transport');
-    let a: UdpEndpoint | undefined;
+describe('DEBUG=pagewire:* with keyed endpoints', () => {
+  it('shows each datagram decoded after it was opened, and a damaged one as an auth drop (demo:transport, keyed by default)', async () => {
+    const prev = process.env.DEBUG;
+    process.env.DEBUG = 'pagewire:trace:transport';
+    let r: Awaited<ReturnType<typeof runNode>>;
     try {
-      const key = generateClusterKey();
-      a = await eps.make({ key, nodeId: 'node-a' });
-      const b = await eps.make({ key, nodeId: 'node-b' });
-      const atB = collect(b);
-      await a.send(b.address, Buffer.from('hello'));
-      await waitFor(() => atB.length === 1, 'delivery');
-      const s = await attackerSocket();
-      const forged = Buffer.alloc(80, 0x41);
-      forged.set([3, 0, 4]); // version 3, a sealed datagram, a 4-byte node id ("AAAA")
-      forged.fill(0, 19, 27); // counter 0: well-formed, but its tag cannot verify
-      s.send(forged, b.port, '127.0.0.1');
-      await waitFor(() => b.stats().bad.auth === 1, 'the forgery counted');
+      r = await runNode('demos/transport-demo.js', ['--count', '3', '--loss', '0', '--dup', '0', '--reorder', '0', '--corrupt', '0.3', '--seed', '5']);
     } finally {
-      createDebug.log = prevLog;
-      createDebug.enable(prevNs);
+      if (prev === undefined) delete process.env.DEBUG;
+      else process.env.DEBUG = prev;
     }
-    expect(lines.some((l) => /\[node-b\] <- 127\.0\.0\.1:\d+ SYN\|DATA\|FIRST\|LAST\|ECHO inc=\w+>\w+ stream=\w+ seq=\d+ len=5 .*\(from node-a\)/.test(l))).toBe(true);
-    expect(lines.some((l) => /\[node-b\] <- 127\.0\.0\.1:\d+ drop auth: /.test(l))).toBe(true);
-    expect(lines.some((l) => /listening on .*sealed with the cluster key/.test(l))).toBe(true);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/every datagram sealed \(AES-256-GCM\)/);
+    expect(r.stderr).toMatch(/pagewire:trace:transport \[echo\] ← 127\.0\.0\.1:\d+ datagram-received: DATA seq=\d+.* flags=SYN\|DATA/);
+    expect(r.stderr).toMatch(/pagewire:trace:transport \[sender\] ← 127\.0\.0\.1:\d+ datagram-received: .*ack \d+/);
+    expect(r.stderr).toMatch(/datagram-corrupt: auth: dropped \(its tag did not verify/);
   });
 });

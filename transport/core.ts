@@ -29,9 +29,11 @@ import {
 } from './seal.js';
 import type { Logger } from './log.js';
 import {
-  CRC_BYTES, decodeDatagram, describeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, MAX_OVERHEAD_BYTES, WIRE_VERSION,
+  CRC_BYTES, decodeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, MAX_OVERHEAD_BYTES, WIRE_VERSION,
   type Datagram, type DecodeFailure,
 } from './wire.js';
+import type { TraceNode } from '../trace/node.js';
+import { traceReceive } from './trace.js';
 
 /** Where a datagram goes: a session (it carries its address) or, for a stateless answer, an address. */
 export interface Destination {
@@ -109,6 +111,7 @@ export class TransportCore {
       newIsn: typeof initialSeq === 'number' ? () => initialSeq
         : typeof initialSeq === 'function' ? () => initialSeq() >>> 0
         : () => Math.floor(rand() * 2 ** 32) >>> 0,
+      trace: undefined,
     };
     if (opts.key !== undefined && opts.nodeId !== undefined) this.setIdentity(opts.nodeId);
     for (const p of opts.pinnedPeers) {
@@ -154,14 +157,16 @@ export class TransportCore {
   receive(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     if (this.opts.key !== undefined) return this.receiveSealed(buf, host, port, now);
     const d = decodeDatagram(buf, this.opts.datagramBytes);
+    const tn = this.ctx.trace;
     if (typeof d === 'string') {
       this.counters[d]++;
       if (d === 'badVersion' && buf[0] === SEALED_VERSION) this.otherMode(host, port, WHY_SEALED_PEER, now);
-      this.trace(host, port, `drop ${d} (${buf.length} bytes)`);
+      this.traceDrop(host, port, d, buf.length);
       return undefined;
     }
-    this.trace(host, port, d);
-    return this.take(d, formatAddress(host, port), host, port, now, undefined, 0);
+    const key = formatAddress(host, port);
+    if (tn?.active) traceReceive(tn, d, key, buf.length);
+    return this.take(d, key, host, port, now, undefined, 0);
   }
 
   /** The session for `peer` ("host:port"), created if needed. Throws INVALID_ARGUMENT or QUEUE_FULL. */
@@ -212,6 +217,11 @@ export class TransportCore {
     return this.find(peer)?.snapshot();
   }
 
+  /** Publish trace events as node `tn` (the endpoint calls this once it is bound and knows its id). */
+  setTrace(tn: TraceNode): void {
+    this.ctx.trace = tn;
+  }
+
   close(err: TransportError): void {
     for (const s of this.sessions.values()) s.close(err);
     this.sessions.clear();
@@ -253,7 +263,7 @@ export class TransportCore {
   private receiveSealed(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     if (buf.length > this.opts.datagramBytes) {
       this.counters.oversized++;
-      this.trace(host, port, `drop oversized (${buf.length} bytes)`);
+      this.traceDrop(host, port, 'oversized', buf.length);
       return undefined;
     }
     const h = parseSealedHeader(buf);
@@ -261,11 +271,11 @@ export class TransportCore {
       if (h === 'refusal') return this.onRefusal(buf, host, port, now);
       if (h === 'badVersion') {
         // Clear text (or garbage): nothing here is authenticated.
-        this.authFailed(host, port, buf[0] === WIRE_VERSION ? 'clear text (the sender has no cluster key?)' : `not a sealed datagram (version ${buf[0]})`, now);
+        this.authFailed(host, port, buf[0] === WIRE_VERSION ? 'clear text (the sender has no cluster key?)' : `not a sealed datagram (version ${buf[0]})`, now, buf.length);
         if (buf[0] === WIRE_VERSION) this.otherMode(host, port, WHY_CLEAR_PEER, now);
       } else {
         this.counters[h]++;
-        this.trace(host, port, `drop ${h} (${buf.length} bytes)`);
+        this.traceDrop(host, port, h, buf.length);
       }
       return undefined;
     }
@@ -275,7 +285,7 @@ export class TransportCore {
     if (opener !== undefined && opener.matches(h)) {
       if (!s!.fresh(h.counter)) {
         this.counters.replay++;
-        this.trace(host, port, `drop replay (counter ${h.counter})`);
+        this.traceDrop(host, port, 'replay', buf.length, `counter ${h.counter} already taken`);
         return undefined;
       }
     } else {
@@ -287,17 +297,18 @@ export class TransportCore {
     }
     const inner = opener.open(buf, h);
     if (inner === undefined) {
-      this.authFailed(host, port, 'its tag did not verify (another cluster key, a forgery or damage in transit)', now);
+      this.authFailed(host, port, 'its tag did not verify (another cluster key, a forgery or damage in transit)', now, buf.length);
       this.refuse(h, host, port, now);
       return undefined;
     }
     const d = decodeDatagram(inner, Infinity, false);
     if (typeof d === 'string') {
       this.counters[d]++; // authentic, but not a datagram: a key holder with a bug
-      this.trace(host, port, `drop ${d} (sealed by ${opener.nodeId})`);
+      this.traceDrop(host, port, d, buf.length, `sealed by ${opener.nodeId}`);
       return undefined;
     }
-    this.trace(host, port, d, opener.nodeId);
+    const tn = this.ctx.trace;
+    if (tn?.active) traceReceive(tn, d, key, buf.length);
     const taken = this.take(d, key, host, port, now, opener, h.counter);
     if (taken !== undefined && taken.opener !== undefined && this.recent.at(-1) !== taken && this.recent.length < 64) this.recent.push(taken);
     return taken;
@@ -306,7 +317,7 @@ export class TransportCore {
   /** Keyed: a refusal notice. Only one quoting a datagram of ours counts (it is not authenticated). */
   private onRefusal(buf: Uint8Array, host: string, port: number, now: number): undefined {
     if (this.sealer === undefined || !this.sealer.quotes(buf)) {
-      this.authFailed(host, port, 'a refusal notice that does not quote a datagram of ours', now);
+      this.authFailed(host, port, 'a refusal notice that does not quote a datagram of ours', now, buf.length);
       return undefined;
     }
     this.counters.refusalsReceived++;
@@ -326,12 +337,13 @@ export class TransportCore {
     this.hooks.transmit(encodeRefusal(h), { host, port });
   }
 
-  private authFailed(host: string, port: number, reason: string, now: number): void {
+  private authFailed(host: string, port: number, reason: string, now: number, bytes = 0): void {
     this.counters.auth++;
     const from = formatAddress(host, port);
     this.lastAuthFailure = { from, reason, atMs: now };
     const log = this.hooks.log;
     if (log?.enabled) log('<- %s drop auth: %s', from, reason);
+    this.traceDrop(host, port, 'auth', bytes, reason);
   }
 
   /** A datagram in the other mode (sealed at an unkeyed endpoint, clear text at a keyed one) from a peer we talk to. */
@@ -341,16 +353,19 @@ export class TransportCore {
     this.sessions.get(from)?.refuse(now, why);
   }
 
-  private trace(host: string, port: number, d: Datagram | string, peerId?: string): void {
-    const log = this.hooks.log;
-    if (log === undefined || !log.enabled) return;
-    log('<- %s:%d %s%s', host, port, typeof d === 'string' ? d : describeDatagram(d), peerId === undefined ? '' : ` (from ${peerId})`);
+  /** A datagram dropped as `reason` (counted by the caller), for the trace (DEBUG=pagewire:trace:transport). */
+  private traceDrop(host: string, port: number, reason: string, bytes: number, why?: string): void {
+    const tn = this.ctx.trace;
+    if (!tn?.transport.on) return;
+    const peer = tn.peerName(formatAddress(host, port));
+    tn.transport.emit({ type: 'datagram-corrupt', peer, reason, bytes, label: `${reason}: dropped${why === undefined ? '' : ` (${why})`}` });
   }
 
   /**
    * A datagram from an address without state: count it, and answer with a challenge if it asks
    * for something (data, or a challenge of its own). One answer per datagram at most, no state
-   * kept, within maxChallengesPerSecond, and never larger than 50 bytes.
+   * kept, within maxChallengesPerSecond, and never larger than 50 bytes (so never trace-stamped:
+   * an answer to a stranger must not grow).
    */
   private answerStranger(d: Datagram, key: string, host: string, port: number, now: number): void {
     const hs = this.ctx.handshake;
@@ -366,6 +381,10 @@ export class TransportCore {
     }
     this.counters.challengesSent++;
     const echo = (d.flags & F_CHALLENGE) !== 0;
+    const tn = this.ctx.trace;
+    if (tn?.transport.on) {
+      tn.transport.emit({ type: 'stateless-answer', peer: tn.peerName(key), label: `challenge${echo ? ' + echo' : ''} to a stranger (no state kept, not stamped)` });
+    }
     const bytes = this.ctx.frame({
       flags: F_CHALLENGE | (echo ? F_ECHO : 0), window: advertisedWindow(this.opts, this.ctx.budget, 0),
       srcInc: ours, dstInc: d.srcInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,

@@ -31,7 +31,7 @@ export interface DsmNodeOptions {
   readonly maxThreads?: number;
   /**
    * The cluster key (32 random bytes; `pagewire keygen`, parseClusterKey): every datagram sealed
-   * and authenticated, a peer's node id proven by its key (node N seals as "nodeN"), and calls
+   * and authenticated, a peer's node id proven by its key (node N seals as "N"), and calls
    * from a node whose key proves another id than its address stands for refused. Every node of
    * the cluster needs the same key. @default none: clear text, every address believed
    */
@@ -40,6 +40,8 @@ export interface DsmNodeOptions {
   readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random' | 'key'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
   readonly ivy?: Omit<IvyOptions, 'timers'>;
+  /** Write this node's trace events (every layer) to DIR/node-<id>.jsonl (`pagewire trace DIR` reads them). @default off */
+  readonly traceDir?: string;
 }
 
 export interface ResolvedDsmNodeOptions {
@@ -54,6 +56,7 @@ export interface ResolvedDsmNodeOptions {
   readonly key: Uint8Array | undefined;
   readonly transport: DsmNodeOptions['transport'];
   readonly ivy: DsmNodeOptions['ivy'];
+  readonly traceDir: string | undefined;
   /** Bound of one blocked access on the app thread: the protocol's fault timeout plus slack. */
   readonly appFaultTimeoutMs: number;
 }
@@ -92,6 +95,7 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   if (!Number.isInteger(pageCount) || pageCount - 2 < nodes.length) {
     throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
+  if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
   const protocolTimeout = resolveIvyOptions(o.ivy).faultTimeoutMs;
   if (o.key !== undefined) {
     try {
@@ -105,14 +109,14 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
     key: o.key === undefined ? undefined : Uint8Array.from(o.key),
-    transport: o.transport, ivy: o.ivy,
+    transport: o.transport, ivy: o.ivy, traceDir: o.traceDir,
     appFaultTimeoutMs: protocolTimeout + 2_000,
   };
 }
 
-/** The transport identity of node `id`: its nodeId, which a cluster key authenticates ("node3"). */
+/** The transport identity of node `id`: its nodeId ("3"), which names it in logs and traces and which a cluster key authenticates. */
 export function transportNodeId(id: number): string {
-  return `node${id}`;
+  return String(id);
 }
 
 /**
