@@ -6,13 +6,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient, RpcServer, type AuthorizeCall } from '../rpc/runtime/index.js';
-import { isRpcError, type RpcError } from '../rpc/errors.js';
 import type { CallContext } from '../rpc/contract.js';
 import { generateClusterKey } from '../transport/index.js';
 import { MemoryNetwork } from './support/memory-endpoint.js';
 import { Endpoints } from './support/transport.js';
 import { Calc, byName } from './fixtures/rpc-runtime/calc.js';
 import { within } from './support/wait.js';
+import { rpcFailure } from './support/rpc-failure.js';
 
 const SERVER = '127.0.0.1:4000';
 const CLIENT = '127.0.0.1:5000';
@@ -23,15 +23,6 @@ afterEach(async () => {
   await eps.closeAll();
 });
 
-async function rpcFailure(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    const v = await p;
-    throw new Error(`expected an RpcError, got result ${JSON.stringify(v)}`);
-  } catch (e) {
-    if (!isRpcError(e)) throw e;
-    return e;
-  }
-}
 
 /** Calc whose `echo` returns the CallContext it ran with, and counts its runs. */
 function serveCalc(server: RpcServer, authorize?: (c: AuthorizeCall) => string | undefined): { runs: number } {

@@ -47,6 +47,15 @@ async function keyedPair(count = 20, opts: { key?: Uint8Array } = {}): Promise<{
   return { net, a, b };
 }
 
+/** Inject `datagrams` at `to` as if `from` sent them, run `ms`; what that delivered and counted as replays. */
+async function replay(net: SimNet, to: SimNode, from: string, datagrams: readonly Uint8Array[], ms: number): Promise<{ delivered: number; replays: number }> {
+  const delivered = to.delivered.length;
+  const before = to.core.stats().bad.replay;
+  for (const bytes of datagrams) net.inject(from, to.address, bytes);
+  await net.run(net.now + ms);
+  return { delivered: to.delivered.length - delivered, replays: to.core.stats().bad.replay - before };
+}
+
 const sample: Datagram = {
   flags: F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST, window: 64, srcInc: 0x1234, dstInc: 0x5678, stream: 9, ackStream: 3,
   seq: 100, ack: 7, isn: 100, challenge: 0n, echo: 0n, sacks: [], payload: Buffer.from('the page contents, in confidence'),
@@ -254,12 +263,7 @@ describe('keyed sessions (virtual clock, default options)', () => {
   it('a replay of the whole captured session at the live receiver delivers nothing: every datagram is counted as a replay', async () => {
     const { net, a, b } = await keyedPair(30);
     const captured = net.log.filter((l) => l.from === A && !l.dropped).map((l) => l.bytes);
-    const delivered = b.delivered.length;
-    const before = b.core.stats().bad.replay;
-    for (const bytes of captured) net.inject(A, B, bytes);
-    await net.run(net.now + 200);
-    expect(b.delivered.length).toBe(delivered);
-    expect(b.core.stats().bad.replay - before).toBe(captured.length);
+    expect(await replay(net, b, A, captured, 200)).toEqual({ delivered: 0, replays: captured.length });
     expect(b.core.stats().bad.auth).toBe(0);
     expect(a.restarts).toEqual([]);
   });
@@ -345,12 +349,7 @@ describe('keyed sessions (virtual clock, default options)', () => {
     a.send(B, Buffer.from('from the new a'));
     await net.runUntil(() => b.delivered.some((m) => Buffer.from(m.data).toString() === 'from the new a'), 5_000, 'the new a heard');
     expect(b.restarts.length).toBe(1);
-    const delivered = b.delivered.length;
-    const before = b.core.stats().bad.replay;
-    for (const bytes of oldFromA) net.inject(A, B, bytes);
-    await net.run(net.now + 300);
-    expect(b.delivered.length).toBe(delivered);
-    expect(b.core.stats().bad.replay - before).toBe(oldFromA.length);
+    expect(await replay(net, b, A, oldFromA, 300)).toEqual({ delivered: 0, replays: oldFromA.length });
     expect(b.restarts.length).toBe(1);
   });
 
