@@ -313,6 +313,20 @@ describe('keyed sessions (virtual clock, default options)', () => {
     expect(err.at).toBeGreaterThanOrEqual(2000);
   });
 
+  it('datagrams under ever-new keys cost a bounded number of key derivations: beyond maxChallengesPerSecond they are dropped unchecked, and a proven peer is never slowed', async () => {
+    const { net, a, b } = await keyedPair(5);
+    const forged = Array.from({ length: 3000 }, (_, i) => new Sealer(OTHER_KEY, 'node-a').seal({ ...sample, seq: i })!); // a new salt each
+    const delivered = b.delivered.length;
+    for (const f of forged) net.inject(W, B, f);
+    a.send(B, Buffer.from('during the flood'));
+    await net.run(net.now + 20);
+    const st = b.core.stats();
+    expect(st.bad.auth).toBe(3000);
+    // The endpoint's burst (a tenth of maxChallengesPerSecond) was derived and checked, the rest dropped unchecked.
+    expect(st.dropped.keyDerivationsRateLimited).toBe(3000 - 1000);
+    expect(b.delivered.slice(delivered).map((m) => Buffer.from(m.data).toString())).toEqual(['during the flood']);
+  });
+
   it('refusal notices that do not quote our own datagrams change nothing and count as auth failures', async () => {
     const net = new SimNet(2);
     const a = net.node(A, { key: KEY, nodeId: 'node-a' });

@@ -52,12 +52,20 @@ export interface CoreHooks {
   readonly log?: Logger;
 }
 
-type Counters = Record<DecodeFailure | 'staleSession' | 'unproven' | 'badEcho' | 'auth' | 'replay' | 'tooManyPeers' | 'peersEvicted' | 'refusalsSent' | 'refusalsReceived', number> & SessionCounters;
+type Counters = Record<DecodeFailure | 'staleSession' | 'unproven' | 'badEcho' | 'auth' | 'replay' | 'tooManyPeers' | 'peersEvicted' | 'refusalsSent' | 'refusalsReceived' | 'keyDerivationsRateLimited', number> & SessionCounters;
 
 /** Keyed: what an evicted session's replay window had taken, so a replay cannot come back in with a new session. */
 interface Tombstone {
   readonly keyId: Buffer;
   readonly highest: number;
+}
+
+/** Keys (other than sessions' proven ones) remembered after they opened a datagram. */
+const KNOWN_KEYS = 256;
+
+/** A sealed header's key id (idLen, node id, salt) as a Map key. */
+function keyIdOf(h: SealedHeader): string {
+  return Buffer.from(h.buf.buffer, h.buf.byteOffset + 2, 1 + h.idLen + 12).toString('latin1');
 }
 
 const WHY_REFUSED = 'our datagrams did not authenticate under its cluster key (does it use the same key file as this node?)';
@@ -72,7 +80,7 @@ export class TransportCore {
   readonly counters: Counters = {
     truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0,
     tooManyPeers: 0, peersEvicted: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0,
-    challengesSent: 0, proofs: 0, auth: 0, replay: 0, refusalsSent: 0, refusalsReceived: 0,
+    challengesSent: 0, proofs: 0, auth: 0, replay: 0, refusalsSent: 0, refusalsReceived: 0, keyDerivationsRateLimited: 0,
   };
   private readonly ctx: SessionContext;
   private unpinned = 0;
@@ -84,6 +92,10 @@ export class TransportCore {
   private maxPayload: number;
   /** Keyed: sessions that took a datagram under their peer's proven key since the last prepare(). */
   private readonly recent: PeerSession[] = [];
+  /** Keyed: keys other than a session's proven one that opened a datagram lately, by key id (at most KNOWN_KEYS). */
+  private readonly openers = new Map<string, Opener>();
+  /** Keyed: key derivations for unknown key ids, at most maxChallengesPerSecond (bursts of a tenth). */
+  private readonly derivations: RateLimiter;
 
   constructor(private readonly opts: ResolvedOptions, private readonly hooks: CoreHooks) {
     const rand = opts.random ?? cryptoRandom;
@@ -92,6 +104,7 @@ export class TransportCore {
     // keeps two starts of an endpoint from reusing the same numbers.
     this.nextStreamId = (Math.floor(rand() * 2 ** 30) + 1) >>> 0;
     this.maxPayload = opts.datagramBytes - MAX_OVERHEAD_BYTES;
+    this.derivations = new RateLimiter(opts.maxChallengesPerSecond, Math.max(1, Math.ceil(opts.maxChallengesPerSecond / 10)));
     const core = this;
     this.ctx = {
       cfg: opts,
@@ -203,7 +216,7 @@ export class TransportCore {
       keyed: this.keyed,
       lastAuthFailure: this.lastAuthFailure === undefined ? undefined : { ...this.lastAuthFailure },
       dropped: {
-        tooManyPeers: c.tooManyPeers, challengesRateLimited: c.challengesRateLimited, beyondWindow: c.beyondWindow,
+        tooManyPeers: c.tooManyPeers, challengesRateLimited: c.challengesRateLimited, keyDerivationsRateLimited: c.keyDerivationsRateLimited, beyondWindow: c.beyondWindow,
         reassemblyBudget: c.reassemblyBudget, messageTooLarge: c.messageTooLarge, fragmentLimit: c.fragmentLimit,
       },
       handshake: { challengesSent: c.challengesSent, proofs: c.proofs, refusalsSent: c.refusalsSent, refusalsReceived: c.refusalsReceived },
@@ -282,6 +295,8 @@ export class TransportCore {
     const key = formatAddress(host, port);
     const s = this.sessions.get(key);
     let opener = s?.opener;
+    /** Set when the key was derived for this datagram: remembered if the datagram opens. */
+    let derivedFor: string | undefined;
     if (opener !== undefined && opener.matches(h)) {
       if (!s!.fresh(h.counter)) {
         this.counters.replay++;
@@ -289,13 +304,30 @@ export class TransportCore {
         return undefined;
       }
     } else {
-      opener = Opener.for(this.opts.key!, h);
+      // Another key: one that opened a datagram here lately, or derived now (HKDF), no more of
+      // those a second than maxChallengesPerSecond, so random key ids cost a bounded share of the CPU.
+      const id = keyIdOf(h);
+      opener = this.openers.get(id);
       if (opener === undefined) {
-        this.counters.malformed++; // a node id that is not UTF-8
-        return undefined;
+        if (!this.derivations.take(now)) {
+          this.counters.keyDerivationsRateLimited++;
+          this.authFailed(host, port, 'under an unknown key, with more unknown keys this second than maxChallengesPerSecond (not checked)', now, buf.length);
+          return undefined;
+        }
+        opener = Opener.for(this.opts.key!, h);
+        if (opener === undefined) {
+          this.counters.malformed++; // a node id that is not UTF-8
+          return undefined;
+        }
+        derivedFor = id;
       }
     }
     const inner = opener.open(buf, h);
+    if (inner !== undefined && derivedFor !== undefined) {
+      // A key that opened a datagram: remember it (bounded, the oldest first out).
+      this.openers.set(derivedFor, opener);
+      if (this.openers.size > KNOWN_KEYS) this.openers.delete(this.openers.keys().next().value!);
+    }
     if (inner === undefined) {
       this.authFailed(host, port, 'its tag did not verify (another cluster key, a forgery or damage in transit)', now, buf.length);
       this.refuse(h, host, port, now);

@@ -124,6 +124,11 @@ export interface EndpointStats {
     tooManyPeers: number;
     /** Challenges not sent: maxChallengesPerSecond reached. */
     challengesRateLimited: number;
+    /**
+     * Keyed: datagrams under a key not seen lately dropped unchecked (counted in bad.auth too):
+     * more such keys this second than maxChallengesPerSecond (deriving one costs an HKDF).
+     */
+    keyDerivationsRateLimited: number;
     /** Data beyond the advertised window. */
     beyondWindow: number;
     /** Fragments not accepted: maxReassemblyBytes held. */
