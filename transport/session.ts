@@ -223,7 +223,6 @@ export class PeerSession {
     this.now = now;
     this.lastActivity = now;
     this.stats.datagramsReceived++;
-    this.heardAt = now;
     const keyed = opener !== undefined;
     let resend = false;
     if (keyed && opener === this.rxOpener && !this.rxWindow!.take(counter)) return 'replay';
@@ -256,6 +255,7 @@ export class PeerSession {
       }
       resend = true; // what we sent before we knew who is there was not accepted (see onData)
     }
+    this.heardAt = now; // from the proven peer (under its key): it can read us, or it would not answer
     if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
       // Meant for an earlier incarnation of ours: tell the sender who is here now (our srcInc),
       // with a challenge, so its answer lets it prove us.
