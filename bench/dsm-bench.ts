@@ -23,6 +23,7 @@ import { LabClient } from '../rpc/examples/lab.stubs.js';
 import { freeUdpPorts, startCluster, type Cluster, type NodeProc } from '../demos/cluster.js';
 import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
+import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/dsm-bench.js [--quick] [--json]   (or: npm run bench:dsm -- [flags])
 
@@ -46,10 +47,12 @@ Everything is warmed up before it is measured. Children are killed at the end.
 
   --quick   small counts, for a smoke test (numbers are not meaningful)
   --json    print one JSON object as the last line (the table goes to stderr)
+  --trace DIR  trace everything (this process and every node write DIR/node-*.jsonl): what tracing costs
   --help    this text
 `;
 
-const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag' }, USAGE);
+const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag', trace: 'value' }, USAGE);
+const TRACE = startBenchTrace(args['trace']);
 const QUICK = args['quick'] === true;
 const JSON_OUT = args['json'] === true;
 
@@ -184,8 +187,11 @@ class BenchNode {
 async function startNodes(n: number, pageCount: number, manager: ManagerMode = 'fixed'): Promise<{ cluster: Cluster; nodes: BenchNode[] }> {
   const cluster = await startCluster({
     ids: Array.from({ length: n }, (_, i) => i + 1),
-    args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount), '--manager', manager],
+    args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount), '--manager', manager, ...TRACE.childArgs],
     readyTimeoutMs: 20_000,
+    // Clear text, like the RPC null call it is measured against (bench:transport and bench:rpc
+    // measure what the cluster key costs, keyed next to unkeyed in one run).
+    insecure: true,
   });
   return { cluster, nodes: cluster.nodes.map((p) => new BenchNode(p)) };
 }
@@ -218,7 +224,7 @@ function healthLine(h: Health): string {
 interface RpcBaseline { nop: () => Promise<unknown>; echo: () => Promise<unknown>; close: () => Promise<void> }
 
 async function startRpc(): Promise<RpcBaseline> {
-  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc', ...TRACE.childArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = track(child);
   const address = await waitForReady(child, exited, 15_000, 'RPC server');
   let ep: UdpEndpoint | undefined;
@@ -527,12 +533,14 @@ async function main(): Promise<void> {
   log(`  struct read / raw read <= 10x: ${round(local.structNs / local.rawNs, 1)}x  ${met(local.structNs / local.rawNs <= 10)}`);
   log(`  Proxy read <= 100 ns: ${round(local.proxyNs, 1)} ns  ${met(local.proxyNs <= 100)}`);
   log('');
+  log(TRACE.describe);
   log(`total ${round((performance.now() - t0) / 1000, 1)} s`);
 
   if (JSON_OUT) {
     const w = (k: number): Lat => fixed.byReaders.get(k)!;
     const byMode = (f: (m: MultiResults) => number): Record<string, number> => Object.fromEntries(multis.map((m) => [m.manager, round(f(m), 3)]));
     const out = {
+      trace: args['trace'] !== undefined,
       quick: QUICK,
       page_size: PAGE_SIZE,
       raw_ns: round(local.rawNs, 2), struct_read_ns: round(local.structNs, 2), struct_write_ns: round(local.structWriteNs, 2),
@@ -579,5 +587,6 @@ try {
   process.stderr.write(`dsm-bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
+  TRACE.close();
   killAll();
 }

@@ -3,10 +3,12 @@
  * system is
  *   rpc   pagewire RPC over the UDP transport, serving Lab (rpc/examples/lab.rpc), Lab.hash in
  *         a piscina pool of os.availableParallelism() threads;
+ *   rpc-keyed  the same, the transport keyed with the cluster key in PAGEWIRE_BENCH_KEY (hex);
  *   raw   a plain node:dgram socket that echoes every datagram back to its sender;
  *   grpc  @grpc/grpc-js on loopback with one unary method /pagewire.Bench/Echo (identity
  *         Buffer serialisation, no .proto).
  * Prints `READY host:port` on stdout when serving; exits on SIGTERM or when stdin closes.
+ * With `--trace DIR` (after the system) it writes its trace events to DIR (bench/trace.ts).
  */
 import dgram from 'node:dgram';
 import { availableParallelism } from 'node:os';
@@ -17,6 +19,8 @@ import { createEndpoint } from '../transport/index.js';
 import { RpcServer } from '../rpc/runtime/index.js';
 import { LabDescriptor, type LabHandlers } from '../rpc/examples/lab.stubs.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
+import { startTraceWriter } from '../trace/index.js';
+import { traceArg } from './trace.js';
 
 /** The grpc-js service: one unary echo method, raw Buffers in and out. */
 export const GRPC_SERVICE = {
@@ -31,8 +35,9 @@ export const GRPC_SERVICE = {
   },
 } as const;
 
-async function serveRpc(): Promise<{ address: string; close: () => Promise<void> }> {
-  const ep = await createEndpoint({ nodeId: 'bench-srv' });
+async function serveRpc(keyed = false): Promise<{ address: string; close: () => Promise<void> }> {
+  const key = keyed ? Buffer.from(process.env.PAGEWIRE_BENCH_KEY ?? '', 'hex') : undefined;
+  const ep = await createEndpoint({ nodeId: 'bench-srv', key });
   const server = new RpcServer(ep);
   const lab: LabHandlers = {
     nop: () => undefined,
@@ -71,14 +76,20 @@ async function serveGrpc(): Promise<{ address: string; close: () => Promise<void
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const system = process.argv[2];
-  const start = system === 'rpc' ? serveRpc : system === 'raw' ? serveRaw : system === 'grpc' ? serveGrpc : undefined;
+  const start = system === 'rpc' ? () => serveRpc() : system === 'rpc-keyed' ? () => serveRpc(true)
+    : system === 'raw' ? serveRaw : system === 'grpc' ? serveGrpc : undefined;
   if (start === undefined) {
-    process.stderr.write(`usage: node dist/bench/rpc-server.js rpc|raw|grpc\n`);
+    process.stderr.write(`usage: node dist/bench/rpc-server.js rpc|rpc-keyed|raw|grpc\n`);
     process.exit(2);
   }
+  const dir = traceArg(process.argv);
+  const writer = dir !== undefined ? startTraceWriter(dir) : undefined;
   const s = await start();
   const stop = (): void => {
-    void s.close().finally(() => process.exit(0));
+    void s.close().finally(() => {
+      writer?.close();
+      process.exit(0);
+    });
   };
   process.on('SIGTERM', stop);
   process.stdin.on('end', stop); // the parent went away

@@ -3,15 +3,25 @@
  * JSON-line commands (demos/control.ts) and await the answers, and make sure no child outlives
  * the demo (on normal exit, on an error, on SIGINT/SIGTERM).
  *
- *   const cluster = await startCluster({ ids: [1, 2, 3] });
+ *   const cluster = await startCluster({ ids: [1, 2, 3] });   // sealed with a fresh cluster key
  *   const header = await cluster.node(1).call({ cmd: 'list-create' });
  *   cluster.node(3).kill();             // SIGKILL: no goodbye, the fail-stop model
  *   await cluster.close();              // "exit" to the living, SIGKILL to stragglers
  *
- * A child's stderr (its DEBUG=pagewire:* protocol log, its crash report) passes through to ours.
+ * A child's stderr (its crash report) passes through to ours. Its DEBUG=pagewire:* log does too,
+ * unless the cluster has a debugLog file: then the nodes' debug lines stay out of the demo's story
+ * and are written to that file at close(), all nodes merged in time order.
+ *
+ * Unless told `insecure`, a cluster gets a fresh cluster key (generateClusterKey) in a file of its
+ * own (mode 0600, in a private temporary directory), given to every node with --key-file and
+ * removed when the cluster closes or this process exits: the demos run the keyed path by default.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatClusterKey, generateClusterKey } from '../transport/index.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlCommand } from './control.js';
@@ -64,6 +74,8 @@ export interface NodeProc {
   readonly address: string;
   /** Page size the node reported in its ready line. */
   readonly pageSize: number;
+  /** The node seals its datagrams with a cluster key (its ready line says so). */
+  readonly keyed: boolean;
   readonly child: ChildProcess;
   /** Send one command; resolves with the node's answer (ok or not), rejects only on exit or timeout. */
   send(command: ControlCommand | Record<string, unknown>, timeoutMs?: number): Promise<ControlAnswer>;
@@ -87,6 +99,36 @@ export interface StartNodeOptions {
   readonly readyTimeoutMs?: number;
   /** Copy the node's stderr to this process's stderr (demos do; tests don't). @default true */
   readonly echoStderr?: boolean;
+  /** Where the node's `debug` lines (ISO-timestamped) go instead of our stderr. */
+  readonly debugSink?: DebugSink;
+}
+
+/** The `debug` lines of several node processes, merged in time order when written. */
+export class DebugSink {
+  private readonly lines: { t: string; seq: number; line: string }[] = [];
+  private seq = 0;
+  dropped = 0;
+  static readonly MAX_LINES = 500_000;
+  static readonly LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) /;
+
+  /** Keep `line` if it is a debug line (returns true), else leave it to the caller. */
+  offer(line: string): boolean {
+    const m = DebugSink.LINE.exec(line);
+    if (m === null) return false;
+    if (this.lines.length >= DebugSink.MAX_LINES) this.dropped++;
+    else this.lines.push({ t: m[1]!, seq: this.seq++, line });
+    return true;
+  }
+
+  get size(): number {
+    return this.lines.length;
+  }
+
+  /** Write every line, oldest first (lines of one millisecond keep the order they arrived in). */
+  write(path: string): void {
+    const sorted = [...this.lines].sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.seq - b.seq));
+    writeFileSync(path, sorted.map((l) => l.line).join('\n') + (sorted.length ? '\n' : ''));
+  }
 }
 
 export interface ClusterOptions {
@@ -100,17 +142,30 @@ export interface ClusterOptions {
   readonly readyTimeoutMs?: number;
   /** Copy the nodes' stderr to this process's stderr. @default true */
   readonly echoStderr?: boolean;
+  /**
+   * When DEBUG is set: write the nodes' debug lines to this file at close(), merged in time order,
+   * instead of mixing them into our stderr. @default undefined (they pass through)
+   */
+  readonly debugLog?: string;
+  /** No cluster key: the nodes talk in clear text. @default false (a fresh key for this cluster) */
+  readonly insecure?: boolean;
 }
 
 export interface Cluster {
   readonly nodes: readonly NodeProc[];
+  /** The cluster's key file (for a node started later with --key-file), undefined when insecure. */
+  readonly keyFile: string | undefined;
   node(id: number): NodeProc;
   /** Ask every living node to exit, SIGKILL whoever has not after a grace period. Idempotent. */
   close(): Promise<void>;
+  /** The file the nodes' debug lines were written to at close() (when debugLog was given and DEBUG set). */
+  readonly debugLog: string | undefined;
 }
 
 /** Every child any cluster of this process started: killed when the process exits, however it exits. */
 const children = new Set<ChildProcess>();
+/** Directories holding key files of this process's clusters: removed when the process exits. */
+const keyDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -118,6 +173,7 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -125,6 +181,25 @@ function installExitHook(): void {
       process.exit(sig === 'SIGINT' ? 130 : 143); // the 'exit' hook kills the children
     });
   }
+}
+
+/**
+ * A fresh cluster key in a new private directory (mode 0700), as the file `cluster.key` (mode
+ * 0600); removed when this process exits, or earlier by removeKeyFile().
+ */
+export function createKeyFile(): string {
+  installExitHook();
+  const dir = mkdtempSync(join(tmpdir(), 'pagewire-key-'));
+  keyDirs.add(dir);
+  const file = join(dir, 'cluster.key');
+  writeFileSync(file, formatClusterKey(generateClusterKey()), { mode: 0o600, flag: 'wx' });
+  return file;
+}
+
+export function removeKeyFile(file: string): void {
+  const dir = join(file, '..');
+  if (!keyDirs.delete(dir)) return;
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** n distinct UDP ports that were free a moment ago on 127.0.0.1. */
@@ -158,9 +233,17 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
   const child = spawn(process.execPath, [CLI, 'node', '--id', String(id), ...args, '--control'], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   let stderrTail = '';
+  let partial = '';
   child.stderr!.on('data', (d: Buffer) => {
-    if (echo) process.stderr.write(d);
-    stderrTail = (stderrTail + d.toString()).slice(-2000);
+    const text = d.toString();
+    stderrTail = (stderrTail + text).slice(-2000);
+    if (o.debugSink === undefined) {
+      if (echo) process.stderr.write(d);
+      return;
+    }
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (!o.debugSink.offer(line) && echo) process.stderr.write(`${line}\n`);
   });
   child.stdin!.on('error', () => undefined); // EPIPE after a kill: the exit handler reports it
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -173,6 +256,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
   let seq = 0;
   let address = '';
   let pageSize = 0;
+  let keyed = false;
   let onReady: ((line: Record<string, unknown>) => void) | undefined;
   const events: NodeEvent[] = [];
   const eventWaiters = new Set<(e: NodeEvent) => void>();
@@ -229,6 +313,9 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     get pageSize() {
       return pageSize;
     },
+    get keyed() {
+      return keyed;
+    },
     get alive() {
       return child.exitCode === null && child.signalCode === null;
     },
@@ -271,6 +358,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
       clearTimeout(timer);
       address = String(msg.address);
       pageSize = Number(msg.pageSize);
+      keyed = msg.keyed === true;
       resolve(proc);
     };
     void exited.then(({ code, signal }) => {
@@ -287,29 +375,44 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
  */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   installExitHook();
+  const sink = o.debugLog !== undefined && process.env.DEBUG ? new DebugSink() : undefined;
+  const keyFile = o.insecure === true ? undefined : createKeyFile();
+  const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);
     const addr = (i: number) => `127.0.0.1:${ports[i]}`;
     const started = o.ids.map((id, i) => startNode(id, [
       '--listen', addr(i),
       '--peers', o.ids.map((p, j) => `${p}@${addr(j)}`).filter((_, j) => j !== i).join(','),
-      ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
-    ], o));
+      ...keyArgs, ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
+    ], { ...o, debugSink: sink }));
     const results = await Promise.allSettled(started);
     const nodes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed === undefined) return makeCluster(nodes);
+    if (failed === undefined) return makeCluster(nodes, sink && o.debugLog !== undefined ? { sink, path: o.debugLog } : undefined, keyFile);
     await Promise.all(nodes.map((n) => n.kill()));
     const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
-    if (attempt < 2 && /EADDRINUSE/.test(stderr)) continue;
+    if (attempt < 2 && /EADDRINUSE|already in use/.test(stderr)) continue; // a port taken since it was probed
+    if (keyFile !== undefined) removeKeyFile(keyFile);
     throw failed.reason;
   }
 }
 
-function makeCluster(nodes: NodeProc[]): Cluster {
+/** What a demo says about its cluster's traffic: sealed with this run's key, or clear text. */
+export function securityLine(c: Cluster): string {
+  const keyed = c.nodes.every((n) => n.keyed);
+  if (keyed && c.keyFile !== undefined) {
+    return `every datagram sealed (AES-256-GCM) with a fresh cluster key for this run (${c.keyFile}); --insecure for clear text`;
+  }
+  return 'clear text, no cluster key (--insecure): anyone on the network could read and forge this traffic';
+}
+
+function makeCluster(nodes: NodeProc[], debug: { sink: DebugSink; path: string } | undefined, keyFile: string | undefined): Cluster {
   let closing: Promise<void> | undefined;
   return {
     nodes,
+    keyFile,
+    debugLog: debug?.path,
     node(id) {
       const n = nodes.find((x) => x.id === id);
       if (n === undefined) throw new Error(`no node ${id} in this cluster`);
@@ -323,7 +426,10 @@ function makeCluster(nodes: NodeProc[]): Cluster {
         const t = setTimeout(() => n.kill('SIGKILL'), 3_000);
         await n.exited;
         clearTimeout(t);
-      })).then(() => undefined);
+      })).then(() => {
+        if (keyFile !== undefined) removeKeyFile(keyFile);
+        debug?.sink.write(debug.path);
+      });
       return closing;
     },
   };

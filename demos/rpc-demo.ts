@@ -19,7 +19,9 @@ import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../trans
 import { RpcClient, RpcServer, type RpcServerStats } from '../rpc/runtime/index.js';
 import { isRpcError } from '../rpc/index.js';
 import { ChapterClient, ChapterDescriptor, type ChapterHandlers } from '../rpc/examples/chapter.stubs.js';
-import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { demoKey, demoKeyFromEnv, helpCommand, intArg, keyLine, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { startTraceWriter, type TraceWriter } from '../trace/index.js';
+import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
 const USAGE = `usage: npm run demo:rpc [-- options]      (or: node dist/demos/rpc-demo.js [options])
 
@@ -29,9 +31,11 @@ server in a child process, over UDP. The server computes func1(x) = x * x and fu
   --calls N   sequential calls measured for datagrams per call (10..100000, default 200)
   --loss P    both processes drop each datagram they send with probability P (0..${MAX_LOSS}, default 0)
   --seed N    fault-injection seed (default 1)
+  --trace DIR both processes write their trace to DIR; the demo draws DIR/trace.html
+  --insecure  no cluster key: clear text (default: a fresh key for this run, every datagram sealed)
   --help      this text
 
-DEBUG=pagewire:* shows every RPC message and transport datagram.
+DEBUG=pagewire:* shows every RPC message and transport datagram (decoded, after decryption).
 `;
 
 interface ServerReport {
@@ -45,13 +49,14 @@ const handlers: ChapterHandlers = {
   func2: (a, b) => a + b,
 };
 
-function transportOptions(loss: number, seed: number): Omit<EndpointOptions, 'nodeId'> {
-  return loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16, giveUpMs: 10_000 } : {};
+function transportOptions(loss: number, seed: number, key: Uint8Array | undefined): Omit<EndpointOptions, 'nodeId'> {
+  return { key, ...(loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16, giveUpMs: 10_000 } : {}) };
 }
 
 /** The child: serve Chapter, print the address, answer "stats" lines, exit when stdin ends. */
-async function serve(loss: number, seed: number): Promise<number> {
-  const ep = await createEndpoint({ nodeId: 'server', ...transportOptions(loss, seed + 1) });
+async function serve(loss: number, seed: number, traceDir: string | undefined): Promise<number> {
+  const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const ep = await createEndpoint({ nodeId: 'server', ...transportOptions(loss, seed + 1, demoKeyFromEnv()) });
   const server = new RpcServer(ep);
   server.serve(ChapterDescriptor, handlers);
   process.stdout.write(`${ep.address}\n`);
@@ -62,13 +67,14 @@ async function serve(loss: number, seed: number): Promise<number> {
   }
   await server.close();
   await ep.close();
+  writer?.close();
   return 0;
 }
 
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed'], ['server']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed', 'trace'], ['server', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -76,10 +82,13 @@ async function main(): Promise<number> {
   const calls = intArg(v.calls, 'calls', 10, 100_000, 200);
   const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
-  if (flags.has('server')) return serve(loss, seed);
+  const traceDir = traceDirArg(v.trace);
+  if (flags.has('server')) return serve(loss, seed, traceDir);
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+  const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const { key, env } = demoKey(flags.has('insecure'));
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
+    stdio: ['pipe', 'pipe', 'inherit'], env,
   });
   const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   process.on('exit', killChild);
@@ -87,7 +96,7 @@ async function main(): Promise<number> {
   let ep: UdpEndpoint | undefined;
   let rpc: RpcClient | undefined;
   try {
-    return await client(child, calls, loss, seed, (e, r) => ((ep = e), (rpc = r)));
+    return await client(child, calls, loss, seed, key, (e, r) => ((ep = e), (rpc = r)));
   } finally {
     await rpc?.close();
     await ep?.close();
@@ -95,10 +104,16 @@ async function main(): Promise<number> {
     const t = setTimeout(killChild, 2_000);
     await (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined);
     clearTimeout(t);
+    if (writer !== undefined && traceDir !== undefined) {
+      writer.close();
+      say(writeTraceHtml(traceDir, { title: 'pagewire demo:rpc: the chapter\'s interface over UDP' }).summary);
+    }
   }
 }
 
-async function client(child: ChildProcess, calls: number, loss: number, seed: number, keep: (ep: UdpEndpoint, rpc: RpcClient) => void): Promise<number> {
+async function client(
+  child: ChildProcess, calls: number, loss: number, seed: number, key: Uint8Array | undefined, keep: (ep: UdpEndpoint, rpc: RpcClient) => void,
+): Promise<number> {
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const exited = once(child, 'exit').then(() => ({ done: true, value: undefined }));
   const nextLine = async (what: string): Promise<string> => {
@@ -114,7 +129,7 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   const check = (ok: boolean, what: string): void => void (ok || failures.push(what));
 
   const server = await nextLine('its address');
-  const ep = await createEndpoint({ nodeId: 'client', ...transportOptions(loss, seed) });
+  const ep = await createEndpoint({ nodeId: 'client', ...transportOptions(loss, seed, key) });
   const rpc = new RpcClient(ep, { server });
   keep(ep, rpc);
   const chapter = new ChapterClient(rpc);
@@ -123,6 +138,7 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   say('  interface { int func1(int arg1); int func2(int arg1, int arg2); };   (rpc/examples/chapter.rpc)');
   say(`  client stubs: ChapterClient, server stubs: ChapterHandlers   (rpc/examples/chapter.stubs.ts, made by pagewire-rpcgen)`);
   say(`  server: pid ${child.pid} at ${server}, func1(x) = x * x, func2(a, b) = a + b; client at ${ep.address}`);
+  say(`  ${keyLine(key)}`);
   if (loss > 0) say(`  fault injection: both processes drop ${Math.round(loss * 1000) / 10}% of the datagrams they send (seed ${seed})`);
   say('');
 

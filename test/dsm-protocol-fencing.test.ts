@@ -194,6 +194,22 @@ describe('ownership transfer is atomic', () => {
     expect(await c.sched.settle(c.read(0, 1, 0))).toBe(10);
   });
 
+  it('a late copy of a read request served after the one that brought the copy: the next write still invalidates the copy (found by seed 1526)', async () => {
+    // Page 1: owner 0. Node 2 reads it (copy epoch e1). Then a stale copy of node 2's read request
+    // reaches node 0 (its call had failed and been retried: the transport still delivered it), and
+    // node 0 grants a copy under e2 > e1 that nobody installs. Node 0's copy set now names e2.
+    const c = await started({ nodes: 3, initialOwner: () => 0 });
+    c.checkInvariantEachStep();
+    expect(await c.sched.settle(c.read(2, 1, 0))).toBe(0);
+    const view = { config: configDigest({ nodes: [0, 1, 2], pageSize: 64, pageCount: 16, manager: 1 }), incarnation: Cluster.incarnation(2), dead: [] };
+    const late = await c.sched.settle(Promise.resolve(c.nodes[0]!.handlers.request(view, 1, 1, 0, false, 0, undefined, { peer: 'node2', callId: 'late' })));
+    expect(late).toMatchObject({ outcome: 0 });
+    // Node 0 writes: its invalidation names e2, node 2 holds e1 (granted before): it is dropped.
+    await c.sched.settle(c.write(0, 1, 0, 5));
+    expect(c.pages[2]!.rights(1)).toBe('none');
+    expect(await c.sched.settle(c.read(2, 1, 0))).toBe(5);
+  });
+
   it('the previous owner keeps a handed-over page only until the new owner confirms the transfer (on its heartbeat)', async () => {
     const c = await started({ nodes: 3, initialOwner: () => 0 });
     await c.sched.settle(c.write(2, 1, 0, 1));

@@ -15,7 +15,8 @@ import { resolveOptions, type EndpointOptions, type ResolvedOptions } from './op
 import { cryptoRandom, randomU32NonZero } from './random.js';
 import type { PeerSession } from './session.js';
 import type { Endpoint, EndpointStats, PeerStats, TransportEvents } from './types.js';
-import { decodeDatagram, describeDatagram } from './wire.js';
+import { decodeDatagram } from './wire.js';
+import { retireTraceNode, TraceNode, traceNode } from '../trace/node.js';
 
 export { parsePeer };
 
@@ -37,9 +38,19 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private boundAddress = '';
   private boundPort = 0;
   private closed = false;
+  /** Keyed: cipher contexts to prepare (prepareSoon()); a send's completion will do it; an immediate is due. */
+  private prepareWanted = false;
+  private prepareHooked = false;
+  private prepareScheduled = false;
+  private readonly afterSendPrepare = (): void => {
+    this.prepareHooked = false;
+    this.prepareNow();
+  };
   private datagramsSent = 0;
   private datagramsReceived = 0;
   private socketErrors = 0;
+  /** This endpoint's trace node, from bind on (trace/README.md). */
+  private tn: TraceNode | undefined;
 
   /** Use createEndpoint(): the socket must be bound before anything is sent. */
   private constructor(opts: ResolvedOptions) {
@@ -55,9 +66,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         this.emit('peer-restarted', ev);
       },
       unreachable: (ev) => {
-        this.log('%s unreachable after %d ms', ev.peer, Math.round(ev.waitedMs));
+        this.log('%s %s after %d ms', ev.peer, ev.refused ? 'refused us (it cannot authenticate what we send)' : 'unreachable', Math.round(ev.waitedMs));
         this.emit('peer-unreachable', ev);
       },
+      log: this.log,
       evicted: (s) => {
         if (s.timer !== undefined) clearTimeout(s.timer as NodeJS.Timeout);
         s.timer = undefined;
@@ -73,8 +85,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     });
     const f = opts.faults;
     const seed = f?.seed ?? 1;
-    this.outFaults = FaultInjector.create<Destination>(f?.outbound, seed, (b, to) => this.rawSend(b, to));
-    this.inFaults = FaultInjector.create<dgram.RemoteInfo>(f?.inbound, (seed ^ 0x9e3779b9) >>> 0, (b, from) => this.ingest(b, from));
+    this.outFaults = FaultInjector.create<Destination>(f?.outbound, seed, (b, to) => this.rawSend(b, to),
+      (what, b, to) => this.traceFault(what, b, `${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`, 'outbound'));
+    this.inFaults = FaultInjector.create<dgram.RemoteInfo>(f?.inbound, (seed ^ 0x9e3779b9) >>> 0, (b, from) => this.ingest(b, from),
+      (what, b, from) => this.traceFault(what, b, `${from.address.includes(':') ? `[${from.address}]` : from.address}:${from.port}`, 'inbound'));
   }
 
   static async create(options?: EndpointOptions): Promise<UdpEndpoint> {
@@ -86,6 +100,12 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     for (const p of opts.pinnedPeers) parsePeer(p); // a bad entry fails here, with its own message
     const ep = new UdpEndpoint(opts);
     await ep.bind();
+    try {
+      ep.core.setIdentity(ep.nodeId); // keyed without a nodeId: the bound address is the identity
+    } catch (e) {
+      await ep.close();
+      throw e;
+    }
     return ep;
   }
 
@@ -101,6 +121,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     return this.boundPort;
   }
 
+  get keyed(): boolean {
+    return this.core.keyed;
+  }
+
   send(peer: string, data: Uint8Array): Promise<void> {
     try {
       if (this.closed) throw new TransportError('TRANSPORT_ERR_CLOSED', `endpoint ${this.nodeId} is closed`, { peer });
@@ -111,6 +135,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
       }
       const now = this.opts.now();
       const s = this.core.sessionFor(peer, now);
+      this.prepareSoon();
       const p = s.send(data, now);
       this.arm(s, now);
       return p;
@@ -147,6 +172,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.outFaults?.close();
     for (const s of this.core.sessions.values()) if (s.timer !== undefined) clearTimeout(s.timer as NodeJS.Timeout);
     this.core.close(new TransportError('TRANSPORT_ERR_CLOSED', `endpoint ${this.nodeId} closed`));
+    // A node started again under this id in this thread is a new incarnation in traces.
+    if (this.tn !== undefined) retireTraceNode(this.nodeId, this.tn);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -170,7 +197,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         this.boundAddress = a.address;
         this.boundPort = a.port;
         this.socket.on('message', (buf, rinfo) => this.onSocketMessage(buf, rinfo));
-        this.log('listening on %s (start %s)', this.address, this.session.toString(16));
+        this.tn = traceNode(this.nodeId);
+        this.tn.addAddress(this.address);
+        this.core.setTrace(this.tn);
+        this.log('listening on %s (start %s)%s', this.address, this.session.toString(16), this.opts.key ? ', sealed with the cluster key' : ', clear text (no key)');
         resolve();
       });
     });
@@ -184,13 +214,36 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
 
   private ingest(buf: Uint8Array, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    if (this.log.enabled) {
-      const d = decodeDatagram(buf, this.opts.datagramBytes);
-      this.log('<- %s:%d %s', rinfo.address, rinfo.port, typeof d === 'string' ? `drop ${d} (${buf.length} bytes)` : describeDatagram(d));
-    }
+    // Each datagram, sent and received, with peers by node id: DEBUG=pagewire:trace:transport
+    // (trace/debug.ts); sealed ones decoded after they were opened.
+    this.prepareSoon();
     const now = this.opts.now();
     const s = this.core.receive(buf, rinfo.address, rinfo.port, now);
     if (s !== undefined && !this.closed) this.arm(s, now);
+  }
+
+  /**
+   * Keyed: create the cipher contexts the next datagrams will need once the process is idle, so
+   * creating them is off the path of the next send and receive (seal.ts). Not in a plain
+   * setImmediate when something is being sent: libuv holds a datagram sent from inside a receive
+   * callback until the next turn of the loop, after the immediates, so the work would delay it.
+   * Then the completion callback of that send does it (the datagram has left).
+   */
+  private prepareSoon(): void {
+    if (!this.opts.key) return;
+    this.prepareWanted = true;
+    if (this.prepareScheduled) return;
+    this.prepareScheduled = true;
+    setImmediate(() => {
+      this.prepareScheduled = false;
+      if (!this.prepareHooked) this.prepareNow();
+    });
+  }
+
+  private prepareNow(): void {
+    if (!this.prepareWanted || this.closed) return;
+    this.prepareWanted = false;
+    this.core.prepare();
   }
 
   private transmit(bytes: Buffer, to: Destination): void {
@@ -201,7 +254,26 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private rawSend(bytes: Uint8Array, to: Destination): void {
     if (this.closed) return;
     this.datagramsSent++;
-    this.socket.send(bytes, to.port, to.host);
+    if (this.prepareWanted && !this.prepareHooked) {
+      this.prepareHooked = true;
+      this.socket.send(bytes, to.port, to.host, this.afterSendPrepare);
+    } else {
+      this.socket.send(bytes, to.port, to.host);
+    }
+  }
+
+  /** Publish what the fault injector did to a datagram (only while the transport layer is traced). */
+  private traceFault(what: 'dropped' | 'corrupted', bytes: Uint8Array, address: string, direction: 'outbound' | 'inbound'): void {
+    const tn = this.tn;
+    if (tn === undefined || !tn.transport.on) return;
+    const d = decodeDatagram(bytes, this.opts.datagramBytes);
+    const stamp = typeof d === 'string' ? undefined : d.trace;
+    const peer = tn.peerName(address);
+    const link = stamp === undefined ? {}
+      : direction === 'outbound' ? (stamp.inc === tn.inc ? { of: tn.key(stamp.lc) } : {})
+      : { cause: TraceNode.remoteKey(stamp.inc, stamp.lc) };
+    if (what === 'dropped') tn.transport.emit({ type: 'datagram-dropped', peer, direction, ...link, label: `dropped by the fault injector (${direction})` });
+    else if (direction === 'outbound') tn.transport.emit({ type: 'datagram-corrupted', peer, ...link, label: 'bits flipped by the fault injector' });
   }
 
   /**

@@ -16,7 +16,7 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
+import type { DsmNodeStats, RuntimeEvent, RuntimeRequest, SecurityEvent } from './runtime-handler.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
@@ -57,6 +57,11 @@ export interface DsmNode extends DsmThread {
    * mismatch). A new listener first receives the events that happened before it was added.
    */
   onMembership(listener: (e: MembershipEvent) => void): void;
+  /**
+   * Reports, at most once a second, of datagrams the transport dropped as unauthenticated (not
+   * sealed with the cluster key: a node with another key, a forgery) or replayed.
+   */
+  onSecurity(listener: (e: SecurityEvent) => void): void;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
 }
@@ -88,10 +93,14 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
-  const events = new EventEmitter<{ membership: [MembershipEvent] }>();
+  const events = new EventEmitter<{ membership: [MembershipEvent]; security: [SecurityEvent] }>();
   const past: MembershipEvent[] = [];
   const onEvent = (e: unknown): void => {
     const ev = e as RuntimeEvent;
+    if (ev?.type === 'security') {
+      events.emit('security', ev.event);
+      return;
+    }
     if (ev?.type !== 'membership') return;
     if (past.length < 1_000) past.push(ev.event);
     events.emit('membership', ev.event);
@@ -126,6 +135,9 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
     onMembership(listener) {
       for (const e of past) listener(e);
       events.on('membership', listener);
+    },
+    onSecurity(listener) {
+      events.on('security', listener);
     },
     async close() {
       if (closed) return;

@@ -4,7 +4,8 @@
  * options travel to the fault thread by structured clone.
  */
 import type { EndpointOptions } from '../../transport/index.js';
-import { parsePeer } from '../../transport/index.js';
+import { isTransportError, parsePeer } from '../../transport/index.js';
+import { checkClusterKey } from '../../transport/cluster-key.js';
 import { DsmError } from '../errors.js';
 import { resolveIvyOptions, type IvyOptions, type ManagerMode } from '../protocol/index.js';
 
@@ -36,6 +37,13 @@ export interface DsmNodeOptions {
    */
   readonly manager?: ManagerMode;
   /**
+   * The cluster key (32 random bytes; `pagewire keygen`, parseClusterKey): every datagram sealed
+   * and authenticated, a peer's node id proven by its key (node N seals as "N"), and calls
+   * from a node whose key proves another id than its address stands for refused. Every node of
+   * the cluster needs the same key. @default none: clear text, every address believed
+   */
+  readonly key?: Uint8Array;
+  /**
    * Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). When every node is
    * on loopback and these leave datagramBytes (and windowDatagrams) unset, a node sends a page in
    * one datagram: datagramBytes = pageSize + PAGE_DATAGRAM_SLACK (at most 65,507) and
@@ -43,9 +51,11 @@ export interface DsmNodeOptions {
    * Loopback has no MTU to respect; on a network the transport's defaults (1,200-byte datagrams)
    * apply. See resolveDsmNodeOptions.
    */
-  readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random'>;
+  readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random' | 'key'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
   readonly ivy?: Omit<IvyOptions, 'timers'>;
+  /** Write this node's trace events (every layer) to DIR/node-<id>.jsonl (`pagewire trace DIR` reads them). @default off */
+  readonly traceDir?: string;
 }
 
 export interface ResolvedDsmNodeOptions {
@@ -57,8 +67,10 @@ export interface ResolvedDsmNodeOptions {
   readonly pageSize: number;
   readonly pageCount: number;
   readonly maxThreads: number;
+  readonly key: Uint8Array | undefined;
   readonly transport: DsmNodeOptions['transport'];
   readonly ivy: DsmNodeOptions['ivy'];
+  readonly traceDir: string | undefined;
   /** Bound of one blocked access on the app thread: the protocol's fault timeout plus slack. */
   readonly appFaultTimeoutMs: number;
 }
@@ -108,11 +120,20 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   if (!Number.isInteger(pageCount) || pageCount - 2 < nodes.length) {
     throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
+  if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
   if (o.manager !== undefined && o.ivy?.manager !== undefined && o.manager !== o.ivy.manager) {
     throw bad(`manager ('${String(o.manager)}') and ivy.manager ('${String(o.ivy.manager)}') disagree; give one`);
   }
   const ivy = o.manager === undefined ? o.ivy : { ...o.ivy, manager: o.manager };
   const protocolTimeout = resolveIvyOptions(ivy).faultTimeoutMs;
+  if (o.key !== undefined) {
+    try {
+      checkClusterKey(o.key, 'key');
+    } catch (e) {
+      throw isTransportError(e) ? bad((e as Error).message) : e;
+    }
+  }
+  if ((o.transport as { key?: unknown } | undefined)?.key !== undefined) throw bad('give the cluster key as the node\'s `key` option, not transport.key');
   const pageDatagrams = allLoopback && o.transport?.datagramBytes === undefined && Number.isInteger(pageSize) && pageSize > 0;
   const transport = pageDatagrams
     ? { ...o.transport, datagramBytes: Math.min(65_507, pageSize + PAGE_DATAGRAM_SLACK), windowDatagrams: o.transport?.windowDatagrams ?? PAGE_DATAGRAM_WINDOW }
@@ -120,9 +141,15 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
-    transport, ivy,
+    key: o.key === undefined ? undefined : Uint8Array.from(o.key),
+    transport, ivy, traceDir: o.traceDir,
     appFaultTimeoutMs: protocolTimeout + 2_000,
   };
+}
+
+/** The transport identity of node `id`: its nodeId ("3"), which names it in logs and traces and which a cluster key authenticates. */
+export function transportNodeId(id: number): string {
+  return String(id);
 }
 
 /**

@@ -8,6 +8,7 @@
  *   server.serve(IvyDescriptor, node.handlers);
  *   await node.fault(page, 'write');
  */
+import './trace-labels.js'; // how Ivy's messages are labelled in traces
 export { IvyNode, managerOf, MAX_NODES } from './ivy-node.js';
 export type { IvyNodeInit, IvyNodeStats } from './ivy-node.js';
 export { IVY_DEFAULTS, MANAGER_MODES, resolveIvyOptions } from './options.js';

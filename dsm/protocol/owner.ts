@@ -51,6 +51,7 @@ import { PageQueue } from './page-queue.js';
 import { Holding, Outcome, Want, type Claim, type Grant, type Where } from './ivy.stubs.js';
 import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
+import { traceNode, type TraceNode } from '../../trace/node.js';
 import { describeFailure } from './peers.js';
 
 /** What an owner keeps per owned page. */
@@ -94,9 +95,11 @@ export class Owner {
   readonly #handed = new Map<number, Handed>();
   readonly #lost = new Map<number, number>();
   readonly #lock = new PageQueue();
+  readonly #tn: TraceNode;
 
   constructor(init: OwnerInit) {
     this.#i = init;
+    this.#tn = traceNode(String(init.id));
   }
 
   /** Owned state of `page`: the copy set, or null when this node does not own it. */
@@ -189,6 +192,7 @@ export class Owner {
       const epoch = this.#next(page);
       owned.copyset.set(requester, epoch);
       counters.c.pagesSent++;
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'grant', page, access: 'read', peer: String(requester), epoch, label: `grant p${page} read to node ${requester}` });
       return this.#granted(epoch, data);
     }
     const epoch = this.#next(page);
@@ -203,6 +207,7 @@ export class Owner {
       local.install(page, null, 'write');
       epochs.setInstalled(page, epoch);
       this.#i.hints.learn(page, id, epoch);
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'grant', page, access: 'write', peer: String(id), epoch, label: `grant p${page} write to its owner, node ${id} (no data)` });
       return this.#granted(epoch);
     }
     const toCopy = owned.copyset.get(requester);
@@ -211,6 +216,11 @@ export class Owner {
     this.#handed.set(page, { epoch, data, to: requester, toCopy, at: this.#i.hints.now() });
     this.#i.hints.learn(page, requester, epoch, id); // announced: a fact once the new owner confirms
     counters.c.pagesSent++;
+    const tn = this.#tn;
+    if (tn.dsm.on) {
+      tn.dsm.emit({ type: 'owner-change', page, from: String(id), to: String(requester), epoch, label: `p${page} owner: node ${id} → node ${requester}` });
+      tn.dsm.emit({ type: 'grant', page, access: 'write', peer: String(requester), epoch, label: `grant p${page} write to node ${requester}` });
+    }
     // The requester's read copy is the current contents (every write since would have invalidated it).
     return holding && toCopy !== undefined && toCopy === have ? this.#granted(epoch) : this.#granted(epoch, data);
   }
@@ -231,14 +241,14 @@ export class Owner {
     }
     // Handed to a node declared dead: it may have installed the page and passed it on to a node
     // that had not heard of the death, so only asking everyone can tell (requester.ts, locate).
-    if (this.#i.membership.isDead(h.to)) return this.#redirectTo(h.to, 0);
+    if (this.#i.membership.isDead(h.to)) return this.#redirectTo(page, requester, h.to, 0);
     const { hints } = this.#i;
     // Someone this node sent on after the hand-off went further than h.to (Li & Hudak's
     // compression): send this one there too; else to h.to, naming the transfer.
     const further = hints.guessAfter(page, h.at);
     hints.guess(page, requester);
-    if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(further, 0);
-    return this.#redirectTo(h.to, h.epoch);
+    if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(page, requester, further, 0);
+    return this.#redirectTo(page, requester, h.to, h.epoch);
   }
 
   /** Not the owner: tell the requester where to ask (the manager's directory, or this node's route). */
@@ -248,12 +258,14 @@ export class Owner {
     // Li & Hudak's compression: the writer will own the page (and a reader will know who does:
     // at worst one more hop); send the next request there.
     if (requester !== id) hints.guess(page, requester);
-    this.#i.counters.c.redirectsGiven++;
-    return { view: this.#i.view(), outcome: Outcome.Redirect, epoch: 0, node };
+    return this.#redirectTo(page, requester, node, 0);
   }
 
-  #redirectTo(node: number, epoch: number): Grant {
+  #redirectTo(page: number, requester: number, node: number, epoch: number): Grant {
     this.#i.counters.c.redirectsGiven++;
+    if (this.#tn.dsm.on) {
+      this.#tn.dsm.emit({ type: 'forward', page, access: 'read', requester: String(requester), peer: String(node), label: `p${page}: node ${requester} sent on to node ${node}${epoch > 0 ? ` (transfer ${epoch})` : ''}` });
+    }
     return { view: this.#i.view(), outcome: Outcome.Redirect, epoch, node };
   }
 
@@ -265,6 +277,9 @@ export class Owner {
     this.#i.local.install(page, h.data, owned.copyset.size > 0 ? 'read' : 'write');
     this.#i.hints.learn(page, this.#i.id, this.#next(page));
     this.#i.counters.c.pagesTakenBack++;
+    if (this.#tn.dsm.on) {
+      this.#tn.dsm.emit({ type: 'owner-change', page, from: String(h.to), to: String(this.#i.id), epoch: h.epoch, label: `p${page} transfer ${h.epoch} to node ${h.to} never installed: node ${this.#i.id} owns it again` });
+    }
   }
 
   /** Transfer `h` is known installed: forget what was kept for it. */
@@ -351,10 +366,15 @@ export class Owner {
         };
       }
       counters.c.invalidationsSent++;
+      const tn = this.#tn;
+      if (tn.dsm.on) tn.dsm.emit({ type: 'invalidate-sent', page, peer: String(node), label: `invalidate node ${node}'s copy of p${page}` });
       // One call for the whole deadline: a slow holder's late answer still counts. It ends early
       // only if the holder is declared dead (the call is aborted) or the transport gives up.
       const r = await peers.call(node, 'invalidate', left, (c, o) => c.invalidate(this.#i.view(), page, copyEpoch, newOwner, epoch, o));
-      if (r.ok) return { ok: true };
+      if (r.ok) {
+        if (tn.dsm.on) tn.dsm.emit({ type: 'invalidate-acked', page, peer: String(node), label: `node ${node} dropped its copy of p${page}` });
+        return { ok: true };
+      }
       switch (r.kind) {
         case 'dead':
           counters.c.copiesSkipped++;
@@ -378,16 +398,22 @@ export class Owner {
   // ---- copy holder (owner -> holder)
 
   /**
-   * `from` (the owner) invalidates the read copy granted at `copyEpoch`: dropped if this node holds
-   * exactly that one; the page is on its way to `newOwner` under transfer `epoch`.
+   * `from` (the owner) invalidates the read copy granted at `copyEpoch`: this node drops its copy if
+   * it was granted at or before that (a write supersedes every copy granted before it; the owner's
+   * copy set may name a later grant than the one this node installed, when a late retry of its
+   * request was served after the request that brought its copy), and keeps one granted after (a
+   * late invalidation never drops a newer copy). The page is on its way to `newOwner` under
+   * transfer `epoch`.
    */
   async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<void> {
     const { epochs, local, counters, hints } = this.#i;
     counters.c.invalidationsReceived++;
     epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
     hints.learn(page, newOwner, epoch, from);
-    if (epochs.installed(page) !== copyEpoch || this.owns(page)) return;
-    if (local.rights(page) !== 'none' && !local.discard(page)) await local.invalidate(page);
+    if (epochs.installed(page) > copyEpoch || this.owns(page)) return;
+    if (local.rights(page) === 'none') return;
+    if (!local.discard(page)) await local.invalidate(page);
+    if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'invalidated', page, label: `read copy of p${page} dropped` });
   }
 
   #granted(epoch: number, data?: Uint8Array): Grant {

@@ -39,6 +39,7 @@
  *   declare it dead (a minority side, or a two-node cluster after a death);
  * - DSM_ERR_FAULT_TIMEOUT: a node it needs is not up yet, slow, or suspected without a verdict yet;
  * - DSM_ERR_CLUSTER_MISMATCH: the node it asked runs another configuration;
+ * - DSM_ERR_UNAUTHENTICATED: the node it asked refused this node (not the same cluster key);
  * - DSM_ERR_INTERNAL: a bug or a protocol violation (never reported as a lost page).
  * Each message carries the lower-level cause (the RPC error's message, the owner's reason).
  */
@@ -47,6 +48,7 @@ import { Holding, Outcome, Want, type Claim, type Grant, type Where } from './iv
 import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
+import { traceNode, type TraceNode } from '../../trace/node.js';
 import { describeFailure, messageOf, type Result } from './peers.js';
 
 /** Pause before retrying a request answered Busy (or a locate that could not decide). */
@@ -77,10 +79,12 @@ export class Requester {
   readonly #inflight = new Map<number, { readonly access: Access; readonly done: Promise<boolean> }>();
   /** Longest walk along redirects before asking everyone. */
   readonly #maxHops: number;
+  readonly #tn: TraceNode;
 
   constructor(init: RequesterInit) {
     this.#i = init;
     this.#maxHops = init.nodes.length + 1;
+    this.#tn = traceNode(String(init.id));
   }
 
   /** True while a fault on `page` is being resolved. */
@@ -195,6 +199,10 @@ export class Requester {
       const [ex, cl] = [expect, claim];
       expect = 0;
       claim = undefined;
+      if (this.#tn.dsm.on) {
+        const to = target === manager && askedManager ? `its manager, node ${target}` : target === id ? 'its own owner role' : `node ${target}`;
+        this.#tn.dsm.emit({ type: 'request', page, access, peer: String(target), label: `${access} request for p${page} to ${to}` });
+      }
       const r: Result<Grant> = target === id
         ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
         : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
@@ -206,6 +214,8 @@ export class Requester {
             continue; // the top of the loop reports it
           case 'evicted':
             throw evicted(page, r.node, r.message);
+          case 'refused':
+            throw new FaultFailed({ code: 'DSM_ERR_UNAUTHENTICATED', message: `page ${page}: ${access} fault: ${role(target, manager, askedManager)}, ${describeFailure(r)}`, node: target });
           case 'silent':
             cause = `${role(target, manager, askedManager)}, ${describeFailure(r)}`;
             blocker = target;
@@ -379,6 +389,7 @@ export class Requester {
     const { id, membership, counters, owner, hints, nodes } = this.#i;
     counters.c.broadcasts++;
     const sent = new Set(membership.deadNodes);
+    if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'locate', page, dead: [...sent].join(','), label: `locate p${page}: ask every live node (dead: ${[...sent].join(', ')})` });
     const others = nodes.filter((n) => n !== id && !sent.has(n));
     const results = await Promise.all(others.map((n) => this.#askWhere(n, page, deadline)));
     this.#checkAlive(page);

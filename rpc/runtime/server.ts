@@ -7,8 +7,9 @@
  *  2. The client's ack watermark drops saved replies it has seen.
  *  3. Duplicate suppression (reply-cache.ts): running → WORKING; finished → the saved reply
  *     bytes again; evicted → "reply lost" (OVERLOADED, 'maybe'); seen → dropped.
- *  4. Interface, version, procedure (id and name must agree), argument validation; each
- *     failure is an error reply with executed 'no', and the handler is not called.
+ *  4. Interface, version, procedure (id and name must agree), argument validation, then the
+ *     interface's `authorize` check of the caller (RPC_ERR_UNAUTHENTICATED); each failure is an
+ *     error reply with executed 'no', and the handler is not called.
  *  5. The handler runs (inline, or in the interface's thread pool); after `workingAckAfterMs`
  *     without a result the client gets a WORKING message, the "received, working" ack.
  *  6. The result is validated (checkResult) and encoded; the reply is saved and sent.
@@ -25,9 +26,12 @@ import { HandlerPool, locatePoolWorker, moduleHref } from './pool.js';
 import { ReplyCache, REPLY_CACHE_DEFAULTS, type ReplyCacheOptions } from './reply-cache.js';
 import { realTimers, type Timers } from './timers.js';
 import {
-  MsgType, callIdString, describeMessage, encodeErrorBody, encodeReplyBody, frame, type Header, type RpcMessage,
+  MsgType, callIdString, decodeMessage, describeMessage, encodeErrorBody, stampFrame, encodeReplyBody, frame, type Header, type RpcMessage,
 } from './wire.js';
 import { availableParallelism } from 'node:os';
+import { TraceNode, traceNode } from '../../trace/node.js';
+import { callLabel, resultLabel } from '../../trace/labels.js';
+import type { RpcKind } from '../../trace/events.js';
 
 export interface RpcServerOptions extends ReplyCacheOptions {
   /** Calls running at once; more are refused with RPC_ERR_OVERLOADED (executed 'no'). @default 4_096 */
@@ -54,6 +58,21 @@ export interface ServeOptions {
   readonly poolExport?: string;
   /** Worker threads for this interface's pool. @default os.availableParallelism() */
   readonly poolThreads?: number;
+  /**
+   * Checked before every call's handler runs (after its arguments were validated): return
+   * undefined to let it run, or a reason to refuse it with RPC_ERR_UNAUTHENTICATED, executed 'no'
+   * (counted in stats().unauthenticated). The place to match ctx.peerId, the caller the transport
+   * authenticated, against who the call says it comes from. @default none: every caller
+   */
+  readonly authorize?: (call: AuthorizeCall) => string | undefined;
+}
+
+/** What an `authorize` check sees of a call. */
+export interface AuthorizeCall {
+  readonly ctx: CallContext;
+  readonly proc: ProcedureDescriptor;
+  /** The validated arguments. */
+  readonly args: readonly unknown[];
 }
 
 export interface RpcServerStats {
@@ -77,6 +96,8 @@ export interface RpcServerStats {
   restartRejected: number;
   /** Messages that failed validation (counted; answered MALFORMED when the call id was readable). */
   malformedDropped: number;
+  /** Requests an interface's `authorize` check refused (answered RPC_ERR_UNAUTHENTICATED, not run). */
+  unauthenticated: number;
   replyCache: { entries: number; bytes: number; evictions: number; running: number; clients: number; acked: number };
 }
 
@@ -86,6 +107,7 @@ interface Served {
   readonly handlers: HandlerTable;
   readonly pool: HandlerPool | undefined;
   readonly poolAll: boolean;
+  readonly authorize: ServeOptions['authorize'];
 }
 
 function errorCodeOf(e: unknown): string | undefined {
@@ -106,10 +128,11 @@ export class RpcServer {
   private readonly dispatcher: Dispatcher;
   private readonly part: ServerPart;
   private readonly served = new Map<string, Served>();
+  private readonly tn: TraceNode;
   private closed = false;
   private readonly st: Omit<RpcServerStats, 'replyCache'> = {
     requests: 0, executed: 0, poolRuns: 0, replies: 0, errors: {}, probes: 0, acks: 0, stillWorking: 0,
-    duplicatesSuppressed: 0, restartRejected: 0, malformedDropped: 0,
+    duplicatesSuppressed: 0, restartRejected: 0, malformedDropped: 0, unauthenticated: 0,
   };
 
   constructor(endpoint: Endpoint, opts: RpcServerOptions = {}) {
@@ -124,9 +147,11 @@ export class RpcServer {
     this.poolWorkerFile = opts.poolWorkerFile;
     this.timers = opts.timers ?? realTimers;
     this.log = serverLog(endpoint.nodeId);
+    this.tn = traceNode(endpoint.nodeId);
+    this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.incarnation = randomIncarnation();
     this.part = {
-      onMessage: (peer, msg) => this.onMessage(peer, msg),
+      onMessage: (peer, msg, peerId) => this.onMessage(peer, msg, peerId),
       onMalformed: (peer, reason, h) => this.onMalformed(peer, reason, h),
       onPeerRestarted: (ev) => this.onPeerRestarted(ev),
     };
@@ -155,7 +180,8 @@ export class RpcServer {
       const threads = positiveInt('poolThreads', opts.poolThreads, Math.max(1, availableParallelism()));
       pool = new HandlerPool(moduleHref(opts.poolModule), opts.poolExport ?? 'handlers', threads, locatePoolWorker(this.poolWorkerFile));
     }
-    this.served.set(desc.name, { desc, byId, handlers, pool, poolAll: opts.pool === true });
+    if (opts.authorize !== undefined && typeof opts.authorize !== 'function') throw invalidArgument(`serve(${desc.name}): authorize must be a function`);
+    this.served.set(desc.name, { desc, byId, handlers, pool, poolAll: opts.pool === true, authorize: opts.authorize });
     this.log('serving %s version %d (%d procedures%s)', desc.name, desc.version, desc.procedures.length, pool ? ', pool' : '');
   }
 
@@ -177,9 +203,11 @@ export class RpcServer {
 
   // ------------------------------------------------------------ incoming
 
-  private onMessage(peer: string, msg: RpcMessage): void {
+  private onMessage(peer: string, msg: RpcMessage, peerId: string | undefined): void {
     if (this.closed) return;
     this.log('recv from %s: %s', peer, { toString: () => describeMessage(msg) });
+    if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
+    if (this.tn.rpc.on) this.traceReceived(peer, msg);
     const h = msg.h;
     // Records are per sending address too: the transport vouches for the peer's address, so one
     // peer cannot acknowledge away or replay another peer's calls by copying its call ids.
@@ -206,19 +234,52 @@ export class RpcServer {
       case 'request':
         this.st.requests++;
         this.cache.ack(key, h.ackBelow);
-        return this.onRequest(peer, msg, key);
+        return this.onRequest(peer, msg, key, peerId);
       default:
         // Server → client types never reach here (the dispatcher routes by type).
         this.st.malformedDropped++;
     }
   }
 
+  private traceReceived(peer: string, msg: RpcMessage): void {
+    const l = msg.kind === 'request' ? callLabel(msg.iface, msg.procName, msg.args) : undefined;
+    this.tn.rpc.emit({
+      type: 'rpc-received', dir: 'recv', kind: msg.kind, call: callIdString(msg.h.clientId, msg.h.clientInc, msg.h.seq), peer: this.tn.peerName(peer),
+      ...(msg.h.trace !== undefined ? { cause: TraceNode.remoteKey(msg.h.trace.inc, msg.h.trace.lc) } : {}),
+      ...(msg.kind === 'request' ? { iface: msg.iface, proc: msg.procName } : {}),
+      label: l?.text ?? (msg.kind === 'ack' ? `ack replies < #${msg.h.ackBelow}` : msg.kind), ...(l?.page !== undefined ? { page: l.page } : {}),
+    });
+  }
+
+  /**
+   * While tracing: publish the send of an answer about call `h` and return the frame stamped with
+   * that event's clock, so the client's receive names it. Frames are cached unstamped.
+   */
+  private traced(bytes: Uint8Array, peer: string, h: Header, kind: RpcKind, label: () => string,
+    extra: { iface?: string; proc?: string; code?: string; resent?: boolean; page?: number } = {}): Uint8Array {
+    let lc = this.tn.lc;
+    if (this.tn.rpc.on) {
+      lc = this.tn.rpc.emit({
+        type: 'rpc-sent', dir: 'send', kind, call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), label: label(), ...extra,
+      });
+    }
+    return stampFrame(bytes, { inc: this.tn.inc, lc });
+  }
+
+  private unknownCall(peer: string, h: Header): void {
+    const bytes = frame(MsgType.UNKNOWN_CALL, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'unknown-call', () => 'unknown call') : bytes);
+  }
+
   /** Answer a probe or a duplicate request from the cache. Returns false if the call is new. */
   private answerKnown(peer: string, h: Header, key: string, what: 'probe' | 'request'): boolean {
     const l = this.cache.lookup(key, h.seq);
+    if (this.tn.rpc.on && what === 'request' && l.state !== 'new') {
+      this.tn.rpc.emit({ type: 'rpc-duplicate', call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), state: l.state, label: `duplicate request (${l.state}): not run again` });
+    }
     switch (l.state) {
       case 'new':
-        if (what === 'probe') this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
+        if (what === 'probe') this.unknownCall(peer, h);
         return false;
       case 'running':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -227,11 +288,16 @@ export class RpcServer {
       case 'done':
         if (what === 'request') this.st.duplicatesSuppressed++;
         this.st.replies++;
-        this.send(peer, l.reply);
+        if (this.tn.active) {
+          const kind: RpcKind = l.reply[2] === MsgType.REPLY ? 'reply' : 'error';
+          this.send(peer, this.traced(l.reply, peer, h, kind, () => `${kind} (saved, sent again)`, { resent: true }));
+        } else {
+          this.send(peer, l.reply);
+        }
         return true;
       case 'stale':
         if (what === 'request') this.st.duplicatesSuppressed++;
-        else this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
+        else this.unknownCall(peer, h);
         return true;
       case 'lost':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -240,7 +306,7 @@ export class RpcServer {
     }
   }
 
-  private onRequest(peer: string, msg: Extract<RpcMessage, { kind: 'request' }>, key: string): void {
+  private onRequest(peer: string, msg: Extract<RpcMessage, { kind: 'request' }>, key: string, peerId: string | undefined): void {
     const h = msg.h;
     if (this.answerKnown(peer, h, key, 'request')) return;
     const served = this.served.get(msg.iface);
@@ -261,12 +327,32 @@ export class RpcServer {
     } catch (e) {
       return this.sendError(peer, h, 'RPC_ERR_INVALID_ARGS', `${msg.iface}.${proc.name}: ${e instanceof Error ? e.message : String(e)}`, 'no');
     }
+    const ctx: CallContext = { peer, peerId, callId: callIdString(h.clientId, h.clientInc, h.seq) };
+    if (served.authorize !== undefined) {
+      let refused: string | undefined;
+      try {
+        refused = served.authorize({ ctx, proc, args });
+      } catch (e) {
+        refused = `authorize threw: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      if (refused !== undefined) {
+        this.st.unauthenticated++;
+        return this.sendError(peer, h, 'RPC_ERR_UNAUTHENTICATED', `${msg.iface}.${proc.name}: ${refused}`, 'no');
+      }
+    }
     if (this.cache.stats().running >= this.maxRunning) {
       return this.sendError(peer, h, 'RPC_ERR_OVERLOADED', `${this.maxRunning} calls already running (maxRunning)`, 'no');
     }
     this.cache.begin(key, h.seq);
     this.st.executed++;
-    const ctx: CallContext = { peer, callId: callIdString(h.clientId, h.clientInc, h.seq) };
+    const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
+    if (this.tn.rpc.on) {
+      const l = callLabel(msg.iface, proc.name, args);
+      this.tn.rpc.emit({
+        type: 'rpc-executed', call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), iface: msg.iface, proc: proc.name,
+        pool: inPool, label: `run ${l.text}`, ...(l.page !== undefined ? { page: l.page } : {}),
+      });
+    }
     let workingTimer: unknown;
     if (Number.isFinite(this.workingAckAfterMs)) {
       workingTimer = this.timers.setTimeout(() => {
@@ -276,17 +362,18 @@ export class RpcServer {
     }
     void this.invoke(served, proc, args, ctx).then((outcome) => {
       if (workingTimer !== undefined) this.timers.clearTimeout(workingTimer);
-      this.finish(peer, h, key, served.desc, proc, outcome);
+      this.finish(peer, h, key, served.desc, proc, outcome, args);
     });
   }
 
   private async invoke(served: Served, proc: ProcedureDescriptor, args: unknown[], ctx: CallContext):
   Promise<{ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined; failAs?: RpcErrorCode }> {
     const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
+
     if (inPool && served.pool !== undefined) {
       this.st.poolRuns++;
       try {
-        const out = await served.pool.run(proc.name, args, { peer: ctx.peer, callId: ctx.callId });
+        const out = await served.pool.run(proc.name, args, { peer: ctx.peer, peerId: ctx.peerId, callId: ctx.callId });
         if (out.ok) return out;
         return { ok: false, message: out.message, code: out.code };
       } catch (e) {
@@ -306,6 +393,7 @@ export class RpcServer {
   private finish(
     peer: string, h: Header, key: string, desc: InterfaceDescriptor, proc: ProcedureDescriptor,
     outcome: { ok: true; value: unknown } | { ok: false; message: string; code: string | undefined; failAs?: RpcErrorCode },
+    args: unknown[],
   ): void {
     let reply: Uint8Array;
     const rh = this.replyHeader(h);
@@ -329,7 +417,15 @@ export class RpcServer {
       return;
     }
     this.st.replies++;
-    this.endpoint.send(peer, reply).then(undefined, (e: unknown) => {
+    let out = reply;
+    if (this.tn.active) {
+      const isReply = reply[2] === MsgType.REPLY;
+      const l = isReply ? resultLabel(desc.name, proc.name, (outcome as { value?: unknown }).value, args) : callLabel(desc.name, proc.name, args);
+      const code = isReply ? undefined : (this.errorCodeIn(reply) ?? 'error');
+      out = this.traced(reply, peer, h, isReply ? 'reply' : 'error', () => (isReply ? l.text : `error ${l.text}: ${code}`),
+        { iface: desc.name, proc: proc.name, ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
+    }
+    this.endpoint.send(peer, out).then(undefined, (e: unknown) => {
       const code = errorCodeOf(e);
       this.log('reply to %s for %s not delivered: %s', peer, callIdString(h.clientId, h.clientInc, h.seq), code ?? String(e));
       if (code === 'TRANSPORT_ERR_MESSAGE_TOO_LARGE') {
@@ -366,15 +462,23 @@ export class RpcServer {
     return frame(MsgType.ERROR, rh, encodeErrorBody(code, message, executed, remoteCode));
   }
 
+  /** The error code in an ERROR frame this server built (for traces). */
+  private errorCodeIn(frameBytes: Uint8Array): string | undefined {
+    const r = decodeMessage(frameBytes);
+    return r.ok && r.msg.kind === 'error' ? r.msg.code : undefined;
+  }
+
   private sendError(peer: string, h: Header, code: RpcErrorCode, message: string, executed: Executed): void {
     this.log('error %s to %s: %s', code, peer, message);
     this.st.replies++;
-    this.send(peer, this.errorFrame(this.replyHeader(h), code, message, executed));
+    const bytes = this.errorFrame(this.replyHeader(h), code, message, executed);
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'error', () => `error ${code}`, { code }) : bytes);
   }
 
   private sendWorking(peer: string, h: Header): void {
     this.st.stillWorking++;
-    this.send(peer, frame(MsgType.WORKING, this.replyHeader(h)));
+    const bytes = frame(MsgType.WORKING, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'working', () => 'WORKING') : bytes);
   }
 
   private send(peer: string, bytes: Uint8Array): void {
