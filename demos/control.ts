@@ -17,6 +17,7 @@ import type { DsmNode } from '../dsm/node/index.js';
 import { createLogger } from '../transport/log.js';
 import { createList, prepend, stampOwn, traverse, type Alloc } from './list.js';
 import { allocAvoidingManager } from './placement.js';
+import { jacobiFlag, jacobiInit, jacobiRun, jacobiSetup, jacobiSum, type JacobiGrid, type JacobiRun } from './jacobi.js';
 
 export type ControlCommand =
   | { cmd: 'alloc'; bytes: number }
@@ -34,6 +35,10 @@ export type ControlCommand =
   | { cmd: 'locked-increment'; lock: number; counter: number; times: number }
   | { cmd: 'false-share'; base: number; words: number; threads: number; writes: number }
   | { cmd: 'write-loop'; addr: number; writes: number; startAt?: number }
+  | { cmd: 'jacobi-setup'; rows: number; cols: number; offset: number }
+  | { cmd: 'jacobi-flag' }
+  | { cmd: 'jacobi-init' | 'jacobi-run'; a: number; b: number; rows: number; cols: number; iterations: number; lo: number; hi: number; flags: number[]; me: number }
+  | { cmd: 'jacobi-sum'; a: number; b: number; rows: number; cols: number; iterations: number }
   | { cmd: 'timed-read32'; addr: number }
   | { cmd: 'timed-write32'; addr: number; value: number }
   | { cmd: 'stats' }
@@ -100,10 +105,27 @@ const handlers: Record<string, Handler> = {
   },
   'false-share': (n, c) => falseShare(n, num(c, 'base'), num(c, 'words'), num(c, 'threads'), num(c, 'writes')),
   'write-loop': (n, c) => writeLoop(n, num(c, 'addr'), num(c, 'writes'), c.startAt === undefined ? undefined : num(c, 'startAt')),
+  'jacobi-setup': (n, c) => jacobiSetup(n, num(c, 'rows'), num(c, 'cols'), num(c, 'offset')),
+  'jacobi-flag': (n) => jacobiFlag(n),
+  'jacobi-init': (n, c) => jacobiInit(n, jacobiArgs(c)),
+  'jacobi-run': (n, c) => jacobiRun(n, jacobiArgs(c)),
+  'jacobi-sum': (n, c) => jacobiSum(n, grid(c), num(c, 'iterations')),
   'timed-read32': (n, c) => timedAccess(n, num(c, 'addr'), undefined),
   'timed-write32': (n, c) => timedAccess(n, num(c, 'addr'), num(c, 'value')),
   stats: async (n) => ({ node: await n.stats(), app: n.mem.stats }),
 };
+
+function grid(c: Record<string, unknown>): JacobiGrid {
+  return { a: num(c, 'a'), b: num(c, 'b'), rows: num(c, 'rows'), cols: num(c, 'cols') };
+}
+
+function jacobiArgs(c: Record<string, unknown>): JacobiRun {
+  if (!Array.isArray(c.flags)) throw Object.assign(new Error('flags must be an array of addresses'), { code: 'CONTROL_ERR_BAD_COMMAND' });
+  const flags = (c.flags as unknown[]).map((f) => num({ f }, 'f'));
+  const me = num(c, 'me');
+  if (me >= flags.length) throw Object.assign(new Error(`me must index flags (${flags.length})`), { code: 'CONTROL_ERR_BAD_COMMAND' });
+  return { ...grid(c), iterations: num(c, 'iterations'), lo: num(c, 'lo'), hi: num(c, 'hi'), flags, me };
+}
 
 /**
  * One u32 access (a read, or a write of `value`) timed on the application thread, from just before

@@ -205,7 +205,7 @@ export class TransportCore {
     }
   }
 
-  stats(): Omit<EndpointStats, 'datagramsSent' | 'datagramsReceived' | 'socketErrors' | 'bad'> & { bad: Omit<EndpointStats['bad'], 'injectedDrops'> } {
+  stats(): Omit<EndpointStats, 'datagramsSent' | 'datagramsReceived' | 'bytesSent' | 'bytesReceived' | 'socketErrors' | 'bad'> & { bad: Omit<EndpointStats['bad'], 'injectedDrops'> } {
     const c = this.counters;
     return {
       bad: {

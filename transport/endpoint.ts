@@ -48,6 +48,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   };
   private datagramsSent = 0;
   private datagramsReceived = 0;
+  private bytesSent = 0;
+  private bytesReceived = 0;
   private socketErrors = 0;
   /** This endpoint's trace node, from bind on (trace/README.md). */
   private tn: TraceNode | undefined;
@@ -152,6 +154,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
       socketErrors: this.socketErrors,
       datagramsSent: this.datagramsSent,
       datagramsReceived: this.datagramsReceived,
+      bytesSent: this.bytesSent,
+      bytesReceived: this.bytesReceived,
     };
   }
 
@@ -208,6 +212,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
 
   private onSocketMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     this.datagramsReceived++;
+    this.bytesReceived += buf.length;
     if (this.inFaults) this.inFaults.push(buf, rinfo);
     else this.ingest(buf, rinfo);
   }
@@ -254,6 +259,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private rawSend(bytes: Uint8Array, to: Destination): void {
     if (this.closed) return;
     this.datagramsSent++;
+    this.bytesSent += bytes.length;
     if (this.prepareWanted && !this.prepareHooked) {
       this.prepareHooked = true;
       this.socket.send(bytes, to.port, to.host, this.afterSendPrepare);

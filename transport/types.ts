@@ -159,6 +159,9 @@ export interface EndpointStats {
   reassemblyBytes: number;
   datagramsSent: number;
   datagramsReceived: number;
+  /** UDP payload bytes of those datagrams (headers, and with a key the seal, included). */
+  bytesSent: number;
+  bytesReceived: number;
   readonly peers: PeerStats[];
 }
 

@@ -5,42 +5,36 @@
  * ## Reads: no announcement (why a read costs one atomic load and is never torn)
  *
  * Per page the control buffer holds STATE (rights: none < read < write), GEN (a generation) and an
- * in-access counter IN_WRITE. A read of a u8, u16, u32 or i32 runs
+ * in-access counter IN_WRITE. A read runs
  *
  *     while Atomics.load(STATE) < read: fault
- *     return the word (a plain load)
+ *     return the element (a plain load)
  *
  * and takes effect at its STATE check. The frame is not touched when rights are taken away (an
- * invalidation only lowers STATE), only by the next install of new contents, so the word it then
+ * invalidation only lowers STATE), only by the next install of new contents, so the element it then
  * loads is the value the page had when the check passed, or, if the thread was held up for a whole
  * invalidation and re-install in between, a value of a later version, current at some point during
  * the read: either way a value the page held while the read ran, so reads stay linearizable. The
  * load cannot be moved before the check (not by the compiler: the check is a call with memory
- * effects; not by the CPU: x86-64 keeps loads in order and Arm's load-acquire orders what follows
- * it), and a word is never seen half written (aligned loads of up to 8 bytes are single copies, and
- * V8 copies shared memory in aligned words). An f64 is also checked against a seqlock, because
- * JavaScript does not promise to read 8 bytes whole:
- *
- *     loop: g = Atomics.load(GEN); if Atomics.load(STATE) >= read: v = the f64;
- *           if Atomics.load(GEN) == g: return v;   else fault
- *
- * (PageStore.install bumps GEN before it copies new contents in and again after, so a read that
- * overlapped the copy sees GEN move and reads again.) So readers announce nothing, and the fault
- * thread never waits for them: what a read costs is one atomic load (a call into V8, ≈ 5 ns) and
- * the address checks (bench/dsm-local-bench).
+ * effects; not by the CPU: x86-64 keeps loads in order, and Arm's load-acquire orders what follows
+ * it), and an element is never seen half written: an aligned element of up to 8 bytes (an f64
+ * included) is one load on x86-64 and AArch64 in V8's compiled code and one word-sized relaxed load
+ * in its runtime, and V8 copies into shared memory (PageStore.install's set) in aligned words; the
+ * no-torn-read test races reads of u32s and f64s against installs of new versions on another
+ * thread. So readers announce nothing, and the fault thread never waits for them: what a read
+ * costs is one atomic load (a call into V8, about 5 ns) and the address checks (bench/dsm-local-bench).
  *
  * ## Writes: a Dekker handshake (why no write is ever lost)
  *
- *     if load(STATE) >= write:
- *        add(IN_WRITE, 1)                 // announce: "I am between my check and my store"
- *        if load(STATE) >= write: STORE   // re-check after announcing
- *        sub(IN_WRITE, 1)                 // (+ notify if the fault thread is draining, see P_DRAIN)
- *     else fault
+ *     add(IN_WRITE, 1)                      // announce: "I may store into this page now"
+ *     if load(STATE) >= write: STORE        // check after announcing
+ *     sub(IN_WRITE, 1)                      // and notify IN_WRITE if it was the last one out of a drain
+ *     (no write rights: sub, fault, start over)
  *
  * and the fault thread, to take write rights away (PageStore.downgrade/invalidate), runs the mirror
  * image:
  *
- *     store(STATE, lower); set DRAIN; wait until load(IN_WRITE) == 0; then copy the frame.
+ *     or(IN_WRITE, DRAIN); store(STATE, lower); wait until the count in IN_WRITE is 0; then copy the frame.
  *
  * All of these are Atomics operations, which are sequentially consistent, so of "app: add(IN) then
  * load(STATE)" and "fault thread: store(STATE) then load(IN)", at least one side sees the other's
@@ -48,7 +42,8 @@
  * IN > 0 and waits until the store is done (the store happens before the app's Atomics.sub, which
  * the fault thread's Atomics.load then observes, so the copy includes it). A store can therefore
  * never land in a frame after the fault thread copied it or handed it away. (A seqlock cannot do
- * this for writes: a store that lands after the page moved on cannot be taken back.)
+ * this for writes: a store that lands after the page moved on cannot be taken back.) Three atomic
+ * operations per store.
  *
  * ## The fault protocol (why no wake-up is lost or stolen)
  *
@@ -86,12 +81,12 @@ import {
   H_NODE_ID,
   M_OWNER,
   M_REQUEST,
-  P_DRAIN,
   P_FAIL_CODE,
   P_FAIL_NODE,
   P_FAIL_TEXT,
   P_GEN,
   P_IN_WRITE,
+  IN_WRITE_DRAIN,
   P_STATE,
   PAGE_STRIDE,
   RIGHTS_READ,
@@ -122,7 +117,6 @@ export interface AppMemoryStats {
 
 /** P_FAIL_CODE values of failures that are no verdict on the page: a later fault asks again. */
 const RETRIABLE_FAIL_CODES = new Set(['DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_UNAUTHENTICATED'].map((c) => 1 + FAILURE_CODES.indexOf(c as (typeof FAILURE_CODES)[number])));
-const PAGE_BASE_MASK = ~(PAGE_STRIDE - 1);
 
 export class AppMemory {
   readonly pageSize: number;
@@ -231,14 +225,8 @@ export class AppMemory {
   }
   loadF64(addr: number): number {
     const base = this.pageBase(addr, 8);
-    for (;;) {
-      // JavaScript does not promise to read 8 bytes whole: the generation check makes sure.
-      const g = Atomics.load(this.ctl, base + P_GEN);
-      if (Atomics.load(this.ctl, base + P_STATE) >= RIGHTS_READ) {
-        const v = this.rf64[addr >>> 3]!;
-        if (Atomics.load(this.ctl, base + P_GEN) === g) return v;
-      } else this.fault(base, RIGHTS_READ, addr);
-    }
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    return this.rf64[addr >>> 3]!;
   }
   storeF64(addr: number, v: number): void {
     const c = this.enterWrite(this.pageBase(addr, 8), addr);
@@ -367,25 +355,21 @@ export class AppMemory {
     return this.pagesBase + (addr >>> this.shift) * PAGE_STRIDE;
   }
 
-  /** Announce a store (faulting until write rights are held); returns the counter to leave. */
+  /** Announce a store, then check the rights (faulting until write rights are held); returns the counter to leave. */
   private enterWrite(base: number, addr: number): number {
     const ctl = this.ctl;
     const counter = base + P_IN_WRITE;
     for (;;) {
-      if (Atomics.load(ctl, base + P_STATE) >= RIGHTS_WRITE) {
-        Atomics.add(ctl, counter, 1);
-        if (Atomics.load(ctl, base + P_STATE) >= RIGHTS_WRITE) return counter;
-        this.leave(counter);
-      }
+      Atomics.add(ctl, counter, 1);
+      if (Atomics.load(ctl, base + P_STATE) >= RIGHTS_WRITE) return counter;
+      this.leave(counter);
       this.fault(base, RIGHTS_WRITE, addr);
     }
   }
 
   private leave(counter: number): void {
-    const ctl = this.ctl;
-    if (Atomics.sub(ctl, counter, 1) === 1 && Atomics.load(ctl, (counter & PAGE_BASE_MASK) + P_DRAIN) !== 0) {
-      Atomics.notify(ctl, counter);
-    }
+    // The last thread to leave while the fault thread drains the page wakes it.
+    if (Atomics.sub(this.ctl, counter, 1) === (IN_WRITE_DRAIN | 1)) Atomics.notify(this.ctl, counter);
   }
 
   /** Block until the page (control words at `base`) has `need` rights, or throw (failure recorded, closed, timed out). */

@@ -53,7 +53,7 @@ export const H_NODE_ID = 7;
 export const H_FAIL_TEXT_NEXT = 8;
 const HEADER_WORDS = 16;
 const MAGIC = 0x70777231; // 'pwr1'
-const VERSION = 3;
+const VERSION = 4;
 
 /** Words of the dead-node bitmap: one bit per uint16 node id. */
 export const DEAD_WORDS = 65536 / 32;
@@ -73,16 +73,17 @@ export const MAILBOX_STRIDE = 2;
 // ---- per-page words (offsets inside a page record of PAGE_STRIDE words) ----
 /** Rights: RIGHTS_NONE / RIGHTS_READ / RIGHTS_WRITE, ordered so `state >= need` is the check. */
 export const P_STATE = 0;
-/**
- * Generation: bumped (never decremented) on every install and fail, and also just before an install
- * copies new contents in, so a seqlock read (app.ts) that overlapped the copy sees it move; fault
- * waiters wait on it. (Word 2 of a page record is unused: reads announce nothing.)
- */
+/** Generation: bumped (never decremented) on every install and fail; fault waiters wait on it. */
 export const P_GEN = 1;
-/** App threads between their write-rights check and their store (or atomic op). */
+/**
+ * App threads between their write announcement and their store (or atomic op), in the low bits,
+ * and IN_WRITE_DRAIN while the fault thread waits for them to leave: the last one to leave then
+ * notifies this word. (Words 2 and 4 of a page record are unused: readers announce nothing, and
+ * the drain flag lives here so that leaving is one read-modify-write.)
+ */
 export const P_IN_WRITE = 3;
-/** Non-zero while the fault thread drains the page: the last leaving thread must Atomics.notify its counter. */
-export const P_DRAIN = 4;
+export const IN_WRITE_DRAIN = 1 << 30;
+export const IN_WRITE_COUNT = IN_WRITE_DRAIN - 1;
 /** 0, or 1 + index into FAILURE_CODES: the failure recorded by PageStore.fail(). */
 export const P_FAIL_CODE = 5;
 /** Node the failure names, plus 1 (0 = unknown). */

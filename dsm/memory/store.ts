@@ -5,18 +5,17 @@
  *
  * The concurrency protocol it takes part in is described at the top of app.ts. Its half:
  *
- * - Taking rights away (downgrade, invalidate): store the lower STATE first, set DRAIN, then wait
+ * - Taking rights away (downgrade, invalidate): set DRAIN, store the lower STATE, then wait
  *   until no app thread is between its write-rights check and its store (IN_WRITE is 0), and only
- *   then copy the frame. Readers are not waited for: they announce nothing (app.ts, the seqlock).
+ *   then copy the frame. Readers are not waited for: they announce nothing (app.ts).
  *   The wait is asynchronous (Atomics.waitAsync on the counter, woken by the last leaving app
  *   thread because DRAIN is set, and re-polled at least every millisecond) so the fault thread
  *   keeps serving the network meanwhile; it is bounded by drainTimeoutMs, after which the old
  *   rights are restored and the call rejects.
  * - install(): if the rights go down or the contents are replaced, the same revoke-then-drain
  *   happens first, synchronously (app threads hold the mark for nanoseconds; bounded spin). Then
- *   FAIL is cleared; if new contents come, GEN is bumped BEFORE they are copied in (so a read that
- *   overlaps the copy sees GEN move and reads again); then STATE is stored, GEN bumped and every
- *   waiter notified, in that order, so a woken app thread always sees the new state.
+ *   FAIL is cleared, the data copied, STATE stored, GEN bumped and every waiter notified, in that
+ *   order, so a woken app thread always sees the new state.
  * - fail(): record code+node (and the full message in a failure-text slot), bump GEN, notify.
  *   Rights are left alone: a read copy stays readable when the upgrade to write fails; faults on
  *   the page throw until the next install().
@@ -45,12 +44,13 @@ import {
   H_FAIL_TEXT_NEXT,
   M_OWNER,
   M_REQUEST,
-  P_DRAIN,
   P_FAIL_CODE,
   P_FAIL_NODE,
   P_FAIL_TEXT,
   P_GEN,
   P_IN_WRITE,
+  IN_WRITE_COUNT,
+  IN_WRITE_DRAIN,
   P_STATE,
   RIGHTS_NONE,
   RIGHTS_READ,
@@ -229,13 +229,7 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_FAIL_CODE, 0);
     Atomics.store(ctl, base + P_FAIL_NODE, 0);
     Atomics.store(ctl, base + P_FAIL_TEXT, 0);
-    if (data !== null) {
-      // The seqlock's writer side: GEN moves before the contents do. The load orders the copy after
-      // the bump on every CPU (an Atomics.load is an acquire: later stores cannot pass it).
-      Atomics.add(ctl, base + P_GEN, 1);
-      Atomics.load(ctl, base + P_GEN);
-      this.frames.set(data, page * this.pageSize);
-    }
+    if (data !== null) this.frames.set(data, page * this.pageSize);
     Atomics.store(ctl, base + P_STATE, next);
     Atomics.add(ctl, base + P_GEN, 1);
     Atomics.notify(ctl, base + P_GEN);
@@ -363,14 +357,14 @@ export class PageStore implements LocalPages {
     const ctl = this.ctl;
     const base = this.layout.pageWord(page);
     const prev = Atomics.load(ctl, base + P_STATE);
-    Atomics.store(ctl, base + P_DRAIN, 1);
+    Atomics.or(ctl, base + P_IN_WRITE, IN_WRITE_DRAIN);
     Atomics.store(ctl, base + P_STATE, to);
     try {
       const deadline = performance.now() + this.drainTimeoutMs;
       let waited = false;
       for (let spins = 0; ; spins++) {
         const w = Atomics.load(ctl, base + P_IN_WRITE);
-        if (w === 0) break;
+        if ((w & IN_WRITE_COUNT) === 0) break;
         if (!waited) {
           waited = true;
           this.stats.drainWaits++;
@@ -385,7 +379,7 @@ export class PageStore implements LocalPages {
         if (res.async) await res.value;
       }
     } finally {
-      Atomics.store(ctl, base + P_DRAIN, 0);
+      Atomics.and(ctl, base + P_IN_WRITE, ~IN_WRITE_DRAIN);
     }
   }
 
@@ -397,7 +391,7 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_STATE, to);
     const deadline = performance.now() + this.installSpinMs;
     for (let spins = 0; ; spins++) {
-      if (Atomics.load(ctl, base + P_IN_WRITE) === 0) return;
+      if ((Atomics.load(ctl, base + P_IN_WRITE) & IN_WRITE_COUNT) === 0) return;
       if ((spins & 255) === 255 && performance.now() > deadline) {
         Atomics.store(ctl, base + P_STATE, prev);
         throw new DsmError('DSM_ERR_FAULT_TIMEOUT', `install(page ${page}): app threads stayed inside an access for more than ${this.installSpinMs} ms`, { page });

@@ -198,7 +198,7 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
       dropped: { tooManyPeers: 0, challengesRateLimited: 0, keyDerivationsRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0 },
       handshake: { challengesSent: 0, proofs: 0, refusalsSent: 0, refusalsReceived: 0 }, socketErrors: 0, peersEvicted: 0, reassemblyBytes: 0,
       keyed: this.net.authenticated, lastAuthFailure: undefined,
-      datagramsSent: this.messagesSent, datagramsReceived: this.messagesReceived, peers: [],
+      datagramsSent: this.messagesSent, datagramsReceived: this.messagesReceived, bytesSent: 0, bytesReceived: 0, peers: [],
     };
   }
 
