@@ -69,10 +69,13 @@ it(`runs each of ${CALLS.toLocaleString('en')} calls at most once, and each retu
   expect(returned.length).toBe(CALLS);
   expect(ran.length).toBe(CALLS);
   expect(r.counts.record).toBe(CALLS);
-  // The faults really happened.
-  expect(faults.dropped).toBeGreaterThan(3_000);
-  expect(faults.duplicated).toBeGreaterThan(3_000);
-  expect(c.ep.peerStats(srv.address)!.duplicatesDropped).toBeGreaterThan(1_000);
+  // The faults really happened (to about 30% of the datagrams: fewer than calls, as calls of one
+  // tick leave coalesced).
+  const sent = c.ep.stats().datagramsSent;
+  expect(sent).toBeGreaterThan(1_000);
+  expect(faults.dropped).toBeGreaterThan(0.2 * sent);
+  expect(faults.duplicated).toBeGreaterThan(0.2 * sent);
+  expect(c.ep.peerStats(srv.address)!.duplicatesDropped).toBeGreaterThan(200);
   if (v.probeIntervalMs === 1) expect(cs.probesSent).toBeGreaterThan(100);
 });
 }

@@ -4,7 +4,8 @@ import { crc32c } from '../transport/crc32c.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
-  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
+  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_BUNDLE, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
+  splitBundle,
   MAX_OVERHEAD_BYTES, MIN_DATAGRAM_BYTES, type Datagram,
 } from '../transport/wire.js';
 
@@ -35,12 +36,12 @@ describe('crc32c', () => {
 });
 
 describe('wire codec', () => {
-  it('writes the header big-endian at the documented offsets (version 2)', () => {
+  it('writes the header big-endian at the documented offsets (version 4)', () => {
     const b = encodeDatagram(dg({
       flags: F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO, isn: 0xa1b2c3d4, sacks: [20, 22],
       challenge: 0x0102030405060708n, echo: 0xf1f2f3f4f5f6f7f8n,
     }));
-    expect(b[0]).toBe(2);
+    expect(b[0]).toBe(4);
     expect(b[1]).toBe(F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO);
     expect(b.readUInt16BE(2)).toBe(64);
     expect(b.readUInt32BE(4)).toBe(0x11223344); // srcInc
@@ -50,7 +51,7 @@ describe('wire codec', () => {
     expect(b.readUInt32BE(20)).toBe(7); // seq
     expect(b.readUInt32BE(24)).toBe(9); // ack
     expect(b[28]).toBe(1); // sackCount
-    expect(b[29]).toBe(0); // reserved
+    expect(b[29]).toBe(0); // flags2: not a bundle
     expect(b.readUInt32BE(30)).toBe(0xa1b2c3d4); // isn
     expect(b.readBigUInt64BE(34)).toBe(0x0102030405060708n); // challenge
     expect(b.readBigUInt64BE(42)).toBe(0xf1f2f3f4f5f6f7f8n); // echo
@@ -152,7 +153,9 @@ describe('wire codec', () => {
     expect(mutate((b) => { b.writeUInt32BE(0, 12); })).toBe('malformed'); // data without a stream
     expect(mutate((b) => { b.writeUInt32BE(0, 16); })).toBe('malformed'); // ack without a stream
     expect(mutate((b) => { b[28] = 5; })).toBe('malformed'); // too many sack blocks
-    expect(mutate((b) => { b[29] = 1; })).toBe('malformed'); // reserved byte set
+    expect(mutate((b) => { b[29] = 2; })).toBe('malformed'); // an unknown flags2 bit
+    expect(mutate((b) => { b[1] = F_DATA | F_FIRST | F_ACK; b[29] = 1; })).toBe('malformed'); // a bundle that is not FIRST and LAST
+    expect(mutate((b) => { b[29] = 1; })).toBe('malformed'); // 'hello' is not a bundle's framing
     expect(mutate((b) => { b[28] = 2; })).toBe('truncated'); // sack blocks run past the end
     expect(decodeDatagram(withCrc(Buffer.from(encodeDatagram(dg({ sacks: [9, 12] })))), MAX)).toBe('malformed'); // sack not above ack
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: Buffer.from('x') })), MAX)).toBe('malformed');
@@ -160,6 +163,19 @@ describe('wire codec', () => {
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA, ackStream: 0, ack: 3 })), MAX)).toBe('malformed'); // an ack number without ACK
     const chal = encodeDatagram(dg({ flags: F_ACK | F_CHALLENGE, stream: 0, seq: 0, payload: new Uint8Array(0), challenge: 5n }));
     expect(decodeDatagram(withCrc(Buffer.concat([chal.subarray(0, 36), Buffer.alloc(4)])), MAX)).toBe('truncated'); // cookie cut short
+  });
+
+  it('carries a bundle: two or more whole messages, each behind a u16 length, filling the payload exactly', () => {
+    const bundle = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 0]), Buffer.from([0, 3]), Buffer.from('xyz')]);
+    const b = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, payload: bundle }));
+    expect(b[29]).toBe(1);
+    const d = decodeDatagram(b, MAX) as Datagram;
+    expect(d.flags & F_BUNDLE).toBe(F_BUNDLE);
+    expect(splitBundle(d.payload)!.map((m) => Buffer.from(m).toString())).toEqual(['ab', '', 'xyz']);
+    const one = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab')]);
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: one })), MAX)).toBe('malformed'); // one message is no bundle
+    const short = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 9]), Buffer.from('xy')]);
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: short })), MAX)).toBe('malformed'); // runs past the end
   });
 
   it('never throws on arbitrary bytes (fuzz)', () => {

@@ -12,6 +12,13 @@ import { SimNet, type SimNode } from './support/sim-transport.js';
 const A = '10.0.0.1:7001';
 const B = '10.0.0.2:7002';
 
+/** Message i of a bulk transfer: 700 bytes, so that no two share a datagram (no coalescing). */
+function bulk(i: number): Buffer {
+  const b = Buffer.alloc(700, i & 0xff);
+  b.writeUInt32BE(i, 0);
+  return b;
+}
+
 function decoded(bytes: Uint8Array): Datagram {
   return decodeDatagram(bytes, 65507) as Datagram;
 }
@@ -135,7 +142,8 @@ describe('congestion control (virtual clock)', () => {
       }
       return false;
     };
-    const sends = Array.from({ length: 3000 }, (_, i) => a.send(B, Buffer.from(`bulk-${i}`)));
+    // 700-byte messages: no two fit in one datagram, so none are coalesced and each is a datagram.
+    const sends = Array.from({ length: 3000 }, (_, i) => a.send(B, bulk(i)));
     const samples: { at: number; cwnd: number; inFlight: number }[] = [];
     await net.runUntil(() => {
       const s = a.core.peerStats(B)!;
@@ -160,7 +168,7 @@ describe('congestion control (virtual clock)', () => {
 
   it('restarts from initialCwnd after an idle period longer than the RTO', async () => {
     const { net, a } = await warmPair(5);
-    const sends = Array.from({ length: 1000 }, (_, i) => a.send(B, Buffer.from(`bulk-${i}`)));
+    const sends = Array.from({ length: 1000 }, (_, i) => a.send(B, bulk(i)));
     await net.runUntil(() => sends.every((o) => o.settled), 30_000, 'the bulk transfer');
     expect(a.core.peerStats(B)!.cwnd).toBeGreaterThan(TRANSPORT_DEFAULTS.initialCwnd * 2);
     await net.run(net.now + 1000); // idle for far longer than the RTO (≈ 10-20 ms here)

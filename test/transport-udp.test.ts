@@ -143,6 +143,44 @@ describe('transport over UDP', () => {
     expect(used).toBeGreaterThanOrEqual(2000);
   });
 
+  it('coalesces the messages sent to one peer in one tick into as few datagrams as they fit in, each delivered once and in order', async () => {
+    const a = await eps.make();
+    const b = await eps.make();
+    const got = collect(b);
+    // Warm up (the handshake), then 200 small messages of mixed sizes in one tick, and a large one.
+    await a.send(b.address, Buffer.from('hello'));
+    await waitFor(() => got.length === 1, 'first delivery');
+    const before = a.peerStats(b.address)!;
+    const sizes = Array.from({ length: 200 }, (_, i) => (i * 37) % 150);
+    sizes[100] = 5_000; // fragmented in the middle of the burst; it breaks the bundles, not the order
+    const sends = sizes.map((n, i) => a.send(b.address, makeMessage(3, i, n)));
+    await within(Promise.all(sends), 10_000, 'the burst');
+    await waitFor(() => got.length === 201, 'the burst delivered');
+    expectExactlyOnceInOrder(got.slice(1), 3, sizes);
+    const after = a.peerStats(b.address)!;
+    const data = (after.datagramsSent - before.datagramsSent) - (after.pureAcksSent - before.pureAcksSent);
+    // About 80 bytes a message on average: 13 or so fit in a 1,200-byte datagram; the 5,000-byte one takes 5.
+    expect(data).toBeLessThan(30);
+    expect(after.bundles - before.bundles).toBeGreaterThan(10);
+    expect(after.messagesSent - before.messagesSent).toBe(200);
+  });
+
+  it('sends a message alone in its tick as one datagram of its own (no bundle)', async () => {
+    const a = await eps.make();
+    const b = await eps.make();
+    const got = collect(b);
+    await a.send(b.address, Buffer.from('hello'));
+    await waitFor(() => got.length === 1, 'first delivery');
+    const before = a.peerStats(b.address)!;
+    for (let i = 0; i < 20; i++) {
+      await a.send(b.address, Buffer.from(`lone ${i}`));
+      await waitFor(() => got.length === i + 2, `message ${i}`);
+    }
+    const after = a.peerStats(b.address)!;
+    expect(after.bundles - before.bundles).toBe(0);
+    expect((after.datagramsSent - before.datagramsSent) - (after.pureAcksSent - before.pureAcksSent)).toBe(20);
+  });
+
   it('rejects messages over maxMessageBytes with MESSAGE_TOO_LARGE and bad peers with INVALID_ARGUMENT', async () => {
     const a = await eps.make({ maxMessageBytes: 1000 });
     await expect(a.send('127.0.0.1:9', new Uint8Array(1001))).rejects.toMatchObject({ code: 'TRANSPORT_ERR_MESSAGE_TOO_LARGE' });

@@ -138,8 +138,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
       const now = this.opts.now();
       const s = this.core.sessionFor(peer, now);
       this.prepareSoon();
-      const p = s.send(data, now);
-      this.arm(s, now);
+      // Queued only; it leaves at the end of this tick with every other message sent to this peer
+      // meanwhile, as few datagrams as they fit in (send-stream.ts, coalescing).
+      const p = s.send(data, now, false);
+      this.flushSoon(s);
       return p;
     } catch (e) {
       return Promise.reject(e);
@@ -281,6 +283,26 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     if (what === 'dropped') tn.transport.emit({ type: 'datagram-dropped', peer, direction, ...link, label: `dropped by the fault injector (${direction})` });
     else if (direction === 'outbound') tn.transport.emit({ type: 'datagram-corrupted', peer, ...link, label: 'bits flipped by the fault injector' });
   }
+
+  /** Sessions with messages queued in this tick, flushed by one microtask. */
+  private readonly unflushed = new Set<PeerSession>();
+
+  private flushSoon(s: PeerSession): void {
+    if (this.unflushed.size === 0) queueMicrotask(this.flushAll);
+    this.unflushed.add(s);
+  }
+
+  private readonly flushAll = (): void => {
+    const sessions = [...this.unflushed];
+    this.unflushed.clear();
+    if (this.closed) return;
+    const now = this.opts.now();
+    for (const s of sessions) {
+      if (this.core.sessions.get(s.address) !== s) continue; // evicted meanwhile: its sends were rejected
+      s.flush(now);
+      this.arm(s, now);
+    }
+  };
 
   /**
    * Make sure the session's timer fires no later than its next deadline. A timer that would fire

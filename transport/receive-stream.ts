@@ -12,7 +12,7 @@
  * advertises shrinks with the free budget: that is the flow control a sender sees.
  */
 import { seqAdd, seqDiff } from './seq.js';
-import { F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS } from './wire.js';
+import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, splitBundle } from './wire.js';
 
 /**
  * What a held fragment costs beyond its payload: the datagram header retained with the payload
@@ -116,7 +116,7 @@ export class ReceiveStream {
       this.ackNow = true; // beyond what we buffer: drop, and say where we are
       return;
     }
-    const frag = flags & (F_FIRST | F_LAST);
+    const frag = flags & (F_FIRST | F_LAST | F_BUNDLE);
     this.ackNow ||= dist > 0 || this.ooo.size > 0; // a gap, or a gap filled: the sender learns at once
     if (dist > 0) {
       if (this.ooo.has(seq)) return this.out.duplicate();
@@ -158,6 +158,17 @@ export class ReceiveStream {
    * the reorder buffer; whatever is not kept is given back here.
    */
   private consume(frag: number, payload: Uint8Array, charge: number): void {
+    if (frag & F_BUNDLE) {
+      // Several whole messages in one datagram (the codec checked the framing): each delivered.
+      this.dropParts(); // (a bundle also ends an unfinished message: only a broken sender does that)
+      this.inMessage = false;
+      this.budget.release(charge);
+      for (const m of splitBundle(payload) ?? []) {
+        if (this.released) return;
+        this.out.deliver(m);
+      }
+      return;
+    }
     const last = (frag & F_LAST) !== 0;
     if (frag & F_FIRST) {
       this.dropParts(); // a new start abandons an unfinished message (only a broken sender does that)

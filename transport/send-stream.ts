@@ -20,12 +20,20 @@
  *   (RFC 5681 4.1, RFC 2861): the path may have changed while nothing was measured.
  * - A loss episode (RACK) sets cwnd = ssthresh = max(minCwnd, min(cwnd, flight) / 2); a
  *   retransmission timeout sets ssthresh the same way and cwnd = minCwnd.
+ *
+ * Coalescing: messages wait whole in a queue until they are cut into datagrams, at the moment a
+ * datagram may leave (pump). A message larger than a datagram's payload becomes fragments, as
+ * before; consecutive small ones become ONE datagram, a bundle, as many as fit (each behind its
+ * length: wire.ts), so a burst of small messages to one peer costs one datagram per datagram-full,
+ * not one each. The endpoint pumps once at the end of the tick in which messages were sent
+ * (send(..., false) only queues), and an ack that opens the window pumps what queued meanwhile. A
+ * message alone in its tick leaves alone, exactly as it did: no bundle, no extra byte.
  */
 import { TransportError } from './errors.js';
 import type { RtoEstimator } from './rto.js';
 import { seqAdd, seqLe, seqLt } from './seq.js';
 import type { PeerStats } from './types.js';
-import { F_DATA, F_FIRST, F_LAST } from './wire.js';
+import { BUNDLE_ENTRY_BYTES, F_BUNDLE, F_DATA, F_FIRST, F_LAST, MAX_BUNDLE_ENTRY_BYTES } from './wire.js';
 
 export interface SendConfig {
   /** Payload bytes per data datagram. */
@@ -38,7 +46,7 @@ export interface SendConfig {
 
 export interface OutSeg {
   readonly seq: number;
-  /** F_FIRST / F_LAST of this fragment. */
+  /** F_FIRST / F_LAST of this fragment (and F_BUNDLE: several whole messages). */
   readonly frag: number;
   readonly payload: Uint8Array;
   firstSentAt: number;
@@ -49,6 +57,13 @@ export interface OutSeg {
 
 interface PendingMessage {
   readonly lastSeq: number;
+  readonly resolve: () => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** A message not cut into datagrams yet. */
+interface QueuedMessage {
+  readonly data: Uint8Array;
   readonly resolve: () => void;
   readonly reject: (e: Error) => void;
 }
@@ -65,6 +80,8 @@ export class SendStream {
   private sndUna: number;
   /** The peer acknowledged this stream: datagrams stop carrying SYN. */
   synAcked = false;
+  private queued: QueuedMessage[] = [];
+  private queuedHead = 0;
   private unsent: OutSeg[] = [];
   private unsentHead = 0;
   private inflight: OutSeg[] = [];
@@ -107,29 +124,78 @@ export class SendStream {
     this.peerWindow = peerWindow;
   }
 
-  /** Queue one message; the promise settles when the peer acknowledged all of it, or on failure. */
-  send(data: Uint8Array, now: number): Promise<void> {
-    if (this.pending.length - this.pendingHead >= this.cfg.maxQueuedMessages) {
+  /**
+   * Queue one message; the promise settles when the peer acknowledged all of it, or on failure.
+   * With `pump` false it only queues (the caller pumps soon, so messages of one tick coalesce).
+   */
+  send(data: Uint8Array, now: number, pump = true): Promise<void> {
+    if (this.queuedMessages >= this.cfg.maxQueuedMessages) {
       return Promise.reject(new TransportError('TRANSPORT_ERR_QUEUE_FULL',
         `${this.cfg.maxQueuedMessages} messages already queued for ${this.peer} (maxQueuedMessages)`, { peer: this.peer }));
     }
     if (this.idle && now - this.lastTxAt > this.rto.rtoMs) this.restartAfterIdle();
-    const copy = data.slice();
-    const max = this.cfg.maxPayload;
-    const n = Math.max(1, Math.ceil(copy.length / max));
-    for (let i = 0; i < n; i++) {
-      this.unsent.push({
-        seq: this.sndNxt,
-        frag: (i === 0 ? F_FIRST : 0) | (i === n - 1 ? F_LAST : 0),
-        payload: copy.subarray(i * max, Math.min(copy.length, (i + 1) * max)),
-        firstSentAt: 0, sentAt: 0, tx: 0, sacked: false,
-      });
-      this.sndNxt = seqAdd(this.sndNxt, 1);
-    }
-    const lastSeq = seqAdd(this.sndNxt, -1);
-    const p = new Promise<void>((resolve, reject) => this.pending.push({ lastSeq, resolve, reject }));
-    this.pump(now);
+    const data2 = data.slice();
+    const p = new Promise<void>((resolve, reject) => this.queued.push({ data: data2, resolve, reject }));
+    if (pump) this.pump(now);
     return p;
+  }
+
+  /**
+   * Cut the next queued message into datagrams: a large one into fragments; a small one together
+   * with the small ones queued behind it, as many as fit in one datagram (a bundle of two or more),
+   * or alone.
+   */
+  private cutNext(): void {
+    const max = this.cfg.maxPayload;
+    const q = this.queued;
+    const first = q[this.queuedHead]!;
+    let k = 1;
+    let bytes = BUNDLE_ENTRY_BYTES + first.data.length;
+    while (this.queuedHead + k < q.length) {
+      const next = q[this.queuedHead + k]!.data.length;
+      if (next > MAX_BUNDLE_ENTRY_BYTES || bytes + BUNDLE_ENTRY_BYTES + next > max) break;
+      bytes += BUNDLE_ENTRY_BYTES + next;
+      k++;
+    }
+    const seq = this.sndNxt;
+    if (k >= 2 && first.data.length <= MAX_BUNDLE_ENTRY_BYTES) {
+      const payload = new Uint8Array(bytes);
+      const v = new DataView(payload.buffer);
+      let off = 0;
+      for (let i = 0; i < k; i++) {
+        const m = q[this.queuedHead + i]!;
+        v.setUint16(off, m.data.length);
+        payload.set(m.data, off + BUNDLE_ENTRY_BYTES);
+        off += BUNDLE_ENTRY_BYTES + m.data.length;
+        this.pending.push({ lastSeq: seq, resolve: m.resolve, reject: m.reject });
+        q[this.queuedHead + i] = undefined as unknown as QueuedMessage;
+      }
+      this.queuedHead += k;
+      this.unsent.push({ seq, frag: F_FIRST | F_LAST | F_BUNDLE, payload, firstSentAt: 0, sentAt: 0, tx: 0, sacked: false });
+      this.sndNxt = seqAdd(seq, 1);
+      this.stats.bundles++;
+    } else {
+      const data = first.data;
+      q[this.queuedHead++] = undefined as unknown as QueuedMessage;
+      const n = Math.max(1, Math.ceil(data.length / max));
+      for (let i = 0; i < n; i++) {
+        this.unsent.push({
+          seq: this.sndNxt,
+          frag: (i === 0 ? F_FIRST : 0) | (i === n - 1 ? F_LAST : 0),
+          payload: data.subarray(i * max, Math.min(data.length, (i + 1) * max)),
+          firstSentAt: 0, sentAt: 0, tx: 0, sacked: false,
+        });
+        this.sndNxt = seqAdd(this.sndNxt, 1);
+      }
+      this.pending.push({ lastSeq: seqAdd(this.sndNxt, -1), resolve: first.resolve, reject: first.reject });
+    }
+    if (this.queuedHead === q.length) {
+      this.queued = [];
+      this.queuedHead = 0;
+    } else if (this.queuedHead > 4096 && this.queuedHead * 2 > q.length) {
+      this.queued = q.slice(this.queuedHead);
+      this.queuedHead = 0;
+    }
   }
 
   /** Send what the windows allow. */
@@ -137,7 +203,11 @@ export class SendStream {
     if (this.abandoned) return;
     const cwnd = Math.floor(this.cwnd);
     const limit = Math.max(1, Math.min(cwnd, this.peerWindow));
-    while (this.unsentHead < this.unsent.length && this.inflight.length < limit) {
+    while (this.inflight.length < limit) {
+      if (this.unsentHead === this.unsent.length) {
+        if (this.queuedHead === this.queued.length) break;
+        this.cutNext();
+      }
       const seg = this.unsent[this.unsentHead]!;
       this.unsent[this.unsentHead++] = undefined as unknown as OutSeg;
       this.inflight.push(seg);
@@ -288,24 +358,29 @@ export class SendStream {
     this.abandoned = true;
     const pending = this.pending;
     const head = this.pendingHead;
+    const queued = this.queued;
+    const qhead = this.queuedHead;
     this.pending = [];
     this.pendingHead = 0;
+    this.queued = [];
+    this.queuedHead = 0;
     this.unsent = [];
     this.unsentHead = 0;
     this.inflight = [];
     this.rtoDeadline = 0;
     this.rackDeadline = 0;
     for (let i = head; i < pending.length; i++) pending[i]!.reject(err);
+    for (let i = qhead; i < queued.length; i++) queued[i]!.reject(err);
   }
 
   /** Messages accepted by send() and not yet settled. */
   get queuedMessages(): number {
-    return this.pending.length - this.pendingHead;
+    return this.pending.length - this.pendingHead + this.queued.length - this.queuedHead;
   }
 
   /** Nothing in flight and nothing waiting to be sent. */
   get idle(): boolean {
-    return this.inflight.length === 0 && this.unsentHead === this.unsent.length;
+    return this.inflight.length === 0 && this.unsentHead === this.unsent.length && this.queuedHead === this.queued.length;
   }
 
   get congestionWindow(): number {

@@ -151,7 +151,7 @@ export class PeerSession {
     this.peerWindow = cfg.windowDatagrams;
     this.maxPayload = ctx.maxPayload;
     this.stats = {
-      peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
+      peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, bundles: 0, messagesSent: 0,
       messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0, rtoUs: 0, cwnd: 0,
       peerWindow: 0, inFlight: 0, timeouts: 0, probes: 0, giveUps: 0, restarts: 0, streamsReceived: 0,
     };
@@ -178,16 +178,20 @@ export class PeerSession {
     return this.peerInc;
   }
 
-  /** Queue one message; the promise settles when the peer acknowledged all of it, or on failure. */
-  send(data: Uint8Array, now: number): Promise<void> {
+  /**
+   * Queue one message; the promise settles when the peer acknowledged all of it, or on failure.
+   * With `pump` false it only queues: the caller calls flush() once the messages of this tick are
+   * queued, and they leave coalesced (send-stream.ts).
+   */
+  send(data: Uint8Array, now: number, pump = true): Promise<void> {
     this.now = now;
     this.lastActivity = now;
     this.tx ??= this.newSendStream();
     const tn = this.ctx.trace;
-    if (!tn?.transport.on) return this.tx.send(data, now);
+    if (!tn?.transport.on) return this.tx.send(data, now, pump);
     const peer = tn.peerName(this.address);
     const sent = tn.transport.emit({ type: 'message-sent', peer, bytes: data.length, label: `send message (${data.length} B); keep a copy, set the timer` });
-    const p = this.tx.send(data, now);
+    const p = this.tx.send(data, now, pump);
     p.then(() => {
       if (tn.transport.on) {
         tn.transport.emit({
@@ -197,6 +201,13 @@ export class PeerSession {
       }
     }, () => undefined);
     return p;
+  }
+
+  /** Send what send(..., false) queued, as far as the windows allow. */
+  flush(now: number): void {
+    if (this.closed || this.tx === undefined) return;
+    this.now = now;
+    this.tx.pump(now);
   }
 
   /** Keyed: the key of the proven incarnation (the core checks its replay window before opening a datagram under it). */

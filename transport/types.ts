@@ -55,6 +55,8 @@ export interface PeerStats {
   datagramsReceived: number;
   /** Data datagrams sent again after a timeout or a selective-ack gap. */
   retransmits: number;
+  /** Data datagrams that carried two or more whole messages (messages sent in one tick, coalesced). */
+  bundles: number;
   /** Messages handed to send() and fully acknowledged. */
   messagesSent: number;
   /** Messages delivered to the application. */

@@ -3,7 +3,7 @@
  * order", written through DataView so the byte order never depends on the host):
  *
  *   off size field
- *   0   1    version       WIRE_VERSION (2)
+ *   0   1    version       WIRE_VERSION (4; a sealed datagram starts with 3: seal.ts)
  *   1   1    flags         DATA 0x01, SYN 0x02, ACK 0x04, FIRST 0x08, LAST 0x10,
  *                          CHALLENGE 0x20, ECHO 0x40, TRACE 0x80
  *   2   2    window        datagrams the sender can still buffer from the receiver
@@ -14,7 +14,9 @@
  *   20  4    seq           sequence number of this data datagram (0 unless DATA)
  *   24  4    ack           next sequence number the sender expects on ackStream (0 unless ACK)
  *   28  1    sackCount     number of selective-ack blocks, 0..4
- *   29  1    reserved      must be 0
+ *   29  1    flags2        BUNDLE 0x01 (bit 8 of the flags as the code holds them): the payload is
+ *                          two or more whole messages, each a u16 length and its bytes, filling it
+ *                          exactly (only with DATA, FIRST and LAST); other bits must be 0
  *   30  4    isn           only when SYN: first sequence number of `stream`
  *   ..  8    challenge     only when CHALLENGE: a cookie the receiver should echo
  *   ..  8    echo          only when ECHO: a cookie the receiver sent to this address earlier
@@ -30,7 +32,7 @@
 import { crc32c } from './crc32c.js';
 import { seqDiff } from './seq.js';
 
-export const WIRE_VERSION = 2;
+export const WIRE_VERSION = 4;
 
 export const F_DATA = 0x01;
 export const F_SYN = 0x02;
@@ -41,7 +43,12 @@ export const F_CHALLENGE = 0x20;
 export const F_ECHO = 0x40;
 /** A trace stamp follows the echo: only while the sender traces. */
 export const F_TRACE = 0x80;
-const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO | F_TRACE;
+/** The payload is a bundle of whole messages (byte 29, flags2 bit 0). */
+export const F_BUNDLE = 0x100;
+const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO | F_TRACE | F_BUNDLE;
+/** Each message of a bundle is preceded by its length, a u16. */
+export const BUNDLE_ENTRY_BYTES = 2;
+export const MAX_BUNDLE_ENTRY_BYTES = 0xffff;
 
 export const FIXED_HEADER_BYTES = 30;
 export const CRC_BYTES = 4;
@@ -103,7 +110,7 @@ export function writeDatagram(d: Datagram, buf: Uint8Array, start: number, crc: 
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const f = d.flags;
   v.setUint8(start, WIRE_VERSION);
-  v.setUint8(start + 1, f);
+  v.setUint8(start + 1, f & 0xff);
   v.setUint16(start + 2, d.window);
   v.setUint32(start + 4, d.srcInc);
   v.setUint32(start + 8, d.dstInc);
@@ -112,7 +119,7 @@ export function writeDatagram(d: Datagram, buf: Uint8Array, start: number, crc: 
   v.setUint32(start + 20, d.seq);
   v.setUint32(start + 24, d.ack);
   v.setUint8(start + 28, d.sacks.length >>> 1);
-  v.setUint8(start + 29, 0);
+  v.setUint8(start + 29, f >>> 8);
   let off = start + FIXED_HEADER_BYTES;
   if (f & F_SYN) {
     v.setUint32(off, d.isn);
@@ -156,8 +163,9 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number, crc = 
   const v = new DataView(buf.buffer, buf.byteOffset, len);
   if (crc && v.getUint32(len - CRC_BYTES) !== crc32c(buf, 0, len - CRC_BYTES)) return 'badChecksum';
 
-  const flags = v.getUint8(1);
+  const flags = v.getUint8(1) | (v.getUint8(29) << 8);
   if (flags & ~KNOWN_FLAGS) return 'malformed';
+  if (flags & F_BUNDLE && (flags & (F_DATA | F_FIRST | F_LAST)) !== (F_DATA | F_FIRST | F_LAST)) return 'malformed';
   const hasData = (flags & F_DATA) !== 0;
   const hasAck = (flags & F_ACK) !== 0;
   if (!hasData && flags & (F_FIRST | F_LAST | F_SYN)) return 'malformed';
@@ -174,7 +182,7 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number, crc = 
   if (!hasData && seq !== 0) return 'malformed';
   if (!hasAck && ack !== 0) return 'malformed';
   const nSack = v.getUint8(28);
-  if (nSack > MAX_SACK_BLOCKS || v.getUint8(29) !== 0) return 'malformed';
+  if (nSack > MAX_SACK_BLOCKS) return 'malformed';
   if (nSack > 0 && !hasAck) return 'malformed';
 
   let off = FIXED_HEADER_BYTES;
@@ -217,6 +225,7 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number, crc = 
   }
   const payloadLen = end - off;
   if (!hasData && payloadLen !== 0) return 'malformed';
+  if (flags & F_BUNDLE && bundleCount(buf.subarray(off, off + payloadLen)) < 2) return 'malformed';
   const d: Datagram = {
     flags, window: v.getUint16(2), srcInc, dstInc, stream, ackStream, seq, ack, isn, challenge, echo, sacks,
     payload: buf.subarray(off, off + payloadLen),
@@ -240,6 +249,7 @@ export function describeDatagram(d: Datagram): string {
   if (d.flags & F_LAST) names.push('LAST');
   if (d.flags & F_CHALLENGE) names.push('CHALLENGE');
   if (d.flags & F_ECHO) names.push('ECHO');
+  if (d.flags & F_BUNDLE) names.push('BUNDLE');
   let s = `${names.join('|') || 'NONE'} inc=${hex(d.srcInc)}>${hex(d.dstInc)}`;
   if (d.flags & F_DATA) s += ` stream=${hex(d.stream)} seq=${d.seq} len=${d.payload.length}`;
   if (d.flags & F_SYN) s += ` isn=${d.isn}`;
@@ -249,4 +259,31 @@ export function describeDatagram(d: Datagram): string {
   if (d.flags & F_ECHO) s += ` echo=${d.echo.toString(16)}`;
   if (d.trace !== undefined) s += ` trace=${d.trace.inc.toString(16)}:${d.trace.lc}`;
   return `${s} win=${d.window}`;
+}
+
+/**
+ * The messages a bundle holds (a view each), or undefined when it is not one: two or more entries
+ * of a u16 length and that many bytes, filling the payload exactly.
+ */
+export function splitBundle(payload: Uint8Array): Uint8Array[] | undefined {
+  if (bundleCount(payload) < 2) return undefined;
+  const out: Uint8Array[] = [];
+  for (let off = 0; off < payload.length;) {
+    const n = (payload[off]! << 8) | payload[off + 1]!;
+    out.push(payload.subarray(off + BUNDLE_ENTRY_BYTES, off + BUNDLE_ENTRY_BYTES + n));
+    off += BUNDLE_ENTRY_BYTES + n;
+  }
+  return out;
+}
+
+/** Entries of a well-formed bundle, or -1. */
+function bundleCount(payload: Uint8Array): number {
+  let k = 0;
+  let off = 0;
+  while (off < payload.length) {
+    if (off + BUNDLE_ENTRY_BYTES > payload.length) return -1;
+    off += BUNDLE_ENTRY_BYTES + ((payload[off]! << 8) | payload[off + 1]!);
+    k++;
+  }
+  return off === payload.length ? k : -1;
 }
