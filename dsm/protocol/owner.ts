@@ -170,7 +170,7 @@ export class Owner {
     const lost = this.#lost.get(page);
     if (lost !== undefined) return this.#lostGrant(lost);
     const h = this.#handed.get(page);
-    if (h !== undefined) return this.#settle(page, h, requester, have, claim);
+    if (h !== undefined) return this.#settle(page, h, want, requester, have, claim);
     const owned = this.state(page);
     if (owned === null) {
       if (expect > 0 && requester !== id && epochs.installed(page) < expect) {
@@ -179,7 +179,7 @@ export class Owner {
         epochs.see(page, expect); // a promise: that grant is stale here from now on
         return { view: this.#i.view(), outcome: Outcome.NotInstalled, epoch: expect, node: id };
       }
-      return this.#redirect(page, requester);
+      return this.#redirect(page, want, requester);
     }
     if (local.rights(page) === 'none') {
       counters.c.protocolErrors++;
@@ -226,7 +226,7 @@ export class Owner {
   }
 
   /** This node handed `page` to `h.to` under `h.epoch` and does not know yet whether it was installed. */
-  #settle(page: number, h: Handed, requester: number, have: number, claim: Claim | undefined): Grant | 'again' {
+  #settle(page: number, h: Handed, want: Want, requester: number, have: number, claim: Claim | undefined): Grant | 'again' {
     if (h.to === requester) {
       if (have >= h.epoch) {
         this.#forget(page, h); // it installed the transfer (and asks for something it gave away since)
@@ -246,18 +246,19 @@ export class Owner {
     // Someone this node sent on after the hand-off went further than h.to (Li & Hudak's
     // compression): send this one there too; else to h.to, naming the transfer.
     const further = hints.guessAfter(page, h.at);
-    hints.guess(page, requester);
+    if (want === Want.Write) hints.guess(page, requester);
     if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(page, requester, further, 0);
     return this.#redirectTo(page, requester, h.to, h.epoch);
   }
 
   /** Not the owner: tell the requester where to ask (the manager's directory, or this node's route). */
-  #redirect(page: number, requester: number): Grant {
+  #redirect(page: number, want: Want, requester: number): Grant {
     const { hints, id } = this.#i;
     const node = this.#i.directory?.(page)?.node ?? hints.route(page);
-    // Li & Hudak's compression: the writer will own the page (and a reader will know who does:
-    // at worst one more hop); send the next request there.
-    if (requester !== id) hints.guess(page, requester);
+    // Li & Hudak's compression: the writer will own the page; send the next request there. (Not
+    // for a reader: it will only know where the page is, and pointing at it costs a hop whenever
+    // the page is read-shared, as a write's copy holders found out in bench:dsm.)
+    if (want === Want.Write && requester !== id) hints.guess(page, requester);
     return this.#redirectTo(page, requester, node, 0);
   }
 
