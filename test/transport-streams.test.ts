@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TRANSPORT_DEFAULTS } from '../transport/index.js';
-import { ReassemblyBudget, ReceiveStream, HELD_FRAGMENT_OVERHEAD_BYTES, type ReceiveDrop } from '../transport/receive-stream.js';
-import { decodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, type Datagram } from '../transport/wire.js';
+import { ReassemblyBudget, ReceiveStream, HELD_FRAGMENT_OVERHEAD_BYTES, SMALL_ACK_EVERY, type ReceiveDrop } from '../transport/receive-stream.js';
+import { decodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, type Datagram } from '../transport/wire.js';
 import { SimNet, type SimNode } from './support/sim-transport.js';
 
 const A = '10.0.0.1:7001';
@@ -93,6 +93,34 @@ describe('retransmission and acks (virtual clock)', () => {
     await net.run(net.now + 10);
     expect(b.core.peerStats(A)!.pureAcksSent).toBe(pureBefore); // the reply carried b's ack
     expect(net.log.filter((l) => l.from === B)).toHaveLength(1);
+  });
+
+  it('acks two full datagrams at once, but two small ones (a reply, then the next request) only after ackDelayMs, and every SMALL_ACK_EVERY small ones', () => {
+    const mk = () => new ReceiveStream(1, 100, {
+      windowDatagrams: 64, maxMessageBytes: 1 << 20, maxFragmentsPerMessage: 16, ackDelayMs: 1, datagramBytes: 1200,
+    }, new ReassemblyBudget(1 << 20), { deliver: () => undefined, dropped: () => undefined, duplicate: () => undefined });
+    const whole = F_FIRST | F_LAST;
+    const full = new Uint8Array(1200 - MAX_OVERHEAD_BYTES);
+    const small = new Uint8Array(100);
+    const bulkRx = mk();
+    bulkRx.onData(100, whole, full);
+    expect(bulkRx.ackDue(0)).toBe(false);
+    bulkRx.onData(101, whole, full);
+    expect(bulkRx.ackDue(0)).toBe(true); // the sender's window moves on at once
+    const rx = mk();
+    rx.onData(100, whole, small);
+    expect(rx.ackDue(0)).toBe(false);
+    rx.onData(101, whole, small);
+    expect(rx.ackDue(0.2)).toBe(false); // the reply to this request will carry the ack
+    expect(rx.onTimer(0.5)).toBe(false);
+    expect(rx.onTimer(1)).toBe(true); // ackDelayMs after the first one
+    rx.acked();
+    for (let i = 0; i < SMALL_ACK_EVERY - 1; i++) {
+      rx.onData(102 + i, whole, small);
+      expect(rx.ackDue(2)).toBe(false);
+    }
+    rx.onData(102 + SMALL_ACK_EVERY - 1, whole, small);
+    expect(rx.ackDue(2)).toBe(true);
   });
 
   it('takes RTT samples only from datagrams sent once (Karn)', async () => {

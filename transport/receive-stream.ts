@@ -22,6 +22,9 @@ import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, splitBu
  */
 export const HELD_FRAGMENT_OVERHEAD_BYTES = MAX_OVERHEAD_BYTES + 640;
 
+/** Datagrams smaller than full ones are acked at least every this many (or after ackDelayMs). */
+export const SMALL_ACK_EVERY = 4;
+
 /** Bytes held for all peers' unfinished messages and reorder buffers, against one limit. */
 export class ReassemblyBudget {
   used = 0;
@@ -88,6 +91,8 @@ export class ReceiveStream {
   private inMessage = false;
   private discarding = false;
   private lastAckSent: number;
+  /** Payload bytes taken in order since the last ack left (the "two full datagrams" rule of ackDue). */
+  private unackedBytes = 0;
   private ackNow = false;
   /** When a delayed ack falls due (0 = none). */
   ackDueAt = 0;
@@ -135,11 +140,13 @@ export class ReceiveStream {
     }
     // Advance before delivering, so a reply sent from the message handler carries this ack.
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
+    this.unackedBytes += payload.length;
     this.consume(frag, payload, charge);
     let next: Held | undefined;
     while (!this.released && (next = this.ooo.get(this.rcvNxt)) !== undefined) {
       this.ooo.delete(this.rcvNxt);
       this.rcvNxt = seqAdd(this.rcvNxt, 1);
+      this.unackedBytes += next.payload.length;
       this.consume(next.frag, next.payload, next.charge);
     }
   }
@@ -243,18 +250,24 @@ export class ReceiveStream {
   /** An ack carrying rcvNxt is leaving now. */
   acked(): void {
     this.lastAckSent = this.rcvNxt;
+    this.unackedBytes = 0;
     this.ackNow = false;
     this.ackDueAt = 0;
   }
 
   /**
-   * After taking in datagrams: true if an ack must leave now (a gap, a duplicate, two datagrams
-   * unacked); otherwise a delayed ack is scheduled for ackDelayMs, hoping data leaves first to
-   * carry it.
+   * After taking in datagrams: true if an ack must leave now (a gap, a duplicate, two full
+   * datagrams' worth unacked, or SMALL_ACK_EVERY small ones); otherwise a delayed ack is
+   * scheduled for ackDelayMs, hoping data leaves first to carry it. Counting bytes, not
+   * datagrams (TCP acks every second full-sized segment): a request that arrives while the
+   * previous small reply from the same peer is still unacked waits for its own reply to carry
+   * the ack, instead of drawing a pure ack a moment before it (the DSM's pattern: one call each
+   * way per fault, and an invalidation's request on the heels of the read copy's grant).
    */
   ackDue(now: number): boolean {
     const behind = seqDiff(this.rcvNxt, this.lastAckSent);
-    if (this.ackNow || behind >= 2 || (behind > 0 && this.cfg.ackDelayMs === 0)) return true;
+    const full = behind >= 2 && this.unackedBytes >= 2 * (this.cfg.datagramBytes - MAX_OVERHEAD_BYTES);
+    if (this.ackNow || full || behind >= SMALL_ACK_EVERY || (behind > 0 && this.cfg.ackDelayMs === 0)) return true;
     if (behind > 0 && !this.ackDueAt) this.ackDueAt = now + this.cfg.ackDelayMs;
     return false;
   }
