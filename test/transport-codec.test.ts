@@ -4,7 +4,7 @@ import { crc32c } from '../transport/crc32c.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
-  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
+  decodeDatagram, decodeInto, describeDatagram, encodeDatagram, F_ACK, Framer, newDatagram, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
   MAX_OVERHEAD_BYTES, MIN_DATAGRAM_BYTES, type Datagram,
 } from '../transport/wire.js';
 
@@ -35,6 +35,34 @@ describe('crc32c', () => {
 });
 
 describe('wire codec', () => {
+  it('frames into one reused buffer per length, byte-identical to encodeDatagram, until the consumer keeps it', () => {
+    const f = new Framer();
+    const a = f.frame(dg());
+    expect(Buffer.from(a)).toEqual(encodeDatagram(dg()));
+    const b = f.frame(dg({ seq: 8 }));
+    expect(b).toBe(a); // same length: same buffer, rewritten
+    expect(decodeDatagram(b, MAX)).toMatchObject({ seq: 8 });
+    expect(f.frame(dg({ payload: Buffer.from('hello!') }))).not.toBe(a); // another length, another buffer
+    f.kept(b);
+    const c = f.frame(dg({ seq: 9 }));
+    expect(c).not.toBe(b); // a kept buffer is never written again
+    expect(decodeDatagram(b, MAX)).toMatchObject({ seq: 8 });
+  });
+
+  it('decodes into one object again and again, every field overwritten (SACK blocks and trace stamp included)', () => {
+    const out = newDatagram();
+    const first = decodeInto(encodeDatagram(dg({ sacks: [20, 22, 30, 31], flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_TRACE, trace: { inc: 5, lc: 2 ** 40 + 3 } })), MAX, true, out);
+    expect(first).toBe(out);
+    expect(out).toMatchObject({ sacks: [20, 22, 30, 31], trace: { inc: 5, lc: 2 ** 40 + 3 } });
+    const sacks = out.sacks;
+    decodeInto(encodeDatagram(dg({ sacks: [40, 41] })), MAX, true, out);
+    expect(out.sacks).toBe(sacks); // the same array, refilled
+    expect(out).toMatchObject({ sacks: [40, 41], trace: undefined, seq: 7 });
+    decodeInto(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: new Uint8Array(0) })), MAX, true, out);
+    expect(out).toMatchObject({ flags: F_ACK, sacks: [], seq: 0, stream: 0 });
+    expect(out.payload.length).toBe(0);
+  });
+
   it('writes the header big-endian at the documented offsets (version 2)', () => {
     const b = encodeDatagram(dg({
       flags: F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO, isn: 0xa1b2c3d4, sacks: [20, 22],

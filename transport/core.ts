@@ -29,7 +29,7 @@ import {
 } from './seal.js';
 import type { Logger } from './log.js';
 import {
-  CRC_BYTES, decodeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, MAX_OVERHEAD_BYTES, WIRE_VERSION,
+  CRC_BYTES, decodeInto, F_CHALLENGE, F_DATA, F_ECHO, Framer, MAX_OVERHEAD_BYTES, newDatagram, WIRE_VERSION,
   type Datagram, type DecodeFailure,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
@@ -42,7 +42,12 @@ export interface Destination {
 }
 
 export interface CoreHooks {
-  transmit(bytes: Buffer, to: Destination): void;
+  /**
+   * Send `bytes` to `to`. Return false if nothing holds on to `bytes` once this returns (the OS
+   * took a copy): the core then writes the next datagram of that length into the same buffer.
+   * Anything else (a send queued, a simulated network keeping it) leaves the buffer to the hook.
+   */
+  transmit(bytes: Buffer, to: Destination): boolean | void;
   message(ev: MessageEvent): void;
   restarted(ev: PeerRestartedEvent): void;
   unreachable(ev: PeerUnreachableEvent): void;
@@ -96,6 +101,14 @@ export class TransportCore {
   private readonly openers = new Map<string, Opener>();
   /** Keyed: key derivations for unknown key ids, at most maxChallengesPerSecond (bursts of a tenth). */
   private readonly derivations: RateLimiter;
+  /** Clear text: encodes outgoing datagrams into reused buffers. */
+  private readonly framer = new Framer();
+  /** The datagram being taken in: one object, overwritten by every receive (decodeInto). */
+  private readonly rx: Datagram = newDatagram();
+  /** The address and session of the last datagram received: a burst from one peer skips formatting its address. */
+  private lastHost = '';
+  private lastPort = -1;
+  private lastKey = '';
 
   constructor(private readonly opts: ResolvedOptions, private readonly hooks: CoreHooks) {
     const rand = opts.random ?? cryptoRandom;
@@ -111,7 +124,8 @@ export class TransportCore {
       get maxPayload() {
         return core.maxPayload;
       },
-      frame: opts.key === undefined ? encodeDatagram : (d) => this.sealer!.seal(d),
+      frame: opts.key === undefined ? (d) => this.framer.frame(d) : (d) => this.sealer!.seal(d),
+      out: newDatagram(),
       handshake: new Handshake(opts.random),
       budget: new ReassemblyBudget(opts.maxReassemblyBytes),
       challenges: new RateLimiter(opts.maxChallengesPerSecond, Math.max(1, Math.ceil(opts.maxChallengesPerSecond / 10))),
@@ -169,7 +183,7 @@ export class TransportCore {
   /** Take in one datagram from host:port. Returns the session it concerned, if any (to re-arm its timer). */
   receive(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     if (this.opts.key !== undefined) return this.receiveSealed(buf, host, port, now);
-    const d = decodeDatagram(buf, this.opts.datagramBytes);
+    const d = decodeInto(buf, this.opts.datagramBytes, true, this.rx);
     const tn = this.ctx.trace;
     if (typeof d === 'string') {
       this.counters[d]++;
@@ -177,7 +191,7 @@ export class TransportCore {
       this.traceDrop(host, port, d, buf.length);
       return undefined;
     }
-    const key = formatAddress(host, port);
+    const key = this.addressKey(host, port);
     if (tn?.active) traceReceive(tn, d, key, buf.length);
     return this.take(d, key, host, port, now, undefined, 0);
   }
@@ -242,6 +256,21 @@ export class TransportCore {
 
   // ------------------------------------------------------------------ internals
 
+  /** "host:port" of a sender, formatted once per run of datagrams from the same one. */
+  private addressKey(host: string, port: number): string {
+    if (port !== this.lastPort || host !== this.lastHost) {
+      this.lastKey = formatAddress(host, port);
+      this.lastHost = host;
+      this.lastPort = port;
+    }
+    return this.lastKey;
+  }
+
+  /** Hand a datagram to the hook; a buffer it keeps is never written again (Framer.kept). */
+  private transmit(bytes: Buffer, to: Destination): void {
+    if (this.hooks.transmit(bytes, to) !== false) this.framer.kept(bytes);
+  }
+
   /** A decoded datagram from a sender that got this far (its CRC or its tag checked): to its session, or the stateless path. */
   private take(d: Datagram, key: string, host: string, port: number, now: number, opener: Opener | undefined, counter: number): PeerSession | undefined {
     let s = this.sessions.get(key);
@@ -292,7 +321,7 @@ export class TransportCore {
       }
       return undefined;
     }
-    const key = formatAddress(host, port);
+    const key = this.addressKey(host, port);
     const s = this.sessions.get(key);
     let opener = s?.opener;
     /** Set when the key was derived for this datagram: remembered if the datagram opens. */
@@ -333,7 +362,7 @@ export class TransportCore {
       this.refuse(h, host, port, now);
       return undefined;
     }
-    const d = decodeDatagram(inner, Infinity, false);
+    const d = decodeInto(inner, Infinity, false, this.rx);
     if (typeof d === 'string') {
       this.counters[d]++; // authentic, but not a datagram: a key holder with a bug
       this.traceDrop(host, port, d, buf.length, `sealed by ${opener.nodeId}`);
@@ -366,7 +395,7 @@ export class TransportCore {
       return;
     }
     this.counters.refusalsSent++;
-    this.hooks.transmit(encodeRefusal(h), { host, port });
+    this.transmit(encodeRefusal(h), { host, port });
   }
 
   private authFailed(host: string, port: number, reason: string, now: number, bytes = 0): void {
@@ -422,7 +451,7 @@ export class TransportCore {
       srcInc: ours, dstInc: d.srcInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
       challenge: hs.cookie(key, now), echo: echo ? d.challenge : 0n, sacks: NO_SACKS, payload: EMPTY,
     });
-    if (bytes !== undefined) this.hooks.transmit(bytes, { host, port });
+    if (bytes !== undefined) this.transmit(bytes, { host, port });
   }
 
   /** Make room for and create an unpinned session; undefined (counted) if every one is busy. */
@@ -438,7 +467,7 @@ export class TransportCore {
 
   private create(key: string, host: string, port: number, pinned: boolean): PeerSession {
     const s: PeerSession = new PeerSession(key, host, port, pinned, this.ctx, {
-      transmit: (bytes) => this.hooks.transmit(bytes, s),
+      transmit: (bytes) => this.transmit(bytes, s),
       deliver: (data, session) => this.hooks.message({ peer: key, session, data, peerId: s.peerId }),
       restarted: (oldSession, newSession) => this.hooks.restarted({ peer: key, oldSession, newSession }),
       unreachable: (waitedMs, refused) => this.hooks.unreachable({ peer: key, waitedMs, refused }),

@@ -246,9 +246,18 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.core.prepare();
   }
 
-  private transmit(bytes: Buffer, to: Destination): void {
-    if (this.outFaults) this.outFaults.push(bytes, to);
-    else this.rawSend(bytes, to);
+  /**
+   * Send (or hand to the fault injector, which keeps it). False when nothing holds on to `bytes`
+   * afterwards: the send went out at once (libuv tries a synchronous sendmsg first; only when the
+   * socket cannot take the datagram now is it queued, with `bytes`), so the core may reuse the buffer.
+   */
+  private transmit(bytes: Buffer, to: Destination): boolean {
+    if (this.outFaults) {
+      this.outFaults.push(bytes, to);
+      return true;
+    }
+    this.rawSend(bytes, to);
+    return this.socket.getSendQueueCount() !== 0;
   }
 
   private rawSend(bytes: Uint8Array, to: Destination): void {

@@ -59,8 +59,13 @@ export interface SessionContext {
   readonly cfg: SessionConfig;
   /** Fragment payload bytes per data datagram (what is left of datagramBytes after the headers, sealed or not). */
   readonly maxPayload: number;
-  /** Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are used up). */
+  /**
+   * Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are
+   * used up). The buffer is the transmit hook's to send, not to keep (core.ts).
+   */
   frame(d: Datagram): Buffer | undefined;
+  /** The datagram being sent: one object every session overwrites and frames at once (nothing allocated per datagram). */
+  readonly out: Datagram;
   readonly handshake: Handshake;
   readonly budget: ReassemblyBudget;
   /** Bounds challenges sent by the whole endpoint (they answer datagrams anyone can forge). */
@@ -463,10 +468,17 @@ export class PeerSession {
       echo = this.echo;
     }
     this.stats.datagramsSent++;
-    const d: Datagram = {
-      flags, window: this.window(), srcInc: this.localInc, dstInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
-      challenge: flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, sacks: NO_SACKS, payload: EMPTY,
-    };
+    const d = this.ctx.out;
+    d.flags = flags;
+    d.window = this.window();
+    d.srcInc = this.localInc;
+    d.dstInc = dstInc;
+    d.stream = d.ackStream = d.seq = d.ack = d.isn = 0;
+    d.challenge = flags & F_CHALLENGE ? this.challengeCookie(now) : 0n;
+    d.echo = echo;
+    d.sacks = NO_SACKS;
+    d.payload = EMPTY;
+    d.trace = undefined;
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address) : d);
     if (bytes !== undefined) this.hooks.transmit(bytes);
@@ -550,10 +562,21 @@ export class PeerSession {
       challenge = this.challengeCookie(this.now);
     }
     if (this.hasEcho) flags |= F_ECHO;
-    const d: Datagram = {
-      flags, window: rx !== undefined ? rx.window() : this.window(), srcInc: this.localInc, dstInc: this.peerInc,
-      stream, ackStream, seq, ack, isn, challenge, echo: this.echo, sacks, payload,
-    };
+    const d = this.ctx.out;
+    d.flags = flags;
+    d.window = rx !== undefined ? rx.window() : this.window();
+    d.srcInc = this.localInc;
+    d.dstInc = this.peerInc;
+    d.stream = stream;
+    d.ackStream = ackStream;
+    d.seq = seq;
+    d.ack = ack;
+    d.isn = isn;
+    d.challenge = challenge;
+    d.echo = this.echo;
+    d.sacks = sacks;
+    d.payload = payload;
+    d.trace = undefined;
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
     this.stats.datagramsSent++;
