@@ -101,6 +101,8 @@ export class TransportCore {
   private readonly openers = new Map<string, Opener>();
   /** Keyed: key derivations for unknown key ids, at most maxChallengesPerSecond (bursts of a tenth). */
   private readonly derivations: RateLimiter;
+  /** Sessions holding an ack until the batch of datagrams being read ends (batchAcks()). */
+  private acksOwed: PeerSession[] = [];
   /** Clear text: encodes outgoing datagrams into reused buffers. */
   private readonly framer = new Framer();
   /** The datagram being taken in: one object, overwritten by every receive (decodeInto). */
@@ -139,6 +141,7 @@ export class TransportCore {
         : typeof initialSeq === 'function' ? () => initialSeq() >>> 0
         : () => Math.floor(rand() * 2 ** 32) >>> 0,
       trace: undefined,
+      deferAck: undefined,
     };
     if (opts.key !== undefined && opts.nodeId !== undefined) this.setIdentity(opts.nodeId);
     for (const p of opts.pinnedPeers) {
@@ -242,6 +245,26 @@ export class TransportCore {
 
   peerStats(peer: string): PeerStats | undefined {
     return this.find(peer)?.snapshot();
+  }
+
+  /**
+   * Read datagrams in batches from now on: acks they call for are held until flushAcks(), which the
+   * owner calls once the batch is read; `schedule` is called when the first ack of a batch is held.
+   */
+  batchAcks(schedule: () => void): void {
+    this.ctx.deferAck = (s) => {
+      if (this.acksOwed.length === 0) schedule();
+      this.acksOwed.push(s);
+    };
+  }
+
+  /** Send the acks held since the last call (batchAcks()); returns the sessions they concern, to re-arm their timers. */
+  flushAcks(now: number): readonly PeerSession[] {
+    const owed = this.acksOwed;
+    if (owed.length === 0) return owed;
+    this.acksOwed = [];
+    for (const s of owed) s.flushDeferredAck(now);
+    return owed;
   }
 
   /** Publish trace events as node `tn` (the endpoint calls this once it is bound and knows its id). */

@@ -46,6 +46,11 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.prepareHooked = false;
     this.prepareNow();
   };
+  private readonly flushAcks = (): void => {
+    if (this.closed) return;
+    const now = this.opts.now();
+    for (const s of this.core.flushAcks(now)) if (!this.closed) this.arm(s, now);
+  };
   private datagramsSent = 0;
   private datagramsReceived = 0;
   private socketErrors = 0;
@@ -75,6 +80,9 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         s.timer = undefined;
       },
     });
+    // Acks owed by a batch of datagrams leave once the batch is read: setImmediate runs right
+    // after the poll phase that read them (libuv reads up to 32 datagrams a socket per turn).
+    this.core.batchAcks(() => setImmediate(this.flushAcks));
     this.socket = dgram.createSocket({
       type: isIP(opts.host) === 6 ? 'udp6' : 'udp4',
       // Peers are IP literals (parsePeer checks), so resolve them synchronously: the default

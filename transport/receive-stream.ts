@@ -229,6 +229,11 @@ export class ReceiveStream {
     return out;
   }
 
+  /** Datagrams taken in since the last ack that left. */
+  get unacked(): number {
+    return seqDiff(this.rcvNxt, this.lastAckSent);
+  }
+
   /** An ack carrying rcvNxt is leaving now. */
   acked(): void {
     this.lastAckSent = this.rcvNxt;
@@ -237,9 +242,11 @@ export class ReceiveStream {
   }
 
   /**
-   * After taking in datagrams: true if an ack must leave now (a gap, a duplicate, two datagrams
-   * unacked); otherwise a delayed ack is scheduled for ackDelayMs, hoping data leaves first to
-   * carry it.
+   * After taking in datagrams: true if an ack is owed now (a gap, a duplicate, two datagrams
+   * unacked: TCP acks every second full-sized segment, QUIC every second ack-eliciting packet);
+   * otherwise a delayed ack is scheduled for ackDelayMs, hoping data leaves first to carry it. A
+   * request answered within ackDelayMs thus costs two datagrams, and a bulk transfer at most one
+   * ack per two datagrams (fewer when they arrive in batches: session.ts, flushAck()).
    */
   ackDue(now: number): boolean {
     const behind = seqDiff(this.rcvNxt, this.lastAckSent);

@@ -75,6 +75,13 @@ export interface SessionContext {
   newIsn(): number;
   /** The endpoint's trace node, once it is bound (trace/README.md); events are published only while it traces. */
   trace: TraceNode | undefined;
+  /**
+   * Set when the owner reads datagrams in batches (the endpoint: all those the socket has ready in
+   * one turn of the event loop): an ack that is owed is handed here, and leaves once the batch is
+   * read (flushDeferredAck()), so a burst that arrives together is acknowledged once. Unset (the
+   * simulated network): it leaves at once.
+   */
+  deferAck: ((s: PeerSession) => void) | undefined;
 }
 
 export interface SessionHooks {
@@ -141,6 +148,10 @@ export class PeerSession {
   private readonly maxPayload: number;
   /** While tracing: the sequence number of the data datagram being taken in (for duplicate-received). */
   private rxSeq = 0;
+  /** An ack is owed and handed to ctx.deferAck (it will call flushDeferredAck()). */
+  private ackDeferred = false;
+  /** Unacknowledged datagrams at which an ack leaves even in the middle of a batch. */
+  private readonly ackBatchMax: number;
 
   constructor(
     readonly address: string,
@@ -155,6 +166,7 @@ export class PeerSession {
     this.rto = new RtoEstimator(cfg);
     this.peerWindow = cfg.windowDatagrams;
     this.maxPayload = ctx.maxPayload;
+    this.ackBatchMax = Math.max(2, Math.floor(cfg.windowDatagrams / 4));
     this.stats = {
       peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
       messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0, rtoUs: 0, cwnd: 0,
@@ -518,7 +530,31 @@ export class PeerSession {
     return undefined;
   }
 
+  /**
+   * After a datagram was taken in: the ack it calls for (receive-stream.ts, ackDue()) leaves now,
+   * or, when the owner batches, at the end of the batch, unless ACK_BATCH_MAX datagrams are
+   * already unacknowledged (the sender may be waiting for window) or a datagram leaving for the
+   * peer carries it first (a reply: then no pure ack at all).
+   */
   private flushAck(now: number): void {
+    const rx = this.rx;
+    if (rx === undefined || !rx.ackDue(now)) return;
+    const defer = this.ctx.deferAck;
+    if (defer !== undefined && rx.unacked < this.ackBatchMax) {
+      if (!this.ackDeferred) {
+        this.ackDeferred = true;
+        defer(this);
+      }
+      return;
+    }
+    this.sendPureAck();
+  }
+
+  /** The batch of datagrams the deferred ack waited for is read: send it if it is still owed. */
+  flushDeferredAck(now: number): void {
+    this.ackDeferred = false;
+    if (this.closed) return;
+    this.now = now;
     if (this.rx?.ackDue(now)) this.sendPureAck();
   }
 
