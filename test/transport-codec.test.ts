@@ -78,7 +78,7 @@ describe('wire codec', () => {
     expect(b.readUInt32BE(20)).toBe(7); // seq
     expect(b.readUInt32BE(24)).toBe(9); // ack
     expect(b[28]).toBe(1); // sackCount
-    expect(b[29]).toBe(0); // reserved
+    expect(b[29]).toBe(0); // accept: nothing said
     expect(b.readUInt32BE(30)).toBe(0xa1b2c3d4); // isn
     expect(b.readBigUInt64BE(34)).toBe(0x0102030405060708n); // challenge
     expect(b.readBigUInt64BE(42)).toBe(0xf1f2f3f4f5f6f7f8n); // echo
@@ -110,6 +110,7 @@ describe('wire codec', () => {
       knowsDst: fc.boolean(), stream: u32, ackStream: u32, seq: fc.nat({ max: 2 ** 32 - 1 }), ack: fc.nat({ max: 2 ** 32 - 1 }),
       isn: fc.nat({ max: 2 ** 32 - 1 }), nsack: fc.integer({ min: 0, max: 4 }), payload: fc.uint8Array({ maxLength: 200 }),
       c1: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), c2: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      accept: fc.integer({ min: 0, max: 64 }),
     });
     fc.assert(fc.property(arb, (r) => {
       const flags = (r.data ? F_DATA | (r.first ? F_FIRST : 0) | (r.last ? F_LAST : 0) | (r.syn ? F_SYN : 0) : 0) |
@@ -120,7 +121,7 @@ describe('wire codec', () => {
         flags, window: r.window, srcInc: r.src, dstInc: flags & F_ACK || r.knowsDst ? r.dst : 0,
         stream: r.data ? r.stream : 0, ackStream: flags & F_ACK ? r.ackStream : 0,
         seq: r.data ? r.seq : 0, ack: flags & F_ACK ? r.ack : 0, isn: flags & F_SYN ? r.isn : 0,
-        challenge: r.chal ? r.c1 : 0n, echo: r.echo ? r.c2 : 0n, sacks, payload: r.data ? r.payload : new Uint8Array(0),
+        challenge: r.chal ? r.c1 : 0n, echo: r.echo ? r.c2 : 0n, accept: r.accept, sacks, payload: r.data ? r.payload : new Uint8Array(0),
       };
       const bytes = encodeDatagram(d);
       const back = decodeDatagram(bytes, MAX);
@@ -180,7 +181,7 @@ describe('wire codec', () => {
     expect(mutate((b) => { b.writeUInt32BE(0, 12); })).toBe('malformed'); // data without a stream
     expect(mutate((b) => { b.writeUInt32BE(0, 16); })).toBe('malformed'); // ack without a stream
     expect(mutate((b) => { b[28] = 5; })).toBe('malformed'); // too many sack blocks
-    expect(mutate((b) => { b[29] = 1; })).toBe('malformed'); // reserved byte set
+    expect(mutate((b) => { b[29] = 65; })).toBe('malformed'); // accepts more than 64 KiB: no UDP datagram is that large
     expect(mutate((b) => { b[28] = 2; })).toBe('truncated'); // sack blocks run past the end
     expect(decodeDatagram(withCrc(Buffer.from(encodeDatagram(dg({ sacks: [9, 12] })))), MAX)).toBe('malformed'); // sack not above ack
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: Buffer.from('x') })), MAX)).toBe('malformed');

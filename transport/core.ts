@@ -16,7 +16,7 @@
  * whose counter was taken before is counted (`replay`) before it is even decrypted; neither
  * touches any peer state. Only then does the datagram meet the logic above.
  */
-import { formatAddress, parsePeer } from './address.js';
+import { formatAddress, isLoopbackHost, parsePeer } from './address.js';
 import { TransportError } from './errors.js';
 import { Handshake, RateLimiter } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
@@ -101,6 +101,8 @@ export class TransportCore {
   private readonly openers = new Map<string, Opener>();
   /** Keyed: key derivations for unknown key ids, at most maxChallengesPerSecond (bursts of a tenth). */
   private readonly derivations: RateLimiter;
+  /** The largest datagram to and from loopback peers (setReceiveBuffer()); datagramBytes until then. */
+  private loopbackBytes: number;
   /** Sessions holding an ack until the batch of datagrams being read ends (batchAcks()). */
   private acksOwed: PeerSession[] = [];
   /** Clear text: encodes outgoing datagrams into reused buffers. */
@@ -119,12 +121,16 @@ export class TransportCore {
     // keeps two starts of an endpoint from reusing the same numbers.
     this.nextStreamId = (Math.floor(rand() * 2 ** 30) + 1) >>> 0;
     this.maxPayload = opts.datagramBytes - MAX_OVERHEAD_BYTES;
+    this.loopbackBytes = opts.datagramBytes;
     this.derivations = new RateLimiter(opts.maxChallengesPerSecond, Math.max(1, Math.ceil(opts.maxChallengesPerSecond / 10)));
     const core = this;
     this.ctx = {
       cfg: opts,
       get maxPayload() {
         return core.maxPayload;
+      },
+      get loopbackBytes() {
+        return core.loopbackBytes;
       },
       frame: opts.key === undefined ? (d) => this.framer.frame(d) : (d) => this.sealer!.seal(d),
       out: newDatagram(),
@@ -173,6 +179,16 @@ export class TransportCore {
   }
 
   /**
+   * The socket's receive buffer is `bytes` (as the OS reports it: Linux doubles what it grants, for
+   * its bookkeeping, so half of it holds data): datagrams to and from loopback peers may be as large
+   * as loopbackDatagramBytes, as long as that buffer holds a full window of them and 16 more.
+   */
+  setReceiveBuffer(bytes: number): void {
+    const o = this.opts;
+    this.loopbackBytes = Math.max(o.datagramBytes, Math.min(o.loopbackDatagramBytes, Math.floor(bytes / 2 / (o.windowDatagrams + 16))));
+  }
+
+  /**
    * Keyed, when the process is idle (the endpoint calls it from setImmediate): create the cipher
    * contexts the next datagrams will need, ours and the next one from each peer we just heard
    * (seal.ts explains why; only a speed-up: nothing changes if it is never called).
@@ -186,7 +202,7 @@ export class TransportCore {
   /** Take in one datagram from host:port. Returns the session it concerned, if any (to re-arm its timer). */
   receive(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     if (this.opts.key !== undefined) return this.receiveSealed(buf, host, port, now);
-    const d = decodeInto(buf, this.opts.datagramBytes, true, this.rx);
+    const d = decodeInto(buf, isLoopbackHost(host) ? this.loopbackBytes : this.opts.datagramBytes, true, this.rx);
     const tn = this.ctx.trace;
     if (typeof d === 'string') {
       this.counters[d]++;
@@ -326,7 +342,7 @@ export class TransportCore {
    * derived from the header (HKDF) and kept only if the datagram then proves itself (session.ts).
    */
   private receiveSealed(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
-    if (buf.length > this.opts.datagramBytes) {
+    if (buf.length > (isLoopbackHost(host) ? this.loopbackBytes : this.opts.datagramBytes)) {
       this.counters.oversized++;
       this.traceDrop(host, port, 'oversized', buf.length);
       return undefined;

@@ -202,6 +202,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
           this.log('socket error: %s', e.message);
         });
         const a = this.socket.address();
+        this.core.setReceiveBuffer(this.socket.getRecvBufferSize());
         this.boundAddress = a.address;
         this.boundPort = a.port;
         this.socket.on('message', (buf, rinfo) => this.onSocketMessage(buf, rinfo));
@@ -283,7 +284,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private traceFault(what: 'dropped' | 'corrupted', bytes: Uint8Array, address: string, direction: 'outbound' | 'inbound'): void {
     const tn = this.tn;
     if (tn === undefined || !tn.transport.on) return;
-    const d = decodeDatagram(bytes, this.opts.datagramBytes);
+    const d = decodeDatagram(bytes, 65_507);
     const stamp = typeof d === 'string' ? undefined : d.trace;
     const peer = tn.peerName(address);
     const link = stamp === undefined ? {}

@@ -90,6 +90,8 @@ export class SendStream {
   /** When a data datagram last left (first transmissions and retransmissions). */
   private lastTxAt = -Infinity;
   private abandoned = false;
+  /** Payload bytes per fragment of the messages queued from now on (setMaxPayload()). */
+  private maxPayload: number;
 
   constructor(
     readonly id: number,
@@ -105,6 +107,12 @@ export class SendStream {
     this.sndNxt = this.sndMax = this.sndUna = isn;
     this.cwnd = cfg.initialCwnd;
     this.peerWindow = peerWindow;
+    this.maxPayload = cfg.maxPayload;
+  }
+
+  /** Cut the messages queued from now on into fragments of `bytes` (a loopback peer accepts larger datagrams). */
+  setMaxPayload(bytes: number): void {
+    this.maxPayload = bytes;
   }
 
   /** Queue one message; the promise settles when the peer acknowledged all of it, or on failure. */
@@ -115,7 +123,7 @@ export class SendStream {
     }
     if (this.idle && now - this.lastTxAt > this.rto.rtoMs) this.restartAfterIdle();
     const copy = data.slice();
-    const max = this.cfg.maxPayload;
+    const max = this.maxPayload;
     const n = Math.max(1, Math.ceil(copy.length / max));
     for (let i = 0; i < n; i++) {
       this.unsent.push({

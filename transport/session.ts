@@ -36,6 +36,7 @@ import { advertisedWindow, ReceiveStream, type ReassemblyBudget, type ReceiveCon
 import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SendStream, type SendConfig } from './send-stream.js';
 import { seqLt } from './seq.js';
+import { isLoopbackHost } from './address.js';
 import type { PeerStats } from './types.js';
 import {
   F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, type Datagram,
@@ -59,6 +60,8 @@ export interface SessionContext {
   readonly cfg: SessionConfig;
   /** Fragment payload bytes per data datagram (what is left of datagramBytes after the headers, sealed or not). */
   readonly maxPayload: number;
+  /** The largest datagram to and from loopback peers (options.ts, loopbackDatagramBytes; core.ts, setReceiveBuffer()). */
+  readonly loopbackBytes: number;
   /**
    * Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are
    * used up). The buffer is the transmit hook's to send, not to keep (core.ts).
@@ -145,7 +148,12 @@ export class PeerSession {
   private now = 0;
   private closed = false;
   private readonly rxOut: ReceiveOutput;
-  private readonly maxPayload: number;
+  /** On loopback: datagrams may be larger than datagramBytes (loopbackDatagramBytes), both ways. */
+  readonly loopback: boolean;
+  /** Loopback: the largest datagram the peer said it accepts (0: it said nothing; we send datagramBytes). */
+  private peerAccepts = 0;
+  /** The receive streams' configuration: datagramBytes is the largest datagram this peer may send us. */
+  private rxCfg: ReceiveConfig;
   /** While tracing: the sequence number of the data datagram being taken in (for duplicate-received). */
   private rxSeq = 0;
   /** An ack is owed and handed to ctx.deferAck (it will call flushDeferredAck()). */
@@ -165,7 +173,8 @@ export class PeerSession {
     this.localInc = ctx.handshake.incarnationFor(address);
     this.rto = new RtoEstimator(cfg);
     this.peerWindow = cfg.windowDatagrams;
-    this.maxPayload = ctx.maxPayload;
+    this.loopback = isLoopbackHost(host);
+    this.rxCfg = cfg;
     this.ackBatchMax = Math.max(2, Math.floor(cfg.windowDatagrams / 4));
     this.stats = {
       peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
@@ -273,6 +282,10 @@ export class PeerSession {
       resend = true; // what we sent before we knew who is there was not accepted (see onData)
     }
     this.heardAt = now; // from the proven peer (under its key): it can read us, or it would not answer
+    if (this.loopback && (d.accept ?? 0) * 1024 !== this.peerAccepts) {
+      this.peerAccepts = (d.accept ?? 0) * 1024;
+      this.tx?.setMaxPayload(this.payloadBytes());
+    }
     if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
       // Meant for an earlier incarnation of ours: tell the sender who is here now (our srcInc),
       // with a challenge, so its answer lets it prove us.
@@ -399,6 +412,7 @@ export class PeerSession {
   /** The peer's proven new incarnation replaces the old one: it restarted. */
   private restart(newInc: number): void {
     const old = this.peerInc;
+    this.peerAccepts = 0; // until the new incarnation says what it accepts
     if (old !== newInc) this.retired.push(old); // (a new key with the same 32-bit incarnation: retire only the key)
     if (this.retired.length > RETIRED_INCARNATIONS) this.retired.shift();
     if (this.rxOpener !== undefined) {
@@ -449,7 +463,7 @@ export class PeerSession {
 
   private newSendStream(): SendStream {
     const cfg = this.ctx.cfg;
-    return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.maxPayload }, this.rto,
+    return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.payloadBytes() }, this.rto,
       (flags, seq, payload, tx) => this.emit(flags, seq, payload, tx), this.stats, this.peerWindow, this.address);
   }
 
@@ -490,6 +504,7 @@ export class PeerSession {
     d.echo = echo;
     d.sacks = NO_SACKS;
     d.payload = EMPTY;
+    d.accept = this.acceptKiB();
     d.trace = undefined;
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address) : d);
@@ -518,7 +533,7 @@ export class PeerSession {
       if (!(d.flags & F_SYN) || (rx !== undefined && !seqLt(rx.id, d.stream))) return 'staleSession';
       const replaced = rx !== undefined;
       rx?.release();
-      rx = this.rx = new ReceiveStream(d.stream, d.isn, this.ctx.cfg, this.ctx.budget, this.rxOut);
+      rx = this.rx = new ReceiveStream(d.stream, d.isn, this.receiveConfig(), this.ctx.budget, this.rxOut);
       this.stats.streamsReceived++;
       const tn = this.ctx.trace;
       if (replaced && tn?.transport.on) {
@@ -559,7 +574,27 @@ export class PeerSession {
   }
 
   private window(): number {
-    return this.rx !== undefined ? this.rx.window() : advertisedWindow(this.ctx.cfg, this.ctx.budget, 0);
+    return this.rx !== undefined ? this.rx.window() : advertisedWindow(this.receiveConfig(), this.ctx.budget, 0);
+  }
+
+  /** Fragment payload for this peer: more than datagramBytes allows on loopback, up to what both ends accept. */
+  private payloadBytes(): number {
+    const ctx = this.ctx;
+    const larger = Math.min(ctx.loopbackBytes, this.peerAccepts) - ctx.cfg.datagramBytes;
+    return ctx.maxPayload + (larger > 0 ? larger : 0);
+  }
+
+  /** What the peer's datagrams may be at most (its window is reckoned in them): larger on loopback. */
+  private receiveConfig(): ReceiveConfig {
+    const bytes = this.loopback ? this.ctx.loopbackBytes : this.ctx.cfg.datagramBytes;
+    if (this.rxCfg.datagramBytes !== bytes) this.rxCfg = { ...this.ctx.cfg, datagramBytes: bytes };
+    return this.rxCfg;
+  }
+
+  /** KiB this endpoint accepts per datagram, said to loopback peers (0 to others, and when no more than datagramBytes). */
+  private acceptKiB(): number {
+    const b = this.ctx.loopbackBytes;
+    return this.loopback && b > this.ctx.cfg.datagramBytes ? Math.floor(b / 1024) : 0;
   }
 
   // ------------------------------------------------------------------ sending
@@ -612,6 +647,7 @@ export class PeerSession {
     d.echo = this.echo;
     d.sacks = sacks;
     d.payload = payload;
+    d.accept = this.acceptKiB();
     d.trace = undefined;
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address, txCount) : d);

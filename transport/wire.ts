@@ -14,7 +14,7 @@
  *   20  4    seq           sequence number of this data datagram (0 unless DATA)
  *   24  4    ack           next sequence number the sender expects on ackStream (0 unless ACK)
  *   28  1    sackCount     number of selective-ack blocks, 0..4
- *   29  1    reserved      must be 0
+ *   29  1    accept        KiB the sender accepts per datagram (0..64), 0: no more than it sends
  *   30  4    isn           only when SYN: first sequence number of `stream`
  *   ..  8    challenge     only when CHALLENGE: a cookie the receiver should echo
  *   ..  8    echo          only when ECHO: a cookie the receiver sent to this address earlier
@@ -55,6 +55,8 @@ export const MAX_SACK_BLOCKS = 4;
  */
 export const MAX_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4 + 2 * COOKIE_BYTES + TRACE_STAMP_BYTES + 8 * MAX_SACK_BLOCKS + CRC_BYTES;
 export const MIN_DATAGRAM_BYTES = FIXED_HEADER_BYTES + CRC_BYTES;
+/** The largest `accept` a datagram may carry (64 KiB: no UDP datagram is larger). */
+export const MAX_ACCEPT_KIB = 64;
 /** A SACK block may not start further than this above the cumulative ack. */
 export const MAX_SACK_SPAN = 1 << 16;
 
@@ -73,6 +75,11 @@ export interface Datagram {
   challenge: bigint;
   /** Meaningful only with F_ECHO (64-bit cookie). */
   echo: bigint;
+  /**
+   * The largest datagram the sender accepts, in KiB (1..64), when it is more than the datagrams it
+   * sends (loopback peers: options.ts, loopbackDatagramBytes); 0 or absent: nothing said.
+   */
+  accept?: number;
   /** Flat list of [start, end) pairs: sacks[2i] .. sacks[2i+1]. */
   sacks: number[];
   payload: Uint8Array;
@@ -99,7 +106,7 @@ export function encodeDatagram(d: Datagram): Buffer {
 export function newDatagram(): Datagram {
   return {
     flags: 0, window: 0, srcInc: 0, dstInc: 0, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
-    challenge: 0n, echo: 0n, sacks: NO_SACKS, payload: EMPTY, trace: undefined,
+    challenge: 0n, echo: 0n, accept: 0, sacks: NO_SACKS, payload: EMPTY, trace: undefined,
   };
 }
 
@@ -145,7 +152,7 @@ export function writeDatagram(d: Datagram, buf: Uint8Array, start: number, crc: 
   put32(buf, start + 24, d.ack);
   const sacks = d.sacks;
   buf[start + 28] = sacks.length >>> 1;
-  buf[start + 29] = 0;
+  buf[start + 29] = d.accept ?? 0;
   let off = start + FIXED_HEADER_BYTES;
   if (f & F_SYN) {
     put32(buf, off, d.isn);
@@ -252,7 +259,8 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
   if (!hasData && seq !== 0) return 'malformed';
   if (!hasAck && ack !== 0) return 'malformed';
   const nSack = buf[28]!;
-  if (nSack > MAX_SACK_BLOCKS || buf[29] !== 0) return 'malformed';
+  const accept = buf[29]!;
+  if (nSack > MAX_SACK_BLOCKS || accept > MAX_ACCEPT_KIB) return 'malformed';
   if (nSack > 0 && !hasAck) return 'malformed';
 
   let off = FIXED_HEADER_BYTES;
@@ -312,6 +320,7 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
   out.isn = isn;
   out.challenge = challenge;
   out.echo = echo;
+  out.accept = accept;
   out.sacks = sacks;
   out.payload = payloadLen === 0 ? EMPTY : buf.subarray(off, off + payloadLen);
   out.trace = trace;
