@@ -3,6 +3,6 @@ export { startDsmNode, attachThread } from './node.js';
 export type { DsmNode, DsmShared, DsmThread } from './node.js';
 export { DSM_NODE_DEFAULTS, resolveDsmNodeOptions, ownedRange, allocatableRange, initialOwner, rootPage } from './options.js';
 export type { DsmNodeOptions, DsmPeer, ResolvedDsmNodeOptions } from './options.js';
-export type { DsmNodeStats, RuntimeEvent } from './runtime-handler.js';
+export type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent } from './runtime-handler.js';
 export type { MembershipEvent } from '../protocol/index.js';
 export { Allocator } from './allocator.js';

@@ -16,7 +16,7 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
+import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
@@ -46,6 +46,18 @@ export interface DsmNode extends DsmThread {
   readonly shared: DsmShared;
   /** Counters of the fault thread: protocol, membership, page store, transport. */
   stats(): Promise<DsmNodeStats>;
+  /**
+   * This node's view of the page table (its rights on every page, the copy sets of the pages it
+   * owns, its records as manager), read from the fault thread without faulting: for tools that
+   * draw the page map. Answers while application threads are blocked in faults.
+   */
+  pageTable(): Promise<PageTable>;
+  /**
+   * Fault injection at runtime: cut this node off from `blockedNodes` (datagrams dropped both ways,
+   * a partition when set on both sides) and drop `loss` of what it sends. Replaces the previous
+   * rules; `{}` heals. Counted in stats().network. Rejects DSM_ERR_INVALID_ARGUMENT.
+   */
+  setNetwork(rules: NetworkRules): Promise<NetworkState>;
   /**
    * Resolves once every peer has been heard from (nodes may start in any order; a fault that needs
    * a peer which is not up yet waits for it, up to the fault timeout, so this is a convenience).
@@ -108,6 +120,15 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const stats = (): Promise<DsmNodeStats> => faultThread.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest);
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc, root: thread.root, stats,
+    pageTable: () => faultThread.call<PageTable>({ type: 'pages' } satisfies RuntimeRequest),
+    setNetwork: async (rules) => {
+      try {
+        return await faultThread.call<NetworkState>({ type: 'network', rules } satisfies RuntimeRequest);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
+      }
+    },
     async waitForPeers(timeoutMs = 30_000) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {

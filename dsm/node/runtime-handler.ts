@@ -15,9 +15,55 @@ import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
 import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
+import { DsmError } from '../errors.js';
 
 /** What the application thread can ask the fault thread (FaultThread.call). */
-export type RuntimeRequest = { type: 'stats' };
+export type RuntimeRequest =
+  | { type: 'stats' }
+  | { type: 'pages' }
+  | { type: 'network'; rules: NetworkRules };
+
+/**
+ * Network faults set while the node runs (DsmNode.setNetwork), for tools that break a live cluster:
+ * the transport's link rules (transport/link-rules.ts) with peers named by node id.
+ */
+export interface NetworkRules {
+  /** Nodes this node can no longer exchange datagrams with (both directions). @default [] */
+  readonly blockedNodes?: readonly number[];
+  /** Probability each datagram this node sends is dropped, in [0, 1]. @default 0 */
+  readonly loss?: number;
+  /** Seed of the loss decisions. @default the node id */
+  readonly seed?: number;
+}
+
+/** The network rules in force and what they dropped (peers by node id). */
+export interface NetworkState {
+  readonly blockedNodes: number[];
+  readonly loss: number;
+  /** Datagrams to / from a blocked node dropped, and datagrams dropped by the loss rule. */
+  readonly blockedOut: number;
+  readonly blockedIn: number;
+  readonly lossDrops: number;
+}
+
+/**
+ * This node's view of the page table (DsmNode.pageTable), compact: one character per page, and the
+ * few pages where more is known. Assembled from IvyNode.inspect(), read-only.
+ */
+export interface PageTable {
+  readonly node: number;
+  readonly pageCount: number;
+  /**
+   * Character p is page p as this node holds it: 'W' owner with write rights, 'R' owner with a read
+   * copy (others may hold copies), 'r' a read copy, 'o' owner holding no rights (mid-transfer), '-'
+   * nothing; page 0 (null) is '.'.
+   */
+  readonly rights: string;
+  /** Pages this node owns that have copy holders: page → holders. */
+  readonly copysets: Record<number, number[]>;
+  /** Records this node keeps as manager that differ from the initial placement, are unsettled or lost. */
+  readonly managed: { readonly page: number; readonly owner: number; readonly pending: boolean; readonly lost?: number }[];
+}
 
 /** An event of the fault thread, posted to the application thread. */
 export type RuntimeEvent = { readonly type: 'membership'; readonly event: MembershipEvent };
@@ -33,6 +79,8 @@ export interface DsmNodeStats {
   readonly ivy: IvyNode['stats'];
   readonly store: FaultThreadContext['pages']['stats'];
   readonly transport: ReturnType<UdpEndpoint['stats']>;
+  /** Runtime network rules (DsmNode.setNetwork) and what they dropped. */
+  readonly network: NetworkState;
 }
 
 export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
@@ -67,15 +115,41 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     if (id !== undefined) ivy.heard(id);
   });
   server.serve(IvyDescriptor, ivy.handlers);
+  const network = (): NetworkState => {
+    const l = ep.linkRuleStats();
+    return { blockedNodes: l.blocked.map((a) => idOf.get(a)!).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
+  };
   return {
     fault: (page, access) => ivy.fault(page, access),
-    onMessage(msg: unknown): DsmNodeStats {
+    onMessage(msg: unknown): DsmNodeStats | PageTable | NetworkState {
       const m = msg as RuntimeRequest;
-      if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
-      return {
-        id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
-        ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(),
-      };
+      switch (m?.type) {
+        case 'stats':
+          return {
+            id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
+            ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), network: network(),
+          };
+        case 'pages':
+          return pageTable(ivy, o.id, o.pageCount);
+        case 'network': {
+          const r = m.rules ?? {};
+          const blocked = r.blockedNodes ?? [];
+          if (!Array.isArray(blocked)) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'blockedNodes must be a list of node ids');
+          const addresses = blocked.map((n) => {
+            const a = addressOf.get(n);
+            if (a === undefined) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `blockedNodes: ${JSON.stringify(n)} is not a peer of node ${o.id} (peers: ${[...addressOf.keys()].join(', ')})`);
+            return a;
+          });
+          try {
+            ep.setLinkRules({ blocked: addresses, loss: r.loss, seed: r.seed ?? o.id });
+          } catch (e) {
+            throw new DsmError('DSM_ERR_INVALID_ARGUMENT', (e as Error).message, { cause: e });
+          }
+          return network();
+        }
+        default:
+          throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
+      }
     },
     async close(): Promise<void> {
       ivy.close();
@@ -84,4 +158,23 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       await ep.close();
     },
   };
+}
+
+/** The page table as this node sees it (PageTable), from IvyNode.inspect over every page. */
+function pageTable(ivy: IvyNode, node: number, pageCount: number): PageTable {
+  const chars: string[] = ['.'];
+  const copysets: Record<number, number[]> = {};
+  const managed: PageTable['managed'] = [];
+  const initial = initialOwner(ivy.nodes, pageCount);
+  for (let p = 1; p < pageCount; p++) {
+    const i = ivy.inspect(p);
+    const owns = i.copyset !== null;
+    chars.push(owns ? (i.rights === 'write' ? 'W' : i.rights === 'read' ? 'R' : 'o') : i.rights === 'read' ? 'r' : i.rights === 'write' ? 'W' : '-');
+    if (i.copyset !== null && i.copyset.length > 0) copysets[p] = [...i.copyset];
+    const m = i.manager;
+    if (m !== undefined && (m.owner !== initial(p) || m.pending || m.lost !== undefined)) {
+      managed.push(m.lost === undefined ? { page: p, owner: m.owner, pending: m.pending } : { page: p, owner: m.owner, pending: m.pending, lost: m.lost });
+    }
+  }
+  return { node, pageCount, rights: chars.join(''), copysets, managed };
 }

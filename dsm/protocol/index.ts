@@ -8,7 +8,7 @@
  *   await node.fault(page, 'write');
  */
 export { IvyNode, managerOf, MAX_NODES } from './ivy-node.js';
-export type { IvyNodeInit, IvyNodeStats } from './ivy-node.js';
+export type { IvyNodeInit, IvyNodeStats, PageInspection } from './ivy-node.js';
 export { IVY_DEFAULTS, resolveIvyOptions } from './options.js';
 export type { IvyOptions, ResolvedIvyOptions } from './options.js';
 export type { IvyStats, IvyProcedure, LatencyHistogram } from './stats.js';
