@@ -165,8 +165,10 @@ describe('pagewire node: running', () => {
     const ready = JSON.parse((await it.next()).value as string) as Record<string, unknown>;
     expect(ready).toEqual({ event: 'ready', id: 1, address: `127.0.0.1:${port}`, pageSize: 4096 });
     child.stdin!.write('{"seq":1,"cmd":"alloc","bytes":16}\n{"seq":2,"cmd":"nope"}\n');
-    expect(JSON.parse((await it.next()).value as string)).toEqual({ seq: 1, ok: true, value: 4096 }); // node 1's first page
-    const bad = JSON.parse((await it.next()).value as string) as { ok: boolean; error: { code: string; message: string } };
+    // Answers carry their seq: the refusal, checked on the main thread, may overtake the alloc.
+    const answers = [JSON.parse((await it.next()).value as string), JSON.parse((await it.next()).value as string)].sort((a, b) => a.seq - b.seq);
+    expect(answers[0]).toEqual({ seq: 1, ok: true, value: 4096 }); // node 1's first page
+    const bad = answers[1] as { ok: boolean; error: { code: string; message: string } };
     expect(bad.ok).toBe(false);
     expect(bad.error.code).toBe('CONTROL_ERR_BAD_COMMAND');
     expect(bad.error.message).toMatch(/unknown command "nope"; known: alloc, /);
