@@ -18,6 +18,7 @@ import { serveControl } from './control.js';
 import { watchMembership } from './membership-events.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
+       pagewire console [options]     a local cluster to poke, with a live page map (pagewire console --help)
 
 Runs one node of the distributed shared memory until SIGINT/SIGTERM, printing
 when peers come up, are suspected, are declared dead (by a majority), when this
@@ -210,7 +211,8 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return sub === undefined ? 2 : 0;
   }
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the command is "node" (pagewire node --help)`);
+  if (sub === 'console') return (await import('./console.js')).runConsole(rest);
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "console" (pagewire node --help, pagewire console --help)`);
   return runNode(rest);
 }
 

@@ -80,6 +80,10 @@ export interface NodeProc {
   readonly events: readonly NodeEvent[];
   /** Resolves with the first event (past or future) that `match` accepts; rejects after timeoutMs or on exit. */
   waitForEvent(match: (e: NodeEvent) => boolean, timeoutMs: number): Promise<NodeEvent>;
+  /** Calls `listener` with every event from now on (the past ones are in `events`); returns the unsubscribe. */
+  onEvent(listener: (e: NodeEvent) => void): () => void;
+  /** Calls `listener` with every answer from now on and the command it answers (tools that watch a demo); returns the unsubscribe. */
+  onAnswer(listener: (command: Record<string, unknown>, answer: ControlAnswer) => void): () => void;
 }
 
 export interface StartNodeOptions {
@@ -169,7 +173,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
       resolve({ code, signal });
     });
   });
-  const pending = new Map<number, { resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<number, { command: Record<string, unknown>; resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const answerListeners = new Set<(command: Record<string, unknown>, answer: ControlAnswer) => void>();
   let seq = 0;
   let address = '';
   let pageSize = 0;
@@ -200,6 +205,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     pending.delete(msg.seq as number);
     clearTimeout(p.timer);
     p.resolve(msg as unknown as ControlAnswer);
+    for (const l of [...answerListeners]) l(p.command, msg as unknown as ControlAnswer);
   });
   void exited.then(({ code, signal }) => {
     for (const p of pending.values()) {
@@ -217,7 +223,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
         pending.delete(s);
         reject(new ControlError(id, { code: 'CONTROL_ERR_TIMEOUT', message: `did not answer ${String(command.cmd)} within ${timeoutMs} ms` }));
       }, timeoutMs);
-      pending.set(s, { resolve, reject, timer });
+      pending.set(s, { command, resolve, reject, timer });
       child.stdin!.write(JSON.stringify({ seq: s, ...command }) + '\n');
     });
   };
@@ -243,6 +249,14 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     },
     stderr: () => stderrTail,
     events,
+    onEvent(listener) {
+      eventWaiters.add(listener);
+      return () => eventWaiters.delete(listener);
+    },
+    onAnswer(listener) {
+      answerListeners.add(listener);
+      return () => answerListeners.delete(listener);
+    },
     waitForEvent(match, timeoutMs) {
       const past = events.find(match);
       if (past !== undefined) return Promise.resolve(past);
