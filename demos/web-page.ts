@@ -105,10 +105,11 @@ button:hover { background: #e8e8e8; } button:disabled { opacity: .4; cursor: def
 #log li { padding: 1px 0; border-bottom: 1px dotted #eee; } #log li time { color: var(--muted); margin-right: 6px; font-variant-numeric: tabular-nums; }
 #log li.membership { color: #6a1b9a; } #log li.error { color: var(--dead); } #log li.process, #log li.network { color: var(--warn); }
 #legend { display: flex; gap: 10px; font-size: 12px; margin-bottom: 4px; flex-wrap: wrap; }
+#legend span.lostkey::before { display: none; } #legend span.lostkey { color: #b00020; }
 #legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; background: var(--c); margin-right: 4px; vertical-align: -1px; }
 #grid { display: grid; grid-template-columns: repeat(32, 1fr); gap: 1px; max-width: 544px; }
 .cell { position: relative; aspect-ratio: 1; background: var(--c); border-radius: 2px; cursor: pointer; min-width: 0; }
-.cell.lost { background: #333; } .cell.lost::after { content: "✕"; position: absolute; inset: 0; color: #ff5252; font-size: 10px; line-height: 1; display: flex; align-items: center; justify-content: center; }
+.cell.lost { opacity: .45; } .cell.lost::after { content: "✕"; position: absolute; inset: 0; color: #b00020; font-weight: 700; font-size: 11px; line-height: 1; display: flex; align-items: center; justify-content: center; }
 .cell.pending { outline: 2px dotted #000; }
 .cell.changed { animation: flash 1.2s ease-out; z-index: 1; }
 @keyframes flash { 0% { box-shadow: 0 0 0 3px #000; } 100% { box-shadow: 0 0 0 0 transparent; } }
@@ -125,7 +126,7 @@ button:hover { background: #e8e8e8; } button:disabled { opacity: .4; cursor: def
 #list .ptr text { font-size: 11px; fill: var(--dead); font-weight: 700; }
 #charts { display: flex; flex-wrap: wrap; gap: 12px; }
 .chart { font-size: 11px; } .chart h3 { font-size: 12px; margin: 0 0 2px; font-weight: 600; }
-.chart svg { display: block; } .chart rect { fill: var(--c, #607d8b); } .chart text { font-size: 10px; fill: #333; }
+.chart svg { display: block; } .chart rect { fill: var(--c, #607d8b); } .chart text { font-size: 9px; fill: #333; }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 `;
 
@@ -136,15 +137,23 @@ const PALETTE = ['#4e79a7', '#f28e2b', '#59a14f', '#b07aa1', '#e15759', '#76b7b2
 const colorOf = (id) => PALETTE[(id - 1) % PALETTE.length] || '#888';
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
+// Styles go through the CSSOM (the Content-Security-Policy forbids style attributes).
+function setAttrs(e, attrs) {
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'style') for (const decl of String(v).split(';')) { const i = decl.indexOf(':'); if (i > 0) e.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim()); }
+    else e.setAttribute(k, String(v));
+  }
+}
 function h(tag, attrs, ...kids) {
   const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null && v !== false) e.setAttribute(k, String(v));
+  setAttrs(e, attrs);
   for (const k of kids) e.append(k);
   return e;
 }
 function s(tag, attrs, text) {
   const e = document.createElementNS(SVG, tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) e.setAttribute(k, String(v));
+  setAttrs(e, attrs);
   if (text !== undefined) e.textContent = text;
   return e;
 }
@@ -191,9 +200,12 @@ function render(v) {
   const net = v.network;
   $('net').textContent = (net.groups ? 'partition ' + net.groups.map((g) => g.join(',')).join(' | ') : '') + (net.loss > 0 ? (net.groups ? ' · ' : '') + 'loss ' + net.loss : '');
   // Event → screen: from the change on the server (same host clock) to now, after drawing.
+  const first = pw.views === 1;
   requestAnimationFrame(() => {
+    if (first) pw.lastChangedAt = v.changedAt;
     const ms = Math.max(0, Date.now() - v.changedAt);
-    if (v.changedAt !== pw.lastChangedAt) {
+    // The first view shows the state as it was (maybe long ago); later ones are pushed by a change.
+    if (pw.views > 1 && v.changedAt !== pw.lastChangedAt) {
       pw.lastChangedAt = v.changedAt;
       pw.latencies.push(ms);
       if (pw.latencies.length > 200) pw.latencies.shift();
@@ -297,7 +309,7 @@ function renderGrid(v) {
   if (!state.cells.length) {
     const legend = $('legend');
     for (const n of v.nodes) legend.append(h('span', { style: '--c:' + colorOf(n.id) }, 'node ' + n.id));
-    legend.append(h('span', { style: '--c:#333' }, 'lost'));
+    legend.append(h('span', { class: 'lostkey' }, '✕ lost with its dead owner'));
     for (let i = 1; i < v.pageCount; i++) {
       const c = h('div', { class: 'cell', 'data-page': i });
       c.addEventListener('click', () => { state.selected = i; showPage(i); });
@@ -357,7 +369,7 @@ function renderList(v) {
     if (w.error) line.append(', then ', h('span', { class: 'err' }, w.error.code + (w.error.address !== undefined ? ' at ' + hex(w.error.address) : '') + (w.error.page !== undefined ? ' (page ' + w.error.page + (w.error.node !== undefined ? ', node ' + w.error.node : '') + ')' : '')));
     walkBox.append(line);
   }
-  const W = 150, H = 48, GX = 46, GY = 34, PER = 6, X0 = 8, Y0 = 8;
+  const W = 150, H = 48, GX = 78, GY = 34, PER = 6, X0 = 8, Y0 = 8;
   const boxes = [{ label: 'header', sub: hex(L.header), node: 0 }].concat(L.elements.map((e) => ({ label: String(e.value), sub: hex(e.address) + ' · p' + e.page, node: e.node, address: e.address })));
   const rows = Math.ceil(boxes.length / PER);
   svg.setAttribute('viewBox', '0 0 ' + (X0 * 2 + PER * W + (PER - 1) * GX) + ' ' + (Y0 * 2 + rows * H + (rows - 1) * GY));
@@ -383,7 +395,7 @@ function renderList(v) {
     const marker = 'url(#' + (isBroken ? 'lb' : 'la') + ')';
     if (from.y === y) p.append(s('line', { x1: from.x + W, y1: y + H / 2, x2: x - 2, y2: y + H / 2, 'marker-end': marker }));
     else p.append(s('path', { d: 'M' + (from.x + W / 2) + ',' + (from.y + H) + ' C' + (from.x + W / 2) + ',' + (from.y + H + GY) + ' ' + (x + W / 2) + ',' + (y - GY) + ' ' + (x + W / 2) + ',' + (y - 2), 'marker-end': marker }));
-    if (isBroken) p.append(s('text', { x: from.y === y ? from.x + W + 2 : x + W / 2 + 6, y: from.y === y ? y + H / 2 - 6 : y - 8 }, broken.error.code.replace('DSM_ERR_', '')));
+    if (isBroken) p.append(s('text', { x: from.y === y ? from.x + W + GX / 2 : x + W / 2 + 6, y: from.y === y ? y + H / 2 - 7 : y - 8, 'text-anchor': from.y === y ? 'middle' : 'start' }, broken.error.code.replace('DSM_ERR_', '')));
     kids.push(p);
   });
   svg.replaceChildren(...kids);
@@ -401,7 +413,7 @@ function renderCharts(v) {
   if (box.dataset.key === key) return;
   box.dataset.key = key;
   box.replaceChildren(...v.charts.map((c) => {
-    const W = Math.max(200, Math.min(460, c.bars.length * 34 + 40)), H = 130, B = 24, T = 12;
+    const W = Math.max(200, Math.min(620, c.bars.length * 42 + 40)), H = 130, B = 24, T = 12;
     const max = Math.max(1, ...c.bars.map((b) => b.value));
     const bw = (W - 30) / Math.max(1, c.bars.length);
     const svg = s('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': c.title });
@@ -410,7 +422,7 @@ function renderCharts(v) {
       const bh = ((H - B - T) * b.value) / max;
       const x = 26 + i * bw;
       const r = s('rect', { x: x + 2, y: H - B - bh, width: Math.max(2, bw - 4), height: bh });
-      if (b.node) r.setAttribute('style', '--c:' + colorOf(b.node));
+      if (b.node) r.style.setProperty('--c', colorOf(b.node));
       r.append(s('title', {}, b.label + ': ' + b.value));
       svg.append(r);
       if (b.value > 0) svg.append(s('text', { x: x + bw / 2, y: H - B - bh - 2, 'text-anchor': 'middle' }, String(b.value)));
