@@ -22,6 +22,7 @@ import { LabClient } from '../rpc/examples/lab.stubs.js';
 import { freeUdpPorts, startCluster, type Cluster, type NodeProc } from '../demos/cluster.js';
 import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
+import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/dsm-bench.js [--quick] [--json]   (or: npm run bench:dsm -- [flags])
 
@@ -42,10 +43,12 @@ Everything is warmed up before it is measured. Children are killed at the end.
 
   --quick   small counts, for a smoke test (numbers are not meaningful)
   --json    print one JSON object as the last line (the table goes to stderr)
+  --trace DIR  trace everything (this process and every node write DIR/node-*.jsonl): what tracing costs
   --help    this text
 `;
 
-const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag' }, USAGE);
+const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag', trace: 'value' }, USAGE);
+const TRACE = startBenchTrace(args['trace']);
 const QUICK = args['quick'] === true;
 const JSON_OUT = args['json'] === true;
 
@@ -175,7 +178,7 @@ class BenchNode {
 async function startNodes(n: number, pageCount: number): Promise<{ cluster: Cluster; nodes: BenchNode[] }> {
   const cluster = await startCluster({
     ids: Array.from({ length: n }, (_, i) => i + 1),
-    args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount)],
+    args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount), ...TRACE.childArgs],
     readyTimeoutMs: 20_000,
   });
   return { cluster, nodes: cluster.nodes.map((p) => new BenchNode(p)) };
@@ -209,7 +212,7 @@ function healthLine(h: Health): string {
 interface RpcBaseline { nop: () => Promise<unknown>; echo: () => Promise<unknown>; close: () => Promise<void> }
 
 async function startRpc(): Promise<RpcBaseline> {
-  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [RPC_SERVER_JS, 'rpc', ...TRACE.childArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = track(child);
   const address = await waitForReady(child, exited, 15_000, 'RPC server');
   let ep: UdpEndpoint | undefined;
@@ -438,11 +441,13 @@ async function main(): Promise<void> {
   log(`  remote read fault p50 within 2.5x of one RPC null call: ${round(readRatio, 2)}x  ${met(readRatio <= 2.5)}`);
   log(`    (the same ratio within each of the ${C.blocks} blocks: ${round(Math.min(...pair.blockRatios), 2)}x to ${round(Math.max(...pair.blockRatios), 2)}x)`);
   log('');
+  log(TRACE.describe);
   log(`total ${round((performance.now() - t0) / 1000, 1)} s`);
 
   if (JSON_OUT) {
     const w = (k: number): Lat => multi.byReaders.get(k)!;
     const out = {
+      trace: args['trace'] !== undefined,
       quick: QUICK,
       page_size: PAGE_SIZE,
       proxy_ns: round(local.proxyNs, 2), struct_ns: round(local.structNs, 2), raw_ns: round(local.rawNs, 2),
@@ -478,5 +483,6 @@ try {
   process.stderr.write(`dsm-bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
+  TRACE.close();
   killAll();
 }

@@ -18,6 +18,7 @@ import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
+import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/rpc-bench.js [--quick] [--json]   (or: npm run bench:rpc -- [flags])
 
@@ -32,10 +33,12 @@ Each system is warmed up before it is measured.
 
   --quick   small counts, for a smoke test (numbers are not meaningful)
   --json    print one JSON object as the last line
+  --trace DIR  trace everything (this process and the servers write DIR/node-*.jsonl): what tracing costs
   --help    this text
 `;
 
-const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag' }, USAGE);
+const args = parseBenchArgs(process.argv.slice(2), { quick: 'flag', json: 'flag', trace: 'value' }, USAGE);
+const TRACE = startBenchTrace(args['trace']);
 const QUICK = args['quick'] === true;
 const JSON_OUT = args['json'] === true;
 
@@ -54,7 +57,7 @@ function log(line: string): void {
 }
 
 async function startServer(system: 'rpc' | 'raw' | 'grpc'): Promise<{ address: string; port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [SERVER_JS, system], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [SERVER_JS, system, ...(system === 'rpc' ? TRACE.childArgs : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => {
     children.delete(child);
@@ -273,10 +276,12 @@ async function main(): Promise<void> {
   log(`  p50 >= 5x lower than grpc-js:         ${round(grpcP50Ratio, 2)}x  ${met(grpcP50Ratio >= 5)}`);
   log(`  throughput >= 5x grpc-js:             ${round(tputRatio, 2)}x  ${met(tputRatio >= 5)}`);
   log(`  datagrams per call close to 2:        ${round(rpc.datagramsPerCall, 3)}  ${met(rpc.datagramsPerCall <= 2.1)}`);
+  log('');
+  log(TRACE.describe);
 
   if (JSON_OUT) {
     const out = {
-      quick: QUICK,
+      quick: QUICK, trace: args['trace'] !== undefined,
       p50_us: round(rpc.p50, 1), p99_us: round(rpc.p99, 1),
       raw_p50_us: round(raw.p50, 1), raw_p99_us: round(raw.p99, 1),
       grpc_p50_us: round(g.p50, 1), grpc_p99_us: round(g.p99, 1),
@@ -295,5 +300,6 @@ try {
   process.stderr.write(`rpc-bench failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exitCode = 1;
 } finally {
+  TRACE.close();
   for (const c of children) c.kill('SIGKILL');
 }

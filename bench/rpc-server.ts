@@ -7,6 +7,7 @@
  *   grpc  @grpc/grpc-js on loopback with one unary method /pagewire.Bench/Echo (identity
  *         Buffer serialisation, no .proto).
  * Prints `READY host:port` on stdout when serving; exits on SIGTERM or when stdin closes.
+ * With `--trace DIR` (after the system) it writes its trace events to DIR (bench/trace.ts).
  */
 import dgram from 'node:dgram';
 import { availableParallelism } from 'node:os';
@@ -17,6 +18,8 @@ import { createEndpoint } from '../transport/index.js';
 import { RpcServer } from '../rpc/runtime/index.js';
 import { LabDescriptor, type LabHandlers } from '../rpc/examples/lab.stubs.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
+import { startTraceWriter } from '../trace/index.js';
+import { traceArg } from './trace.js';
 
 /** The grpc-js service: one unary echo method, raw Buffers in and out. */
 export const GRPC_SERVICE = {
@@ -76,9 +79,14 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     process.stderr.write(`usage: node dist/bench/rpc-server.js rpc|raw|grpc\n`);
     process.exit(2);
   }
+  const dir = traceArg(process.argv);
+  const writer = dir !== undefined ? startTraceWriter(dir) : undefined;
   const s = await start();
   const stop = (): void => {
-    void s.close().finally(() => process.exit(0));
+    void s.close().finally(() => {
+      writer?.close();
+      process.exit(0);
+    });
   };
   process.on('SIGTERM', stop);
   process.stdin.on('end', stop); // the parent went away

@@ -16,11 +16,13 @@ import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
+import { startBenchTrace } from './trace.js';
 import { UdpProxy } from '../test/support/udp-proxy.js';
 
-const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick]
-  --json   print a human table, then one JSON object as the last line
-  --quick  smaller counts (a smoke run, numbers are noisier)
+const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick] [-- --trace DIR]
+  --json       print a human table, then one JSON object as the last line
+  --quick      smaller counts (a smoke run, numbers are noisier)
+  --trace DIR  trace everything (both processes write DIR/node-*.jsonl): what tracing costs
 `;
 
 const MSG = 32;
@@ -197,13 +199,14 @@ function checksums(quick: boolean): { crc_mb_per_s: number; sum_mb_per_s: number
 }
 
 async function main(): Promise<void> {
-  const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag' }, USAGE);
+  const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag', trace: 'value' }, USAGE);
+  const trace = startBenchTrace(args.trace); // the server child traces too (its writer flushes at exit)
   if (args.serve) return serve();
   const quick = args.quick === true;
   const n = quick ? 2000 : 20_000;
   const warm = quick ? 500 : 3000;
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', ...trace.childArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
   try {
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
     const ports = JSON.parse(line) as { raw: number; transport: number; defaults: number };
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
       datagrams_sent_throughput: ep.stats().datagramsSent - sentBefore,
       recovery_ms: round(recoveryMs, 1),
       samples: tr.length,
+      trace: args.trace !== undefined,
       ...checksums(quick),
     };
     await ep.close();
@@ -256,8 +260,10 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`pagewire transport benchmark, ${result.samples} round trips each, server in a child process\n`);
     for (const [k, v] of rows) process.stdout.write(`  ${k.padEnd(34)} ${v}\n`);
+    process.stdout.write(`  ${trace.describe}\n`);
     if (args.json) process.stdout.write(JSON.stringify(result) + '\n');
   } finally {
+    trace.close();
     child.stdin!.end();
     child.kill();
   }

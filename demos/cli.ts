@@ -4,6 +4,7 @@
  *
  *   pagewire node --id 2 --listen 127.0.0.1:7002 --peers 1@127.0.0.1:7001,3@127.0.0.1:7003
  *   pagewire node --id 2 --config cluster.json
+ *   pagewire trace DIR [--html out.html | --shiviz]    (trace/cli.ts)
  *
  * Runs one DSM node until SIGINT/SIGTERM, printing its peers' membership events (up, suspected,
  * dead, this node fenced, a majority up: demos/membership-events.ts). With --control it also reads
@@ -15,10 +16,12 @@ import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions,
 import { parsePeer } from '../transport/index.js';
 import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
+import { runTraceCli } from '../trace/cli.js';
 import { watchMembership } from './membership-events.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
        pagewire console [options]     a local cluster to poke, with a live page map (pagewire console --help)
+       pagewire trace DIR [--html FILE | --shiviz] [filters]   (pagewire trace --help)
 
 Runs one node of the distributed shared memory until SIGINT/SIGTERM, printing
 when peers come up, are suspected, are declared dead (by a majority), when this
@@ -34,6 +37,7 @@ node is fenced, and when a majority of the cluster is up.
   --loss P            drop each outgoing datagram with probability P in [0, ${MAX_LOSS}] (fault injection, default 0)
   --seed N            fault-injection seed (default: the node id)
   --dead-after-ms N   suspect a peer silent for N ms; dead once a majority agrees (500..600000, default 2000)
+  --trace DIR         write this node's trace events to DIR/node-<id>.jsonl (then: pagewire trace DIR)
   --control           read JSON-line commands on stdin, answer on stdout (the README lists them)
   --help              this text
 
@@ -47,7 +51,7 @@ const OPTIONS = {
   id: { type: 'string', value: 'N' }, listen: { type: 'string', value: 'HOST:PORT' }, peers: { type: 'string', value: 'ID@HOST:PORT,...' },
   config: { type: 'string', value: 'FILE' }, 'page-size': { type: 'string', value: 'N' }, pages: { type: 'string', value: 'N' },
   loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' }, 'dead-after-ms': { type: 'string', value: 'N' },
-  control: { type: 'boolean' },
+  trace: { type: 'string', value: 'DIR' }, control: { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
 function int(v: string | undefined, name: string, lo: number, hi: number): number | undefined {
@@ -134,10 +138,12 @@ export function nodeOptionsFromArgs(argv: string[]): { options: DsmNodeOptions; 
   const loss = probabilityArg(values.loss, 'loss', MAX_LOSS, 0);
   const seed = int(values.seed, '--seed', 0, 2 ** 31) ?? id;
   const deadAfterMs = int(values['dead-after-ms'], '--dead-after-ms', 500, 600_000);
+  if (values.trace !== undefined && values.trace.trim() === '') throw new UsageError('--trace needs a directory, e.g. --trace ./trace');
   const options: DsmNodeOptions = {
     id, listen, peers, pageSize, pageCount,
     transport: loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16 } : undefined,
     ivy: deadAfterMs !== undefined ? { deadAfterMs } : undefined,
+    traceDir: values.trace,
   };
   // The node's own validation (distinct ids and addresses), as a usage error.
   try {
@@ -211,8 +217,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return sub === undefined ? 2 : 0;
   }
+  if (sub === 'trace') return runTraceCli(rest, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
   if (sub === 'console') return (await import('./console.js')).runConsole(rest);
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node" and "console" (pagewire node --help, pagewire console --help)`);
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node", "console" and "trace" (pagewire node --help, pagewire console --help, pagewire trace --help)`);
   return runNode(rest);
 }
 

@@ -8,8 +8,11 @@
  *   cluster.node(3).kill();             // SIGKILL: no goodbye, the fail-stop model
  *   await cluster.close();              // "exit" to the living, SIGKILL to stragglers
  *
- * A child's stderr (its DEBUG=pagewire:* protocol log, its crash report) passes through to ours.
+ * A child's stderr (its crash report) passes through to ours. Its DEBUG=pagewire:* log does too,
+ * unless the cluster has a debugLog file: then the nodes' debug lines stay out of the demo's story
+ * and are written to that file at close(), all nodes merged in time order.
  */
+import { writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
 import { createInterface } from 'node:readline';
@@ -91,6 +94,36 @@ export interface StartNodeOptions {
   readonly readyTimeoutMs?: number;
   /** Copy the node's stderr to this process's stderr (demos do; tests don't). @default true */
   readonly echoStderr?: boolean;
+  /** Where the node's `debug` lines (ISO-timestamped) go instead of our stderr. */
+  readonly debugSink?: DebugSink;
+}
+
+/** The `debug` lines of several node processes, merged in time order when written. */
+export class DebugSink {
+  private readonly lines: { t: string; seq: number; line: string }[] = [];
+  private seq = 0;
+  dropped = 0;
+  static readonly MAX_LINES = 500_000;
+  static readonly LINE = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) /;
+
+  /** Keep `line` if it is a debug line (returns true), else leave it to the caller. */
+  offer(line: string): boolean {
+    const m = DebugSink.LINE.exec(line);
+    if (m === null) return false;
+    if (this.lines.length >= DebugSink.MAX_LINES) this.dropped++;
+    else this.lines.push({ t: m[1]!, seq: this.seq++, line });
+    return true;
+  }
+
+  get size(): number {
+    return this.lines.length;
+  }
+
+  /** Write every line, oldest first (lines of one millisecond keep the order they arrived in). */
+  write(path: string): void {
+    const sorted = [...this.lines].sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.seq - b.seq));
+    writeFileSync(path, sorted.map((l) => l.line).join('\n') + (sorted.length ? '\n' : ''));
+  }
 }
 
 export interface ClusterOptions {
@@ -104,6 +137,11 @@ export interface ClusterOptions {
   readonly readyTimeoutMs?: number;
   /** Copy the nodes' stderr to this process's stderr. @default true */
   readonly echoStderr?: boolean;
+  /**
+   * When DEBUG is set: write the nodes' debug lines to this file at close(), merged in time order,
+   * instead of mixing them into our stderr. @default undefined (they pass through)
+   */
+  readonly debugLog?: string;
 }
 
 export interface Cluster {
@@ -111,6 +149,8 @@ export interface Cluster {
   node(id: number): NodeProc;
   /** Ask every living node to exit, SIGKILL whoever has not after a grace period. Idempotent. */
   close(): Promise<void>;
+  /** The file the nodes' debug lines were written to at close() (when debugLog was given and DEBUG set). */
+  readonly debugLog: string | undefined;
 }
 
 /** Every child any cluster of this process started: killed when the process exits, however it exits. */
@@ -162,9 +202,17 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
   const child = spawn(process.execPath, [CLI, 'node', '--id', String(id), ...args, '--control'], { stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   let stderrTail = '';
+  let partial = '';
   child.stderr!.on('data', (d: Buffer) => {
-    if (echo) process.stderr.write(d);
-    stderrTail = (stderrTail + d.toString()).slice(-2000);
+    const text = d.toString();
+    stderrTail = (stderrTail + text).slice(-2000);
+    if (o.debugSink === undefined) {
+      if (echo) process.stderr.write(d);
+      return;
+    }
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (!o.debugSink.offer(line) && echo) process.stderr.write(`${line}\n`);
   });
   child.stdin!.on('error', () => undefined); // EPIPE after a kill: the exit handler reports it
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -301,6 +349,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
  */
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   installExitHook();
+  const sink = o.debugLog !== undefined && process.env.DEBUG ? new DebugSink() : undefined;
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);
     const addr = (i: number) => `127.0.0.1:${ports[i]}`;
@@ -308,22 +357,23 @@ export async function startCluster(o: ClusterOptions): Promise<Cluster> {
       '--listen', addr(i),
       '--peers', o.ids.map((p, j) => `${p}@${addr(j)}`).filter((_, j) => j !== i).join(','),
       ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
-    ], o));
+    ], { ...o, debugSink: sink }));
     const results = await Promise.allSettled(started);
     const nodes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed === undefined) return makeCluster(nodes);
+    if (failed === undefined) return makeCluster(nodes, sink && o.debugLog !== undefined ? { sink, path: o.debugLog } : undefined);
     await Promise.all(nodes.map((n) => n.kill()));
     const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
-    if (attempt < 2 && /EADDRINUSE/.test(stderr)) continue;
+    if (attempt < 2 && /EADDRINUSE|already in use/.test(stderr)) continue; // a port taken since it was probed
     throw failed.reason;
   }
 }
 
-function makeCluster(nodes: NodeProc[]): Cluster {
+function makeCluster(nodes: NodeProc[], debug: { sink: DebugSink; path: string } | undefined): Cluster {
   let closing: Promise<void> | undefined;
   return {
     nodes,
+    debugLog: debug?.path,
     node(id) {
       const n = nodes.find((x) => x.id === id);
       if (n === undefined) throw new Error(`no node ${id} in this cluster`);
@@ -337,7 +387,7 @@ function makeCluster(nodes: NodeProc[]): Cluster {
         const t = setTimeout(() => n.kill('SIGKILL'), 3_000);
         await n.exited;
         clearTimeout(t);
-      })).then(() => undefined);
+      })).then(() => debug?.sink.write(debug.path));
       return closing;
     },
   };

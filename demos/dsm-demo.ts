@@ -10,7 +10,8 @@
  * exactly what is described (the checks are listed at the end of the run).
  *
  *   npm run demo -- --loss 0.2 --elements 30 --kill 2 --seed 7
- *   DEBUG=pagewire:* npm run demo       # the transport, RPC and control traffic of every node
+ *   DEBUG=pagewire:* npm run demo       # every node's protocol log, merged in time order into a file
+ *   npm run demo -- --trace ./trace     # the run as a space-time diagram, ./trace/trace.html
  */
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
@@ -19,6 +20,9 @@ import { startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
 import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
+import { traceDirArg, writeTraceHtml } from './trace-output.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const USAGE = `usage: npm run demo [-- options]      (or: node dist/demos/dsm-demo.js [options])
 
@@ -28,9 +32,10 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
   --kill ID      the node to SIGKILL: 1, 2 or 3 (default 3)
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       fault-injection seed (default 1)
+  --trace DIR    every node writes its trace to DIR; the demo draws DIR/trace.html (a space-time diagram)
   --help         this text
 
-DEBUG=pagewire:* shows the protocol traffic of every node on stderr.
+DEBUG=pagewire:* writes the protocol log of every node to a file (merged in time order) and says where.
 `;
 
 const IDS: readonly number[] = [1, 2, 3];
@@ -46,7 +51,7 @@ interface Stats {
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed']);
+  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -55,6 +60,7 @@ async function main(): Promise<number> {
   const victim = intArg(v.kill, 'kill', 1, 3, 3);
   const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
+  const traceDir = traceDirArg(v.trace);
   const survivors = IDS.filter((id) => id !== victim);
   const failures: string[] = [];
   const check = (ok: boolean, what: string): void => {
@@ -65,8 +71,9 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const cluster = await startCluster({
     ids: IDS,
-    args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), ...(loss > 0 ? ['--loss', String(loss)] : [])],
+    args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), ...(loss > 0 ? ['--loss', String(loss)] : []), ...(traceDir ? ['--trace', traceDir] : [])],
     argsFor: (id) => ['--seed', String(seed * 16 + id)],
+    debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
   });
   try {
     say(`  started nodes ${cluster.nodes.map((n) => `${n.id} (${n.address})`).join(', ')} in ${ms(performance.now() - t0)}`);
@@ -74,6 +81,8 @@ async function main(): Promise<number> {
     return await run(cluster, count, victim, survivors, check, failures, loss);
   } finally {
     await cluster.close();
+    if (cluster.debugLog !== undefined) say(`the nodes' debug output, merged in time order: ${cluster.debugLog}`);
+    if (traceDir !== undefined) say(writeTraceHtml(traceDir, { title: `pagewire demo: a shared linked list loses node ${victim}` }).summary);
   }
 }
 

@@ -15,6 +15,9 @@ import { startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { helpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
+import { traceDirArg, writeTraceHtml } from './trace-output.js';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const USAGE = `usage: npm run demo:false-sharing [-- options]      (or: node dist/demos/false-sharing-demo.js [options])
 
@@ -22,6 +25,8 @@ Each node increments its own word; first the words are in separate pages, then i
 
   --nodes N    node processes, 2 or 3 (default 2; this VM has 2 cores, 3 nodes also compete for CPU)
   --writes N   increments per node per run (1000..10000000, default 200000)
+  --trace DIR  every node writes its trace to DIR; the demo draws DIR/trace.html
+               (every page transfer is ~15 events: use a small --writes, e.g. 2000)
   --help       this text
 `;
 
@@ -86,7 +91,7 @@ async function run(cluster: Cluster, addrs: number[], writes: number): Promise<R
 }
 
 async function main(): Promise<number> {
-  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes']);
+  const { values: v, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes', 'trace']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -96,7 +101,11 @@ async function main(): Promise<number> {
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
 
   say(`pagewire false-sharing demo: ${nodes} node processes, each increments its own word ${writes.toLocaleString('en')} times`);
-  const cluster = await startCluster({ ids, args: ['--page-size', String(PAGE)] });
+  const traceDir = traceDirArg(v.trace);
+  const cluster = await startCluster({
+    ids, args: ['--page-size', String(PAGE), ...(traceDir ? ['--trace', traceDir] : [])],
+    debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
+  });
   try {
     const home = cluster.node(1);
     // Every page is allocated on node 1, so both runs start from the same placement.
@@ -163,6 +172,8 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await cluster.close();
+    if (cluster.debugLog !== undefined) say(`the nodes' debug output, merged in time order: ${cluster.debugLog}`);
+    if (traceDir !== undefined) say(writeTraceHtml(traceDir, { title: 'pagewire demo:false-sharing: one page, two writers' }).summary);
   }
 }
 

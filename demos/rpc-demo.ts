@@ -20,6 +20,8 @@ import { RpcClient, RpcServer, type RpcServerStats } from '../rpc/runtime/index.
 import { isRpcError } from '../rpc/index.js';
 import { ChapterClient, ChapterDescriptor, type ChapterHandlers } from '../rpc/examples/chapter.stubs.js';
 import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { startTraceWriter, type TraceWriter } from '../trace/index.js';
+import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
 const USAGE = `usage: npm run demo:rpc [-- options]      (or: node dist/demos/rpc-demo.js [options])
 
@@ -29,6 +31,7 @@ server in a child process, over UDP. The server computes func1(x) = x * x and fu
   --calls N   sequential calls measured for datagrams per call (10..100000, default 200)
   --loss P    both processes drop each datagram they send with probability P (0..${MAX_LOSS}, default 0)
   --seed N    fault-injection seed (default 1)
+  --trace DIR both processes write their trace to DIR; the demo draws DIR/trace.html
   --help      this text
 
 DEBUG=pagewire:* shows every RPC message and transport datagram.
@@ -50,7 +53,8 @@ function transportOptions(loss: number, seed: number): Omit<EndpointOptions, 'no
 }
 
 /** The child: serve Chapter, print the address, answer "stats" lines, exit when stdin ends. */
-async function serve(loss: number, seed: number): Promise<number> {
+async function serve(loss: number, seed: number, traceDir: string | undefined): Promise<number> {
+  const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
   const ep = await createEndpoint({ nodeId: 'server', ...transportOptions(loss, seed + 1) });
   const server = new RpcServer(ep);
   server.serve(ChapterDescriptor, handlers);
@@ -62,13 +66,14 @@ async function serve(loss: number, seed: number): Promise<number> {
   }
   await server.close();
   await ep.close();
+  writer?.close();
   return 0;
 }
 
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed'], ['server']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed', 'trace'], ['server']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -76,9 +81,11 @@ async function main(): Promise<number> {
   const calls = intArg(v.calls, 'calls', 10, 100_000, 200);
   const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
-  if (flags.has('server')) return serve(loss, seed);
+  const traceDir = traceDirArg(v.trace);
+  if (flags.has('server')) return serve(loss, seed, traceDir);
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed)], {
+  const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
@@ -95,6 +102,10 @@ async function main(): Promise<number> {
     const t = setTimeout(killChild, 2_000);
     await (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined);
     clearTimeout(t);
+    if (writer !== undefined && traceDir !== undefined) {
+      writer.close();
+      say(writeTraceHtml(traceDir, { title: 'pagewire demo:rpc: the chapter\'s interface over UDP' }).summary);
+    }
   }
 }
 

@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
 import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { startTraceWriter, type TraceWriter } from '../trace/index.js';
+import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
 const USAGE = `usage: npm run demo:transport [-- options]      (or: node dist/demos/transport-demo.js [options])
 
@@ -28,6 +30,7 @@ exactly once, in order, byte for byte. Each fault is a probability per datagram 
   --corrupt P   flip 1-3 bits of it (0..0.5, default 0.05)
   --count N     messages to send (1..100000, default 300)
   --seed N      fault-injection seed (0..2147483648, default 1)
+  --trace DIR   both processes write their trace to DIR; the demo draws DIR/trace.html
   --help        this text
 `;
 
@@ -56,7 +59,8 @@ function endpointOptions(f: Faults, seed: number): EndpointOptions {
 
 const faultArgs = (f: Faults): string[] => ['--loss', String(f.loss), '--dup', String(f.dup), '--reorder', String(f.reorder), '--corrupt', String(f.corrupt)];
 
-async function echoNode(f: Faults, seed: number): Promise<number> {
+async function echoNode(f: Faults, seed: number, traceDir: string | undefined): Promise<number> {
+  const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
   const ep = await createEndpoint({ nodeId: 'echo', ...endpointOptions(f, seed + 1) });
   ep.on('message', (m) => void ep.send(m.peer, m.data).catch(() => undefined));
   process.stdout.write(`${ep.address}\n`);
@@ -66,11 +70,12 @@ async function echoNode(f: Faults, seed: number): Promise<number> {
   process.stderr.write(`  echo node: ${s.datagramsSent} datagrams sent, ${s.bad.badChecksum} bad checksums caught, ` +
     `${s.peers[0]?.retransmits ?? 0} retransmissions, ${s.peers[0]?.duplicatesDropped ?? 0} duplicates dropped\n`);
   await ep.close();
+  writer?.close();
   return 0;
 }
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['loss', 'dup', 'reorder', 'corrupt', 'count', 'seed'], ['echo']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['loss', 'dup', 'reorder', 'corrupt', 'count', 'seed', 'trace'], ['echo']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -83,9 +88,11 @@ async function main(): Promise<number> {
   };
   const count = intArg(v.count, 'count', 1, 100_000, 300);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 31, 1);
-  if (flags.has('echo')) return echoNode(f, seed);
+  const traceDir = traceDirArg(v.trace);
+  if (flags.has('echo')) return echoNode(f, seed, traceDir);
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--echo', ...faultArgs(f), '--seed', String(seed)], {
+  const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--echo', ...faultArgs(f), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
@@ -136,6 +143,10 @@ async function main(): Promise<number> {
   } finally {
     await ep?.close();
     killChild();
+    if (writer !== undefined && traceDir !== undefined) {
+      writer.close();
+      console.log(writeTraceHtml(traceDir, { title: 'pagewire demo:transport: messages through an unreliable network' }).summary);
+    }
   }
 }
 

@@ -46,7 +46,8 @@ describe('pagewire node: bad arguments exit 2 with a message naming the option a
     ['an unknown flag', [...NODE, '--frobnicate'], /unknown option --frobnicate$/m],
     ['a value given to --control', [...NODE, '--control=yes'], /--control takes no value, got "yes"/],
     ['a positional argument', [...NODE, 'extra'], /unexpected argument "extra"/],
-    ['an unknown command', ['start'], /unknown command "start"; the commands are "node" and "console"/],
+    ['an unknown command', ['start'], /unknown command "start"; the commands are "node", "console" and "trace"/],
+    ['--trace without a directory', [...NODE, '--trace', ' '], /--trace needs a directory, e\.g\. --trace \.\/trace/],
     ['--config together with --listen', ['node', '--id', '1', '--config', join(dir, 'x.json'), '--listen', '127.0.0.1:7001'], /give either --config or --listen\/--peers, not both/],
     ['a --config file that does not exist', ['node', '--id', '1', '--config', join(dir, 'missing.json')], /cannot read --config .*missing\.json: ENOENT/],
   ];

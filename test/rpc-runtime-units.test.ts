@@ -44,7 +44,7 @@ describe('RPC wire format', () => {
     expect(bad((b) => (b[0] = 0))).toMatch(/magic/);
     expect(bad((b) => (b[1] = 2))).toMatch(/version/);
     expect(bad((b) => (b[2] = 0x77))).toMatch(/type/);
-    expect(bad((b) => (b[3] = 1))).toMatch(/flags/);
+    expect(bad((b) => (b[3] = 2))).toMatch(/flags/);
     expect(bad((b) => b.fill(0, 12, 16))).toMatch(/incarnation/);
     expect(bad((b) => b.fill(0xff, 16, 20))).toMatch(/2\^53/);
     expect(decodeMessage(ok.subarray(0, 35))).toMatchObject({ ok: false });

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient, RpcServer, decodeMessage, type RpcClientOptions, type RpcMessage, type RpcServerOptions } from '../rpc/runtime/index.js';
 import { isRpcError, type RpcError } from '../rpc/errors.js';
 import { MemoryNetwork, type MemoryEndpoint, type MemoryNetworkOptions, type TapEvent } from './support/memory-endpoint.js';
+import { calcPair } from './support/calc-pair.js';
 import { Calc, CalcExtra, CalcLax, CalcV2, Gate, Nope, byName, calcHandlers } from './fixtures/rpc-runtime/calc.js';
 
 const SERVER = '127.0.0.1:4000';
@@ -52,24 +53,17 @@ const FAST_SERVER: RpcServerOptions = { workingAckAfterMs: 10 };
 
 function setup(o: { client?: Partial<RpcClientOptions>; server?: RpcServerOptions; net?: MemoryNetworkOptions } = {}): Setup {
   const net = new MemoryNetwork({ giveUpMs: 100, ...o.net });
-  const serverEp = net.endpoint(SERVER, 'srv');
-  const clientEp = net.endpoint(CLIENT, 'cli');
-  const server = new RpcServer(serverEp, { ...FAST_SERVER, ...o.server });
-  const { handlers, counts, gate } = calcHandlers();
-  server.serve(Calc, handlers);
-  const client = new RpcClient(clientEp, { server: SERVER, ...FAST_CLIENT, ...o.client });
+  const pair = calcPair(net, {
+    serverAddr: SERVER, clientAddr: CLIENT, serverId: 'srv', clientId: 'cli',
+    server: { ...FAST_SERVER, ...o.server }, client: { ...FAST_CLIENT, ...o.client },
+  });
+  const { serverEp, clientEp, server, client, counts, gate } = pair;
   const log: Setup['log'] = [];
   net.tap = (ev) => {
     const r = decodeMessage(ev.data);
     log.push({ ...ev, msg: r.ok ? r.msg : undefined });
   };
-  closers.push(async () => {
-    gate.release();
-    await client.close();
-    await server.close();
-    await clientEp.close();
-    await serverEp.close();
-  });
+  closers.push(() => pair.close());
   return { net, serverEp, clientEp, server, client, counts, gate, log };
 }
 

@@ -4,7 +4,7 @@ import { crc32c } from '../transport/crc32c.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
-  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN,
+  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
   MAX_OVERHEAD_BYTES, MIN_DATAGRAM_BYTES, type Datagram,
 } from '../transport/wire.js';
 
@@ -59,7 +59,7 @@ describe('wire codec', () => {
     expect(b.subarray(58, 63).toString()).toBe('hello');
     expect(b.readUInt32BE(63)).toBe(crc32c(b, 0, 63));
     expect(b.length).toBe(67);
-    expect(MAX_OVERHEAD_BYTES).toBe(86);
+    expect(MAX_OVERHEAD_BYTES).toBe(96);
     expect(MIN_DATAGRAM_BYTES).toBe(34);
   });
 
@@ -117,6 +117,23 @@ describe('wire codec', () => {
     expect(decodeDatagram(flipped, MAX)).toBe('badChecksum');
   });
 
+  it('carries a trace stamp (TRACE): the incarnation and a 48-bit Lamport clock; a bad one is refused', () => {
+    const d = dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_TRACE, trace: { inc: 0xfeedbeef, lc: 2 ** 47 + 3 } });
+    const b = encodeDatagram(d);
+    expect(b.length).toBe(encodeDatagram(dg()).length + TRACE_STAMP_BYTES);
+    const back = decodeDatagram(b, MAX);
+    expect(typeof back === 'object' && back.trace).toEqual({ inc: 0xfeedbeef, lc: 2 ** 47 + 3 });
+    expect(typeof back === 'object' && Buffer.from(back.payload).equals(Buffer.from(d.payload))).toBe(true);
+    const plain = decodeDatagram(encodeDatagram(dg()), MAX);
+    expect(typeof plain === 'object' && plain.trace).toBeUndefined();
+    const zero = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_TRACE, trace: { inc: 0, lc: 1 } }));
+    expect(decodeDatagram(zero, MAX)).toBe('malformed');
+    const bare = encodeDatagram(dg({ flags: F_ACK | F_TRACE, seq: 0, stream: 0, payload: Buffer.alloc(0), trace: { inc: 1, lc: 1 } }));
+    const cut = Buffer.from(bare.subarray(0, FIXED_HEADER_BYTES + 4));
+    cut.writeUInt32BE(crc32c(cut, 0, cut.length - 4), cut.length - 4);
+    expect(decodeDatagram(cut, MAX)).toBe('truncated');
+  });
+
   it('rejects structurally impossible datagrams even with a valid checksum', () => {
     const withCrc = (b: Buffer) => {
       b.writeUInt32BE(crc32c(b, 0, b.length - 4), b.length - 4);
@@ -127,7 +144,7 @@ describe('wire codec', () => {
       f(b);
       return decodeDatagram(withCrc(b), MAX);
     };
-    expect(mutate((b) => { b[1] = 0x80 | F_DATA | F_ACK; })).toBe('malformed'); // unknown flag bit
+    // (Every flag bit has a meaning now: 0x80 is TRACE, tested with the trace stamp below.)
     expect(mutate((b) => { b[1] = F_FIRST | F_ACK; })).toBe('malformed'); // fragment flags without data
     expect(mutate((b) => { b[1] = F_SYN | F_ACK; })).toBe('malformed'); // SYN without data
     expect(mutate((b) => { b.writeUInt32BE(0, 4); })).toBe('malformed'); // zero source incarnation

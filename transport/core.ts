@@ -20,6 +20,8 @@ import { advertisedWindow, ReassemblyBudget } from './receive-stream.js';
 import { PeerSession, type SessionContext, type SessionCounters } from './session.js';
 import type { EndpointStats, MessageEvent, PeerRestartedEvent, PeerStats, PeerUnreachableEvent } from './types.js';
 import { decodeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, type Datagram, type DecodeFailure } from './wire.js';
+import type { TraceNode } from '../trace/node.js';
+import { traceReceive } from './trace.js';
 
 /** Where a datagram goes: a session (it carries its address) or, for a stateless answer, an address. */
 export interface Destination {
@@ -72,6 +74,7 @@ export class TransportCore {
       newIsn: typeof initialSeq === 'number' ? () => initialSeq
         : typeof initialSeq === 'function' ? () => initialSeq() >>> 0
         : () => Math.floor(rand() * 2 ** 32) >>> 0,
+      trace: undefined,
     };
     for (const p of opts.pinnedPeers) {
       const { host, port, key } = parsePeer(p);
@@ -82,11 +85,17 @@ export class TransportCore {
   /** Take in one datagram from host:port. Returns the session it concerned, if any (to re-arm its timer). */
   receive(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     const d = decodeDatagram(buf, this.opts.datagramBytes);
+    const tn = this.ctx.trace;
     if (typeof d === 'string') {
       this.counters[d]++;
+      if (tn?.transport.on) {
+        const peer = tn.peerName(formatAddress(host, port));
+        tn.transport.emit({ type: 'datagram-corrupt', peer, reason: d, bytes: buf.length, label: `${d}: dropped` });
+      }
       return undefined;
     }
     const key = formatAddress(host, port);
+    if (tn?.active) traceReceive(tn, d, key, buf.length);
     let s = this.sessions.get(key);
     if (s === undefined) {
       if (!(d.flags & F_ECHO) || !this.ctx.handshake.verify(key, d.echo, now)) {
@@ -146,6 +155,11 @@ export class TransportCore {
     return this.find(peer)?.snapshot();
   }
 
+  /** Publish trace events as node `tn` (the endpoint calls this once it is bound and knows its id). */
+  setTrace(tn: TraceNode): void {
+    this.ctx.trace = tn;
+  }
+
   close(err: TransportError): void {
     for (const s of this.sessions.values()) s.close(err);
     this.sessions.clear();
@@ -156,7 +170,8 @@ export class TransportCore {
   /**
    * A datagram from an address without state: count it, and answer with a challenge if it asks
    * for something (data, or a challenge of its own). One answer per datagram at most, no state
-   * kept, within maxChallengesPerSecond, and never larger than 50 bytes.
+   * kept, within maxChallengesPerSecond, and never larger than 50 bytes (so never trace-stamped:
+   * an answer to a stranger must not grow).
    */
   private answerStranger(d: Datagram, key: string, host: string, port: number, now: number): void {
     const hs = this.ctx.handshake;
@@ -171,6 +186,10 @@ export class TransportCore {
     }
     this.counters.challengesSent++;
     const echo = (d.flags & F_CHALLENGE) !== 0;
+    const tn = this.ctx.trace;
+    if (tn?.transport.on) {
+      tn.transport.emit({ type: 'stateless-answer', peer: tn.peerName(key), label: `challenge${echo ? ' + echo' : ''} to a stranger (no state kept, not stamped)` });
+    }
     this.hooks.transmit(encodeDatagram({
       flags: F_CHALLENGE | (echo ? F_ECHO : 0), window: advertisedWindow(this.opts, this.ctx.budget, 0),
       srcInc: ours, dstInc: d.srcInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,

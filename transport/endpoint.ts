@@ -16,7 +16,8 @@ import { resolveOptions, type EndpointOptions, type ResolvedOptions } from './op
 import { cryptoRandom, randomU32NonZero } from './random.js';
 import type { PeerSession } from './session.js';
 import type { Endpoint, EndpointStats, PeerStats, TransportEvents } from './types.js';
-import { decodeDatagram, describeDatagram } from './wire.js';
+import { decodeDatagram } from './wire.js';
+import { retireTraceNode, TraceNode, traceNode } from '../trace/node.js';
 
 export { parsePeer };
 
@@ -42,6 +43,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private datagramsSent = 0;
   private datagramsReceived = 0;
   private socketErrors = 0;
+  /** This endpoint's trace node, from bind on (trace/README.md). */
+  private tn: TraceNode | undefined;
 
   /** Use createEndpoint(): the socket must be bound before anything is sent. */
   private constructor(opts: ResolvedOptions) {
@@ -75,8 +78,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     });
     const f = opts.faults;
     const seed = f?.seed ?? 1;
-    this.outFaults = FaultInjector.create<Destination>(f?.outbound, seed, (b, to) => this.rawSend(b, to));
-    this.inFaults = FaultInjector.create<dgram.RemoteInfo>(f?.inbound, (seed ^ 0x9e3779b9) >>> 0, (b, from) => this.ingest(b, from));
+    this.outFaults = FaultInjector.create<Destination>(f?.outbound, seed, (b, to) => this.rawSend(b, to),
+      (what, b, to) => this.traceFault(what, b, `${to.host.includes(':') ? `[${to.host}]` : to.host}:${to.port}`, 'outbound'));
+    this.inFaults = FaultInjector.create<dgram.RemoteInfo>(f?.inbound, (seed ^ 0x9e3779b9) >>> 0, (b, from) => this.ingest(b, from),
+      (what, b, from) => this.traceFault(what, b, `${from.address.includes(':') ? `[${from.address}]` : from.address}:${from.port}`, 'inbound'));
   }
 
   static async create(options?: EndpointOptions): Promise<UdpEndpoint> {
@@ -163,6 +168,8 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.outFaults?.close();
     for (const s of this.core.sessions.values()) if (s.timer !== undefined) clearTimeout(s.timer as NodeJS.Timeout);
     this.core.close(new TransportError('TRANSPORT_ERR_CLOSED', `endpoint ${this.nodeId} closed`));
+    // A node started again under this id in this thread is a new incarnation in traces.
+    if (this.tn !== undefined) retireTraceNode(this.nodeId, this.tn);
     await new Promise<void>((resolve) => this.socket.close(() => resolve()));
   }
 
@@ -186,6 +193,9 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         this.boundAddress = a.address;
         this.boundPort = a.port;
         this.socket.on('message', (buf, rinfo) => this.onSocketMessage(buf, rinfo));
+        this.tn = traceNode(this.nodeId);
+        this.tn.addAddress(this.address);
+        this.core.setTrace(this.tn);
         this.log('listening on %s (start %s)', this.address, this.session.toString(16));
         resolve();
       });
@@ -201,10 +211,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
 
   private ingest(buf: Uint8Array, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    if (this.log.enabled) {
-      const d = decodeDatagram(buf, this.opts.datagramBytes);
-      this.log('<- %s:%d %s', rinfo.address, rinfo.port, typeof d === 'string' ? `drop ${d} (${buf.length} bytes)` : describeDatagram(d));
-    }
+    // Each datagram, sent and received, with peers by node id: DEBUG=pagewire:trace:transport (trace/debug.ts).
     const now = this.opts.now();
     const s = this.core.receive(buf, rinfo.address, rinfo.port, now);
     if (s !== undefined && !this.closed) this.arm(s, now);
@@ -220,6 +227,20 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     if (this.closed) return;
     this.datagramsSent++;
     this.socket.send(bytes, to.port, to.host);
+  }
+
+  /** Publish what the fault injector did to a datagram (only while the transport layer is traced). */
+  private traceFault(what: 'dropped' | 'corrupted', bytes: Uint8Array, address: string, direction: 'outbound' | 'inbound'): void {
+    const tn = this.tn;
+    if (tn === undefined || !tn.transport.on) return;
+    const d = decodeDatagram(bytes, this.opts.datagramBytes);
+    const stamp = typeof d === 'string' ? undefined : d.trace;
+    const peer = tn.peerName(address);
+    const link = stamp === undefined ? {}
+      : direction === 'outbound' ? (stamp.inc === tn.inc ? { of: tn.key(stamp.lc) } : {})
+      : { cause: TraceNode.remoteKey(stamp.inc, stamp.lc) };
+    if (what === 'dropped') tn.transport.emit({ type: 'datagram-dropped', peer, direction, ...link, label: `dropped by the fault injector (${direction})` });
+    else if (direction === 'outbound') tn.transport.emit({ type: 'datagram-corrupted', peer, ...link, label: 'bits flipped by the fault injector' });
   }
 
   /**

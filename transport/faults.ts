@@ -20,7 +20,23 @@ export interface FaultSpec {
   delayMs?: number;
   /** Probability 1-3 random bits of a datagram are flipped (the CRC32C must catch it). @default 0 */
   corrupt?: number;
+  /**
+   * Drop exactly these datagrams, by their 1-based position among all datagrams this direction's
+   * injector sees (e.g. [1]: the first one), whatever the PRNG says: a deterministic loss, the way
+   * the chapter's Figures 47.4 and 47.5 drop one message. At most 1024 entries. @default []
+   */
+  dropNth?: readonly number[];
+  /**
+   * Drop the datagrams for which this returns true: `bytes` is the datagram as sent (decode it
+   * with transport/wire.ts), `index` its 1-based position in this direction. For programs that
+   * run the endpoint in-process (a function does not cross to a DSM node's runtime thread).
+   * @default undefined
+   */
+  dropWhen?: (bytes: Uint8Array, index: number) => boolean;
 }
+
+/** Told of every datagram the injector drops or corrupts (the endpoint publishes it in traces). */
+export type FaultObserver<C> = (what: 'dropped' | 'corrupted', bytes: Uint8Array, ctx: C) => void;
 
 export interface FaultOptions {
   /** Seed of the decision PRNG. @default 1 */
@@ -52,10 +68,17 @@ export function validateFaultSpec(spec: FaultSpec, where: string): void {
   if (spec.delayMs !== undefined && !(Number.isFinite(spec.delayMs) && spec.delayMs >= 0 && spec.delayMs <= 60_000)) {
     throw new RangeError(`${where}.delayMs must be a number of milliseconds in [0, 60000], got ${String(spec.delayMs)}`);
   }
+  const nth = spec.dropNth;
+  if (nth !== undefined && !(Array.isArray(nth) && nth.length <= 1024 && nth.every((n) => Number.isSafeInteger(n) && n >= 1))) {
+    throw new RangeError(`${where}.dropNth must be a list of at most 1024 datagram positions (integers ≥ 1), got ${JSON.stringify(nth)}`);
+  }
+  if (spec.dropWhen !== undefined && typeof spec.dropWhen !== 'function') {
+    throw new RangeError(`${where}.dropWhen must be a function (bytes, index) => boolean, got ${typeof spec.dropWhen}`);
+  }
 }
 
 export function isActive(spec: FaultSpec | undefined): boolean {
-  return spec !== undefined && PROBS.some((k) => (spec[k] ?? 0) > 0);
+  return spec !== undefined && (PROBS.some((k) => (spec[k] ?? 0) > 0) || (spec.dropNth?.length ?? 0) > 0 || spec.dropWhen !== undefined);
 }
 
 const REORDER_HOLD_MS = 2;
@@ -67,15 +90,21 @@ export class FaultInjector<C> {
   private heldTimer: NodeJS.Timeout | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();
   private closed = false;
+  /** Datagrams seen so far (for dropNth). */
+  private seen = 0;
+  private readonly nth: ReadonlySet<number>;
 
   constructor(
     private readonly spec: FaultSpec,
     private readonly rand: Random,
     private readonly forward: (bytes: Uint8Array, ctx: C) => void,
-  ) {}
+    private readonly observe?: FaultObserver<C>,
+  ) {
+    this.nth = new Set(spec.dropNth ?? []);
+  }
 
-  static create<C>(spec: FaultSpec | undefined, seed: number, forward: (bytes: Uint8Array, ctx: C) => void): FaultInjector<C> | undefined {
-    return isActive(spec) ? new FaultInjector<C>(spec!, seededRandom(seed), forward) : undefined;
+  static create<C>(spec: FaultSpec | undefined, seed: number, forward: (bytes: Uint8Array, ctx: C) => void, observe?: FaultObserver<C>): FaultInjector<C> | undefined {
+    return isActive(spec) ? new FaultInjector<C>(spec!, seededRandom(seed), forward, observe) : undefined;
   }
 
   /**
@@ -86,8 +115,10 @@ export class FaultInjector<C> {
     if (this.closed) return;
     const s = this.spec;
     const r = this.rand;
-    if (r() < (s.drop ?? 0)) {
+    const index = ++this.seen;
+    if (this.nth.has(index) || this.dropWhen(bytes, index) || r() < (s.drop ?? 0)) {
       this.counters.dropped++;
+      this.observe?.('dropped', bytes, ctx);
       return;
     }
     let out = bytes;
@@ -99,6 +130,7 @@ export class FaultInjector<C> {
         out[bit >>> 3]! ^= 1 << (bit & 7);
       }
       this.counters.corrupted++;
+      this.observe?.('corrupted', bytes, ctx);
     }
     const copies = r() < (s.duplicate ?? 0) ? 2 : 1;
     if (copies === 2) this.counters.duplicated++;
@@ -114,6 +146,17 @@ export class FaultInjector<C> {
         this.forward(out, ctx);
         this.release();
       }
+    }
+  }
+
+  /** The dropWhen predicate; one that throws drops nothing (the socket path must not throw). */
+  private dropWhen(bytes: Uint8Array, index: number): boolean {
+    const f = this.spec.dropWhen;
+    if (f === undefined) return false;
+    try {
+      return f(bytes, index) === true;
+    } catch {
+      return false;
     }
   }
 

@@ -4,6 +4,7 @@
  * Enable with DEBUG=pagewire:* . Callers on hot paths test `log.enabled` before formatting.
  */
 import createDebug from 'debug';
+import { nodeLabel } from '../trace/node.js';
 
 export interface Logger {
   (format: string, ...args: unknown[]): void;
@@ -13,7 +14,7 @@ export interface Logger {
 export function createLogger(component: string, nodeId: () => string): Logger {
   const d = createDebug(`pagewire:${component}`);
   const log = ((format: string, ...args: unknown[]) => {
-    if (d.enabled) d(`[%s] ${format}`, nodeId(), ...args);
+    if (d.enabled) d(`[%s] ${format}`, nodeLabel(nodeId()), ...args);
   }) as Logger;
   Object.defineProperty(log, 'enabled', { get: () => d.enabled });
   return log;

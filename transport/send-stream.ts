@@ -53,8 +53,8 @@ interface PendingMessage {
   readonly reject: (e: Error) => void;
 }
 
-/** Sends one data datagram: flags (F_DATA | fragment bits), sequence number, payload. */
-export type Transmit = (flags: number, seq: number, payload: Uint8Array) => void;
+/** Sends one data datagram: flags (F_DATA | fragment bits), sequence number, payload, and its transmission count (1 = first). */
+export type Transmit = (flags: number, seq: number, payload: Uint8Array, tx: number) => void;
 
 export class SendStream {
   /** Next sequence number to assign. */
@@ -216,7 +216,7 @@ export class SendStream {
    * Run due timers: RACK losses, retransmission timeout. Returns the milliseconds the oldest
    * datagram waited if the stream must be given up (the caller abandons it), else undefined.
    */
-  onTimer(now: number): number | undefined {
+  onTimer(now: number, rtoFired?: (kind: 'probe' | 'timeout', rtoMs: number, resent: number) => void): number | undefined {
     if (this.rackDeadline && now >= this.rackDeadline) this.detectLosses(now);
     if (!this.rtoDeadline) return undefined;
     const oldest = this.inflight[0];
@@ -228,6 +228,10 @@ export class SendStream {
     if (now < this.rtoDeadline) return undefined;
     // Retransmission timeout: resend the oldest datagram and every other one out for a full RTO.
     const threshold = now - this.rto.rtoMs;
+    if (rtoFired !== undefined) {
+      const resent = this.inflight.filter((seg) => !seg.sacked && (seg === oldest || seg.sentAt <= threshold)).length;
+      rtoFired(this.probed ? 'timeout' : 'probe', this.rto.rtoMs, resent);
+    }
     for (const seg of this.inflight) {
       if (!seg.sacked && (seg === oldest || seg.sentAt <= threshold)) {
         this.stats.retransmits++;
@@ -327,7 +331,7 @@ export class SendStream {
     seg.sentAt = now;
     this.lastTxAt = now;
     if (seg.tx === 1) seg.firstSentAt = now;
-    this.transmit(F_DATA | seg.frag, seg.seq, seg.payload);
+    this.transmit(F_DATA | seg.frag, seg.seq, seg.payload, seg.tx);
   }
 
   /** Remember the most recently sent datagram known delivered. */

@@ -32,6 +32,8 @@ import type { PeerStats } from './types.js';
 import {
   encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, MAX_OVERHEAD_BYTES, type Datagram,
 } from './wire.js';
+import type { TraceNode } from '../trace/node.js';
+import { stampSend } from './trace.js';
 
 export interface SessionConfig extends ReceiveConfig, Omit<SendConfig, 'maxPayload'>, RtoOptions {
   giveUpMs: number;
@@ -54,6 +56,8 @@ export interface SessionContext {
   readonly counters: SessionCounters;
   newStreamId(): number;
   newIsn(): number;
+  /** The endpoint's trace node, once it is bound (trace/README.md); events are published only while it traces. */
+  trace: TraceNode | undefined;
 }
 
 export interface SessionHooks {
@@ -104,6 +108,8 @@ export class PeerSession {
   private closed = false;
   private readonly rxOut: ReceiveOutput;
   private readonly maxPayload: number;
+  /** While tracing: the sequence number of the data datagram being taken in (for duplicate-received). */
+  private rxSeq = 0;
 
   constructor(
     readonly address: string,
@@ -126,10 +132,18 @@ export class PeerSession {
     this.rxOut = {
       deliver: (data) => {
         this.stats.messagesDelivered++;
+        const tn = this.ctx.trace;
+        if (tn?.transport.on) tn.transport.emit({ type: 'message-delivered', peer: tn.peerName(this.address), bytes: data.length, label: `deliver message (${data.length} B)` });
         this.hooks.deliver(data, this.peerInc);
       },
       dropped: (reason) => void this.ctx.counters[reason]++,
-      duplicate: () => void this.stats.duplicatesDropped++,
+      duplicate: () => {
+        this.stats.duplicatesDropped++;
+        const tn = this.ctx.trace;
+        if (tn?.transport.on) {
+          tn.transport.emit({ type: 'duplicate-received', peer: tn.peerName(this.address), seq: this.rxSeq, label: `duplicate seq=${this.rxSeq}: acked, not delivered again` });
+        }
+      },
     };
   }
 
@@ -143,7 +157,20 @@ export class PeerSession {
     this.now = now;
     this.lastActivity = now;
     this.tx ??= this.newSendStream();
-    return this.tx.send(data, now);
+    const tn = this.ctx.trace;
+    if (!tn?.transport.on) return this.tx.send(data, now);
+    const peer = tn.peerName(this.address);
+    const sent = tn.transport.emit({ type: 'message-sent', peer, bytes: data.length, label: `send message (${data.length} B); keep a copy, set the timer` });
+    const p = this.tx.send(data, now);
+    p.then(() => {
+      if (tn.transport.on) {
+        tn.transport.emit({
+          type: 'message-acked', peer, bytes: data.length, of: tn.key(sent), ms: Math.round((this.now - now) * 1000) / 1000,
+          label: 'acked: delete the copy, timer off',
+        });
+      }
+    }, () => undefined);
+    return p;
   }
 
   /** Process one decoded datagram from this address. */
@@ -162,11 +189,16 @@ export class PeerSession {
         return d.flags & F_ECHO ? 'badEcho' : 'unproven';
       }
       this.ctx.counters.proofs++;
-      if (this.peerInc !== 0) {
+      const first = this.peerInc === 0;
+      if (!first) {
         this.restart(d.srcInc);
         if (this.closed) return undefined;
       }
       this.peerInc = this.stats.incarnation = d.srcInc;
+      const tn = this.ctx.trace;
+      if (first && tn?.transport.on) {
+        tn.transport.emit({ type: 'session-change', peer: tn.peerName(this.address), kind: 'proven', incarnation: d.srcInc.toString(16), label: 'peer proven (its echo came back)' });
+      }
       resend = true; // what we sent before we knew who is there was not accepted (see onData)
     }
     if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
@@ -216,7 +248,13 @@ export class PeerSession {
   onTimer(now: number): void {
     this.now = now;
     if (this.rx?.onTimer(now)) this.sendPureAck();
-    const waited = this.tx?.onTimer(now);
+    const tn = this.ctx.trace;
+    const waited = this.tx?.onTimer(now, tn?.transport.on ? (kind, rtoMs, resent) => {
+      tn.transport.emit({
+        type: 'rto-fired', peer: tn.peerName(this.address), kind, rtoMs: Math.round(rtoMs * 1000) / 1000, resent,
+        label: `timer went off (${kind}, RTO ${rtoMs < 10 ? rtoMs.toFixed(1) : Math.round(rtoMs)} ms): send again`,
+      });
+    } : undefined);
     if (waited !== undefined) this.giveUp(waited);
   }
 
@@ -255,6 +293,10 @@ export class PeerSession {
     this.peerInc = this.stats.incarnation = newInc;
     this.stats.restarts++;
     this.hasEcho = false;
+    const tn = this.ctx.trace;
+    if (tn?.transport.on) {
+      tn.transport.emit({ type: 'session-change', peer: tn.peerName(this.address), kind: 'restart', incarnation: newInc.toString(16), label: `peer restarted (incarnation ${old.toString(16)} → ${newInc.toString(16)})` });
+    }
     this.endSendStream(new TransportError('TRANSPORT_ERR_PEER_RESTARTED',
       `${this.address} restarted (incarnation ${old.toString(16)} -> ${newInc.toString(16)}) before acknowledging`, { peer: this.address }));
     this.rx?.release();
@@ -264,6 +306,8 @@ export class PeerSession {
 
   private giveUp(waited: number): void {
     this.stats.giveUps++;
+    const tn = this.ctx.trace;
+    if (tn?.transport.on) tn.transport.emit({ type: 'give-up', peer: tn.peerName(this.address), waitedMs: Math.round(waited), label: `gave up after ${Math.round(waited)} ms: peer unreachable` });
     this.endSendStream(new TransportError('TRANSPORT_ERR_PEER_UNREACHABLE',
       `${this.address} did not acknowledge for ${Math.round(waited)} ms (giveUpMs ${this.ctx.cfg.giveUpMs})`, { peer: this.address }));
     this.hooks.unreachable(waited);
@@ -281,7 +325,7 @@ export class PeerSession {
   private newSendStream(): SendStream {
     const cfg = this.ctx.cfg;
     return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.maxPayload }, this.rto,
-      (flags, seq, payload) => this.emit(flags, seq, payload), this.stats, this.peerWindow, this.address);
+      (flags, seq, payload, tx) => this.emit(flags, seq, payload, tx), this.stats, this.peerWindow, this.address);
   }
 
   /**
@@ -311,10 +355,12 @@ export class PeerSession {
       echo = this.echo;
     }
     this.stats.datagramsSent++;
-    this.hooks.transmit(encodeDatagram({
+    const d: Datagram = {
       flags, window: this.window(), srcInc: this.localInc, dstInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
       challenge: flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, sacks: NO_SACKS, payload: EMPTY,
-    }));
+    };
+    const tn = this.ctx.trace;
+    this.hooks.transmit(encodeDatagram(tn?.active ? stampSend(tn, d, this.address) : d));
   }
 
   private challengeCookie(now: number): bigint {
@@ -337,10 +383,16 @@ export class PeerSession {
       // Only a SYN can start a stream, and only one newer than the current: a late datagram of
       // an older stream (which the peer abandoned) is never delivered.
       if (!(d.flags & F_SYN) || (rx !== undefined && !seqLt(rx.id, d.stream))) return 'staleSession';
+      const replaced = rx !== undefined;
       rx?.release();
       rx = this.rx = new ReceiveStream(d.stream, d.isn, this.ctx.cfg, this.ctx.budget, this.rxOut);
       this.stats.streamsReceived++;
+      const tn = this.ctx.trace;
+      if (replaced && tn?.transport.on) {
+        tn.transport.emit({ type: 'session-change', peer: tn.peerName(this.address), kind: 'new-stream', incarnation: this.peerInc.toString(16), label: 'peer started a newer stream (it gave up on the old one)' });
+      }
     }
+    this.rxSeq = d.seq;
     rx.onData(d.seq, d.flags, d.payload);
     return undefined;
   }
@@ -361,7 +413,7 @@ export class PeerSession {
   }
 
   /** Send a datagram to the peer, with everything the session has to say: acks, SYN, challenge, echo. */
-  private emit(flags: number, seq: number, payload: Uint8Array): void {
+  private emit(flags: number, seq: number, payload: Uint8Array, txCount?: number): void {
     const tx = this.tx;
     const rx = this.rx;
     let stream = 0;
@@ -389,10 +441,12 @@ export class PeerSession {
       challenge = this.challengeCookie(this.now);
     }
     if (this.hasEcho) flags |= F_ECHO;
-    const bytes = encodeDatagram({
+    const d: Datagram = {
       flags, window: rx !== undefined ? rx.window() : this.window(), srcInc: this.localInc, dstInc: this.peerInc,
       stream, ackStream, seq, ack, isn, challenge, echo: this.echo, sacks, payload,
-    });
+    };
+    const tn = this.ctx.trace;
+    const bytes = encodeDatagram(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
     this.stats.datagramsSent++;
     this.hooks.transmit(bytes);
   }

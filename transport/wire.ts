@@ -5,7 +5,7 @@
  *   off size field
  *   0   1    version       WIRE_VERSION (2)
  *   1   1    flags         DATA 0x01, SYN 0x02, ACK 0x04, FIRST 0x08, LAST 0x10,
- *                          CHALLENGE 0x20, ECHO 0x40 (0x80 must be 0)
+ *                          CHALLENGE 0x20, ECHO 0x40, TRACE 0x80
  *   2   2    window        datagrams the sender can still buffer from the receiver
  *   4   4    srcInc        sender's incarnation id toward this receiver (non-zero)
  *   8   4    dstInc        receiver's incarnation id as the sender knows it (0 = not known yet)
@@ -18,6 +18,8 @@
  *   30  4    isn           only when SYN: first sequence number of `stream`
  *   ..  8    challenge     only when CHALLENGE: a cookie the receiver should echo
  *   ..  8    echo          only when ECHO: a cookie the receiver sent to this address earlier
+ *   ..  10   trace stamp   only when TRACE (the sender traces, trace/README.md): its trace
+ *                          incarnation (u32, non-zero) and Lamport clock at this send (u48)
  *   ..  8*n  sack blocks   n x (start u32, end u32), half-open [start, end) ranges above ack
  *   ..  ..   payload       fragment bytes (only when DATA; may be empty)
  *   end-4 4  crc32c        CRC32C over every byte before it
@@ -37,14 +39,21 @@ export const F_FIRST = 0x08;
 export const F_LAST = 0x10;
 export const F_CHALLENGE = 0x20;
 export const F_ECHO = 0x40;
-const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO;
+/** A trace stamp follows the echo: only while the sender traces. */
+export const F_TRACE = 0x80;
+const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO | F_TRACE;
 
 export const FIXED_HEADER_BYTES = 30;
 export const CRC_BYTES = 4;
 export const COOKIE_BYTES = 8;
+export const TRACE_STAMP_BYTES = 10;
 export const MAX_SACK_BLOCKS = 4;
-/** Header bytes a data datagram may need at most: fixed + isn + challenge + echo + all sack blocks + crc. */
-export const MAX_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4 + 2 * COOKIE_BYTES + 8 * MAX_SACK_BLOCKS + CRC_BYTES;
+/**
+ * Header bytes a data datagram may need at most: fixed + isn + challenge + echo + trace stamp + all
+ * sack blocks + crc. Fragments always leave room for the stamp, so a datagram segmented while
+ * nobody traced still fits when it is retransmitted with one.
+ */
+export const MAX_OVERHEAD_BYTES = FIXED_HEADER_BYTES + 4 + 2 * COOKIE_BYTES + TRACE_STAMP_BYTES + 8 * MAX_SACK_BLOCKS + CRC_BYTES;
 export const MIN_DATAGRAM_BYTES = FIXED_HEADER_BYTES + CRC_BYTES;
 /** A SACK block may not start further than this above the cumulative ack. */
 export const MAX_SACK_SPAN = 1 << 16;
@@ -67,6 +76,8 @@ export interface Datagram {
   /** Flat list of [start, end) pairs: sacks[2i] .. sacks[2i+1]. */
   sacks: number[];
   payload: Uint8Array;
+  /** With F_TRACE: the sender's trace incarnation and Lamport clock at this send. */
+  trace?: { readonly inc: number; readonly lc: number };
 }
 
 export type DecodeFailure = 'truncated' | 'badVersion' | 'badChecksum' | 'malformed' | 'oversized';
@@ -74,7 +85,7 @@ export type DecodeFailure = 'truncated' | 'badVersion' | 'badChecksum' | 'malfor
 export function encodedLength(d: Datagram): number {
   const f = d.flags;
   return FIXED_HEADER_BYTES + (f & F_SYN ? 4 : 0) + (f & F_CHALLENGE ? COOKIE_BYTES : 0) + (f & F_ECHO ? COOKIE_BYTES : 0) +
-    4 * d.sacks.length + d.payload.length + CRC_BYTES;
+    (f & F_TRACE ? TRACE_STAMP_BYTES : 0) + 4 * d.sacks.length + d.payload.length + CRC_BYTES;
 }
 
 /** Encode into a fresh Buffer (which dgram can send without another copy). */
@@ -105,6 +116,13 @@ export function encodeDatagram(d: Datagram): Buffer {
   if (f & F_ECHO) {
     v.setBigUint64(off, d.echo);
     off += COOKIE_BYTES;
+  }
+  if (f & F_TRACE) {
+    const lc = Math.min(Math.max(0, Math.floor(d.trace?.lc ?? 0)), 2 ** 48 - 1);
+    v.setUint32(off, d.trace?.inc ?? 0);
+    v.setUint16(off + 4, Math.floor(lc / 0x1_0000_0000));
+    v.setUint32(off + 6, lc >>> 0);
+    off += TRACE_STAMP_BYTES;
   }
   for (let i = 0; i < d.sacks.length; i++, off += 4) v.setUint32(off, d.sacks[i]!);
   buf.set(d.payload, off);
@@ -167,6 +185,14 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number): Datag
     echo = v.getBigUint64(off);
     off += COOKIE_BYTES;
   }
+  let trace: { inc: number; lc: number } | undefined;
+  if (flags & F_TRACE) {
+    if (off + TRACE_STAMP_BYTES > end) return 'truncated';
+    const inc = v.getUint32(off);
+    if (inc === 0) return 'malformed';
+    trace = { inc, lc: v.getUint16(off + 4) * 0x1_0000_0000 + v.getUint32(off + 6) };
+    off += TRACE_STAMP_BYTES;
+  }
   if (off + 8 * nSack > end) return 'truncated';
   const sacks: number[] = nSack === 0 ? NO_SACKS : [];
   for (let i = 0; i < nSack; i++, off += 8) {
@@ -179,10 +205,12 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number): Datag
   }
   const payloadLen = end - off;
   if (!hasData && payloadLen !== 0) return 'malformed';
-  return {
+  const d: Datagram = {
     flags, window: v.getUint16(2), srcInc, dstInc, stream, ackStream, seq, ack, isn, challenge, echo, sacks,
     payload: buf.subarray(off, off + payloadLen),
   };
+  if (trace !== undefined) d.trace = trace;
+  return d;
 }
 
 /** Shared, never mutated: decoded datagrams without SACK blocks all point here. */
@@ -207,5 +235,6 @@ export function describeDatagram(d: Datagram): string {
   for (let i = 0; i < d.sacks.length; i += 2) s += ` sack=[${d.sacks[i]},${d.sacks[i + 1]})`;
   if (d.flags & F_CHALLENGE) s += ` challenge=${d.challenge.toString(16)}`;
   if (d.flags & F_ECHO) s += ` echo=${d.echo.toString(16)}`;
+  if (d.trace !== undefined) s += ` trace=${d.trace.inc.toString(16)}:${d.trace.lc}`;
   return `${s} win=${d.window}`;
 }

@@ -32,6 +32,8 @@ export interface DsmNodeOptions {
   readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
   readonly ivy?: Omit<IvyOptions, 'timers'>;
+  /** Write this node's trace events (every layer) to DIR/node-<id>.jsonl (`pagewire trace DIR` reads them). @default off */
+  readonly traceDir?: string;
 }
 
 export interface ResolvedDsmNodeOptions {
@@ -45,6 +47,7 @@ export interface ResolvedDsmNodeOptions {
   readonly maxThreads: number;
   readonly transport: DsmNodeOptions['transport'];
   readonly ivy: DsmNodeOptions['ivy'];
+  readonly traceDir: string | undefined;
   /** Bound of one blocked access on the app thread: the protocol's fault timeout plus slack. */
   readonly appFaultTimeoutMs: number;
 }
@@ -83,11 +86,12 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   if (!Number.isInteger(pageCount) || pageCount - 2 < nodes.length) {
     throw bad(`pageCount must leave at least one page per node besides the null page and the root page: ${nodes.length} node${nodes.length === 1 ? '' : 's'} need pageCount >= ${nodes.length + 2}, got ${String(pageCount)}`);
   }
+  if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
   const protocolTimeout = resolveIvyOptions(o.ivy).faultTimeoutMs;
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
-    transport: o.transport, ivy: o.ivy,
+    transport: o.transport, ivy: o.ivy, traceDir: o.traceDir,
     appFaultTimeoutMs: protocolTimeout + 2_000,
   };
 }

@@ -16,6 +16,8 @@ import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js'
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
 import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
 import { DsmError } from '../errors.js';
+import { startTraceWriter, traceNode, type TraceNode } from '../../trace/index.js';
+import type { Access } from '../contract.js';
 
 /** What the application thread can ask the fault thread (FaultThread.call). */
 export type RuntimeRequest =
@@ -85,9 +87,15 @@ export interface DsmNodeStats {
 
 export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
+  // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
+  const nodeId = String(o.id);
+  const writer = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  const tn = traceNode(nodeId);
+  for (const p of o.peers) tn.namePeer(p.address, String(p.id));
   // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
   const pinnedPeers = [...(o.transport?.pinnedPeers ?? []), ...o.peers.map((p) => p.address)];
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId: `node${o.id}`, pinnedPeers });
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId, pinnedPeers });
+  tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
   const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
@@ -107,7 +115,13 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     id: o.id, nodes: o.nodes, local: ctx.pages, peer,
     callerOf: (c) => idOf.get(c.peer),
     initialOwner: initialOwner(o.nodes, o.pageCount),
-    onEvent: (event) => ctx.emit({ type: 'membership', event } satisfies RuntimeEvent),
+    onEvent: (event) => {
+      if (tn.dsm.on) {
+        const type = event.kind === 'majority-up' ? 'majority-up' : event.kind === 'mismatch' ? 'config-mismatch' : (`peer-${event.kind}` as const);
+        tn.dsm.emit({ type, peer: String(event.node), reason: event.reason, label: `${event.kind === 'fenced' ? `fenced by node ${event.node}` : `node ${event.node} ${event.kind}`}: ${event.reason}` });
+      }
+      ctx.emit({ type: 'membership', event } satisfies RuntimeEvent);
+    },
     options: o.ivy,
   });
   ep.on('message', (m) => {
@@ -120,7 +134,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     return { blockedNodes: l.blocked.map((a) => idOf.get(a)!).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
   };
   return {
-    fault: (page, access) => ivy.fault(page, access),
+    fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
     onMessage(msg: unknown): DsmNodeStats | PageTable | NetworkState {
       const m = msg as RuntimeRequest;
       switch (m?.type) {
@@ -156,6 +170,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();
       await ep.close();
+      writer?.close();
     },
   };
 }
@@ -177,4 +192,26 @@ function pageTable(ivy: IvyNode, node: number, pageCount: number): PageTable {
     }
   }
   return { node, pageCount, rights: chars.join(''), copysets, managed };
+}
+
+/** A fault as the trace shows it: a fault-begin, the protocol's messages, a fault-end with its latency. */
+async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: FaultThreadContext, page: number, access: Access): Promise<void> {
+  const t0 = performance.now();
+  const begin = tn.dsm.emit({ type: 'fault-begin', page, access, label: `${access} fault p${page}` });
+  let code: string | undefined;
+  try {
+    await ivy.fault(page, access);
+  } catch (e) {
+    code = (e as { code?: string }).code ?? 'error';
+    throw e;
+  } finally {
+    const rights = ctx.pages.rights(page);
+    const ok = code === undefined && (rights === 'write' || (rights === 'read' && access === 'read'));
+    if (tn.dsm.on) {
+      tn.dsm.emit({
+        type: 'fault-end', page, access, of: tn.key(begin), ok, ms: Math.round((performance.now() - t0) * 1000) / 1000,
+        ...(ok ? {} : { code: code ?? 'failed' }), label: `${access} fault p${page}${ok ? '' : ' failed'}`,
+      });
+    }
+  }
 }

@@ -7,6 +7,7 @@
  *   server.serve(IvyDescriptor, node.handlers);
  *   await node.fault(page, 'write');
  */
+import './trace-labels.js'; // how Ivy's messages are labelled in traces
 export { IvyNode, managerOf, MAX_NODES } from './ivy-node.js';
 export type { IvyNodeInit, IvyNodeStats, PageInspection } from './ivy-node.js';
 export { IVY_DEFAULTS, resolveIvyOptions } from './options.js';

@@ -32,6 +32,7 @@
 import { Outcome, Served, Want, type Grant, type Handoff } from './ivy.stubs.js';
 import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
+import { traceNode, type TraceNode } from '../../trace/node.js';
 import { describeFailure, type Result } from './peers.js';
 import { PageQueue } from './page-queue.js';
 
@@ -76,9 +77,11 @@ export class Manager {
   readonly #i: ManagerInit;
   readonly #managed = new Map<number, Managed>();
   readonly #queue = new PageQueue();
+  readonly #tn: TraceNode;
 
   constructor(init: ManagerInit) {
     this.#i = init;
+    this.#tn = traceNode(String(init.id));
   }
 
   /** The owner this manager has on record for `page` (for tests, tools and the orphan checks); creates no state. */
@@ -141,7 +144,11 @@ export class Manager {
     if (owner === requester) {
       // The owner faults on its own page (a write on its read copy): no forward, no data; it
       // invalidates its copy set itself (Li & Hudak's "requester is the owner").
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'grant', page, access: accessOf(want), peer: String(requester), epoch, label: `grant p${page} ${accessOf(want)} to its owner, node ${requester} (no data)` });
       return { view: this.#i.view(), outcome: Outcome.Granted, epoch };
+    }
+    if (this.#tn.dsm.on) {
+      this.#tn.dsm.emit({ type: 'forward', page, access: accessOf(want), requester: String(requester), peer: String(owner), label: `forward p${page} ${accessOf(want)} request of node ${requester} to its owner, node ${owner}` });
     }
     const res = await this.#serveAt(owner, page, want, requester, epoch, r.ownerEpoch, deadline);
     if (!res.ok) {
@@ -178,7 +185,9 @@ export class Manager {
       r.granted = { epoch, from: owner, fromEpoch: r.ownerEpoch, to: requester };
       r.owner = requester;
       r.ownerEpoch = epoch;
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'owner-change', page, from: String(owner), to: String(requester), epoch, label: `p${page} owner: node ${owner} → node ${requester}` });
     }
+    if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'grant', page, access: accessOf(want), peer: String(requester), epoch, label: `grant p${page} ${accessOf(want)} to node ${requester}` });
     const grant: Grant = { view: this.#i.view(), outcome: Outcome.Granted, epoch };
     if (h.data !== undefined) grant.data = h.data;
     return grant;
@@ -214,6 +223,7 @@ export class Manager {
     this.#i.counters.c.transfersAborted++;
     if (r.serving === t) r.serving = undefined;
     else if (r.granted === t) r.granted = undefined;
+    if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'owner-change', page, from: String(r.owner), to: String(t.from), epoch: t.epoch, label: `p${page} transfer ${t.epoch} aborted: node ${t.from} owns it again` });
     r.owner = t.from;
     r.ownerEpoch = t.fromEpoch;
     return 'again';
@@ -263,4 +273,9 @@ export class Manager {
   #lost(node: number): Grant {
     return { view: this.#i.view(), outcome: Outcome.PageLost, epoch: 0, node };
   }
+}
+
+/** A Want as traces say it. */
+function accessOf(want: Want): 'read' | 'write' {
+  return want === Want.Write ? 'write' : 'read';
 }

@@ -26,6 +26,7 @@
 import { PageQueue } from './page-queue.js';
 import { Served, Want, type Handoff } from './ivy.stubs.js';
 import type { RoleContext } from './role.js';
+import { traceNode, type TraceNode } from '../../trace/node.js';
 import { describeFailure } from './peers.js';
 
 /** What an owner keeps per owned page. */
@@ -56,8 +57,11 @@ export class Owner {
   readonly #serving = new Map<number, { readonly epoch: number; readonly done: Promise<Handoff> }>();
   readonly #lock = new PageQueue();
 
+  readonly #tn: TraceNode;
+
   constructor(init: OwnerInit) {
     this.#i = init;
+    this.#tn = traceNode(String(init.id));
   }
 
   /** Owned state of `page`: the copy set, or null when this node does not own it. */
@@ -213,10 +217,15 @@ export class Owner {
         };
       }
       counters.c.invalidationsSent++;
+      const tn = this.#tn;
+      if (tn.dsm.on) tn.dsm.emit({ type: 'invalidate-sent', page, peer: String(node), label: `invalidate node ${node}'s copy of p${page}` });
       // One call for the whole deadline: a slow holder's late answer still counts. It ends early
       // only if the holder is declared dead (the call is aborted) or the transport gives up.
       const r = await peers.call(node, 'invalidate', left, (c, o) => c.invalidate(this.#i.view(), page, copyEpoch, o));
-      if (r.ok) return { ok: true };
+      if (r.ok) {
+        if (tn.dsm.on) tn.dsm.emit({ type: 'invalidate-acked', page, peer: String(node), label: `node ${node} dropped its copy of p${page}` });
+        return { ok: true };
+      }
       switch (r.kind) {
         case 'dead':
           counters.c.copiesSkipped++;
@@ -245,7 +254,10 @@ export class Owner {
     counters.c.invalidationsReceived++;
     epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
     if (epochs.installed(page) !== copyEpoch || this.owns(page)) return;
-    if (local.rights(page) !== 'none') await local.invalidate(page);
+    if (local.rights(page) !== 'none') {
+      await local.invalidate(page);
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'invalidated', page, label: `read copy of p${page} dropped` });
+    }
   }
 
   #handoff(status: Served, data?: Uint8Array): Handoff {

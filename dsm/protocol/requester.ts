@@ -18,6 +18,7 @@ import { Outcome, Want, type Grant } from './ivy.stubs.js';
 import type { Manager } from './manager.js';
 import type { RoleContext } from './role.js';
 import type { Owner } from './owner.js';
+import { traceNode, type TraceNode } from '../../trace/node.js';
 import { describeFailure, messageOf, type Result } from './peers.js';
 
 /** Pause before retrying a request the manager answered Busy. */
@@ -39,9 +40,11 @@ export interface RequesterInit extends RoleContext {
 export class Requester {
   readonly #i: RequesterInit;
   readonly #inflight = new Map<number, { readonly access: Access; readonly done: Promise<boolean> }>();
+  readonly #tn: TraceNode;
 
   constructor(init: RequesterInit) {
     this.#i = init;
+    this.#tn = traceNode(String(init.id));
   }
 
   /** True while a fault on `page` is being resolved. */
@@ -110,6 +113,7 @@ export class Requester {
       const left = deadline - timers.now();
       if (left <= 0) throw this.#timedOut(page, access, cause, blocker);
       const have = epochs.installed(page);
+      if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'request', page, access, peer: String(manager), label: `${access} request for p${page} to its manager, node ${manager}` });
       const r: Result<Grant> = manager === id
         ? await peers.local(() => this.#i.manager.acquire(page, want, id, have))
         : await peers.call(manager, 'acquire', left, (c, o) => c.acquire(this.#i.view(), page, want, have, o));

@@ -65,8 +65,11 @@ import { Dispatcher, randomIncarnation, type ClientPart } from './dispatcher.js'
 import { clientLog, type Log } from './log.js';
 import { durationMs, invalidArgument, nonNegativeInt, positiveInt } from './options.js';
 import { realTimers, type Timers } from './timers.js';
+import { TraceNode, traceNode } from '../../trace/node.js';
+import { callLabel, resultLabel } from '../../trace/labels.js';
+import type { RpcKind } from '../../trace/events.js';
 import {
-  MAX_EXPLICIT_ACKS, MAX_SEQ, MsgType, callIdString, describeMessage, encodeAckBody, encodeRequestBody, frame,
+  MAX_EXPLICIT_ACKS, MAX_SEQ, MsgType, callIdString, describeMessage, encodeAckBody, encodeRequestBody, frame, stampFrame,
   type Header, type RpcMessage,
 } from './wire.js';
 
@@ -164,6 +167,9 @@ interface PendingCall {
   deadlineTimer: unknown;
   probeTimer: unknown;
   probeTimeoutTimer: unknown;
+  /** Only while tracing: the validated arguments (for labels) and when the call started. */
+  traceArgs?: unknown[];
+  traceStart?: number;
 }
 
 let processClientId: bigint | undefined;
@@ -198,6 +204,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
   private readonly log: Log;
   private readonly dispatcher: Dispatcher;
   private readonly part: ClientPart;
+  private readonly tn: TraceNode;
 
   /** Outstanding calls in seq order (Map keeps insertion order; seqs only grow). */
   private readonly pending = new Map<number, PendingCall>();
@@ -237,6 +244,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     if (this.probeTimeoutMs < 1) throw invalidArgument('probeTimeoutMs must be ≥ 1');
     this.timers = opts.timers ?? realTimers;
     this.log = clientLog(endpoint.nodeId);
+    this.tn = traceNode(endpoint.nodeId);
+    this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.dispatcher = Dispatcher.for(endpoint);
     let inc = randomIncarnation();
     while (this.dispatcher.hasClientIncarnation(this.clientId, inc)) inc = randomIncarnation();
@@ -328,6 +337,10 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
         probeInterval: this.probeIntervalMs, awaitingProbe: false,
         deadlineTimer: undefined, probeTimer: undefined, probeTimeoutTimer: undefined,
       };
+      if (this.tn.rpc.on) {
+        call.traceArgs = checked;
+        call.traceStart = this.timers.now();
+      }
       this.pending.set(seq, call);
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         call.deadlineTimer = this.timers.setTimeout(() => {
@@ -357,8 +370,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     const gen = ++call.sendGen;
     this.st.requestsSent++;
     if (call.sends > 1) this.st.resends++;
-    const bytes = frame(MsgType.REQUEST, this.header(call.seq, call.tiedInc), call.body);
+    let bytes = frame(MsgType.REQUEST, this.header(call.seq, call.tiedInc), call.body);
     this.log('send %s', describeLazy(() => `request ${this.cid(call.seq)} ${call.iface.name}.${call.proc.name} inc=${call.tiedInc.toString(16)} send#${call.sends}`));
+    if (this.tn.active) bytes = this.traced(bytes, 'request', call, call.sends);
     this.endpoint.send(this.server, bytes).then(
       () => {
         if (this.pending.get(call.seq) !== call || call.sendGen !== gen) return;
@@ -370,6 +384,25 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
         this.onSendFailed(call, e, 'request');
       },
     );
+  }
+
+  /**
+   * While tracing: publish the send of a message of `call` (or of an ACK when call is undefined)
+   * and return the frame stamped with that event's clock, so the server's receive names it.
+   */
+  private traced(bytes: Uint8Array, kind: RpcKind, call: PendingCall | undefined, attempt?: number, label?: string): Uint8Array {
+    let lc = this.tn.lc;
+    if (this.tn.rpc.on) {
+      const l = call === undefined ? undefined : callLabel(call.iface.name, call.proc.name, call.traceArgs ?? []);
+      const text = kind === 'request' ? l?.text : `${kind}${l !== undefined ? ` ${l.text}` : ''}`;
+      lc = this.tn.rpc.emit({
+        type: 'rpc-sent', dir: 'send', kind, call: this.cid(call?.seq ?? 0), peer: this.tn.peerName(this.server),
+        ...(call !== undefined ? { iface: call.iface.name, proc: call.proc.name } : {}),
+        ...(attempt !== undefined ? { attempt } : {}),
+        label: label ?? text ?? kind, ...(l?.page !== undefined ? { page: l.page } : {}),
+      });
+    }
+    return stampFrame(bytes, { inc: this.tn.inc, lc });
   }
 
   private onSendFailed(call: PendingCall, e: unknown, what: 'request' | 'probe'): void {
@@ -413,8 +446,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     call.awaitingProbe = true;
     this.st.probesSent++;
     const gen = call.sendGen;
-    const bytes = frame(MsgType.PROBE, this.header(call.seq, call.tiedInc));
+    let bytes = frame(MsgType.PROBE, this.header(call.seq, call.tiedInc));
     this.log('send probe %s inc=%s interval=%d', this.cid(call.seq), call.tiedInc.toString(16), call.probeInterval);
+    if (this.tn.active) bytes = this.traced(bytes, 'probe', call, call.probes);
     call.probeTimeoutTimer = this.timers.setTimeout(() => {
       call.probeTimeoutTimer = undefined;
       if (this.pending.get(call.seq) === call && call.awaitingProbe) {
@@ -446,6 +480,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     }
     if (this.closed) return;
     this.log('recv %s', describeLazy(() => describeMessage(msg)));
+    if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
+    if (this.tn.rpc.on) this.traceReceived(msg);
     const inc = msg.h.serverInc;
     if (this.knownInc !== inc) this.incarnationChanged(this.knownInc, inc);
     const call = this.pending.get(msg.h.seq);
@@ -478,6 +514,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
           return this.fail(call, 'RPC_ERR_INVALID_RESULT', `${call.iface.name}.${call.proc.name}: ${e instanceof Error ? e.message : String(e)}`, 'once', e);
         }
         this.st.replies++;
+        if (this.tn.rpc.on) this.traceDone(call, true);
         return this.complete(call, () => call.resolve(result));
       }
       case 'error': {
@@ -524,6 +561,27 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     }
   }
 
+  private traceReceived(msg: RpcMessage): void {
+    const call = this.pending.get(msg.h.seq);
+    let label: string = msg.kind === 'working' ? 'WORKING' : msg.kind;
+    let page: number | undefined;
+    if (call !== undefined) {
+      const l = msg.kind === 'reply'
+        ? resultLabel(call.iface.name, call.proc.name, msg.result, call.traceArgs)
+        : callLabel(call.iface.name, call.proc.name, call.traceArgs ?? []);
+      label = msg.kind === 'reply' ? l.text : `${label} ${l.text}`;
+      page = l.page;
+    }
+    if (msg.kind === 'error') label = `${label}: ${msg.code}`;
+    this.tn.rpc.emit({
+      type: 'rpc-received', dir: 'recv', kind: msg.kind, call: this.cid(msg.h.seq), peer: this.tn.peerName(this.server),
+      ...(msg.h.trace !== undefined ? { cause: TraceNode.remoteKey(msg.h.trace.inc, msg.h.trace.lc) } : {}),
+      ...(call !== undefined ? { iface: call.iface.name, proc: call.proc.name } : {}),
+      ...(msg.kind === 'error' ? { code: msg.code } : {}),
+      label, ...(page !== undefined ? { page } : {}),
+    });
+  }
+
   private restartMessage(call: PendingCall, inc: number): string {
     return `${call.iface.name}.${call.proc.name}: server ${this.server} restarted (incarnation ${call.tiedInc.toString(16)} → ${inc.toString(16)}); the call ran on the old incarnation or not at all, and will not run on the new one`;
   }
@@ -536,6 +594,9 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     }
     this.st.serverRestarts++;
     this.log('server %s restarted: incarnation %s → %s', this.server, oldInc.toString(16), newInc.toString(16));
+    if (this.tn.rpc.on) {
+      this.tn.rpc.emit({ type: 'rpc-server-restarted', peer: this.tn.peerName(this.server), oldIncarnation: oldInc.toString(16), newIncarnation: newInc.toString(16), label: 'server restarted' });
+    }
     this.expediteProbes();
     this.emit('server-restarted', { server: this.server, oldIncarnation: oldInc, newIncarnation: newInc });
   }
@@ -567,6 +628,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
   private onMalformed(peer: string, reason: string, h: Header | undefined): void {
     this.st.malformedDropped++;
     this.log('drop malformed message from %s: %s', peer, reason);
+    if (this.tn.rpc.on) this.tn.rpc.emit({ type: 'rpc-malformed', peer: this.tn.peerName(peer), reason, label: 'malformed message dropped' });
     if (peer !== this.server || h === undefined || this.closed) return;
     if (h.clientId !== this.clientId || h.clientInc !== this.incarnation) return;
     const call = this.pending.get(h.seq);
@@ -580,6 +642,7 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     this.count(code);
     this.log('call %s failed: %s executed=%s %s', this.cid(call.seq), code, executed, message);
     const err = new RpcError(code, message, cause === undefined ? { executed, remoteCode } : { executed, remoteCode, cause });
+    if (this.tn.rpc.on && this.pending.get(call.seq) === call) this.traceDone(call, false, code, executed);
     this.complete(call, () => call.reject(err));
   }
 
@@ -598,6 +661,16 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
       this.scheduleAck();
     }
     settle();
+  }
+
+  private traceDone(call: PendingCall, ok: boolean, code?: RpcErrorCode, executed?: Executed): void {
+    const l = callLabel(call.iface.name, call.proc.name, call.traceArgs ?? []);
+    const ms = call.traceStart === undefined ? 0 : Math.round((this.timers.now() - call.traceStart) * 1000) / 1000;
+    this.tn.rpc.emit({
+      type: 'rpc-call-done', call: this.cid(call.seq), peer: this.tn.peerName(this.server), iface: call.iface.name, proc: call.proc.name,
+      ok, ...(code !== undefined ? { code, executed } : {}), ms,
+      label: `${l.text} ${ok ? 'returned' : `failed ${code}`}`, ...(l.page !== undefined ? { page: l.page } : {}),
+    });
   }
 
   /**
@@ -622,7 +695,8 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
     if (below <= this.ackSentBelow && explicit.length === 0) return;
     this.ackSentBelow = Math.max(this.ackSentBelow, below);
     this.st.acksSent++;
-    const bytes = frame(MsgType.ACK, { clientId: this.clientId, clientInc: this.incarnation, seq: 0, serverInc: this.knownInc, ackBelow: below }, encodeAckBody(explicit.slice(0, MAX_EXPLICIT_ACKS)));
+    let bytes = frame(MsgType.ACK, { clientId: this.clientId, clientInc: this.incarnation, seq: 0, serverInc: this.knownInc, ackBelow: below }, encodeAckBody(explicit.slice(0, MAX_EXPLICIT_ACKS)));
+    if (this.tn.active) bytes = this.traced(bytes, 'ack', undefined, undefined, `ack replies < #${below}${explicit.length ? ` + ${explicit.length}` : ''}`);
     this.endpoint.send(this.server, bytes).then(undefined, () => {
       /* best effort: the server's cache bounds hold without it */
     });

@@ -25,9 +25,12 @@ import { HandlerPool, locatePoolWorker, moduleHref } from './pool.js';
 import { ReplyCache, REPLY_CACHE_DEFAULTS, type ReplyCacheOptions } from './reply-cache.js';
 import { realTimers, type Timers } from './timers.js';
 import {
-  MsgType, callIdString, describeMessage, encodeErrorBody, encodeReplyBody, frame, type Header, type RpcMessage,
+  MsgType, callIdString, decodeMessage, describeMessage, encodeErrorBody, stampFrame, encodeReplyBody, frame, type Header, type RpcMessage,
 } from './wire.js';
 import { availableParallelism } from 'node:os';
+import { TraceNode, traceNode } from '../../trace/node.js';
+import { callLabel, resultLabel } from '../../trace/labels.js';
+import type { RpcKind } from '../../trace/events.js';
 
 export interface RpcServerOptions extends ReplyCacheOptions {
   /** Calls running at once; more are refused with RPC_ERR_OVERLOADED (executed 'no'). @default 4_096 */
@@ -106,6 +109,7 @@ export class RpcServer {
   private readonly dispatcher: Dispatcher;
   private readonly part: ServerPart;
   private readonly served = new Map<string, Served>();
+  private readonly tn: TraceNode;
   private closed = false;
   private readonly st: Omit<RpcServerStats, 'replyCache'> = {
     requests: 0, executed: 0, poolRuns: 0, replies: 0, errors: {}, probes: 0, acks: 0, stillWorking: 0,
@@ -124,6 +128,8 @@ export class RpcServer {
     this.poolWorkerFile = opts.poolWorkerFile;
     this.timers = opts.timers ?? realTimers;
     this.log = serverLog(endpoint.nodeId);
+    this.tn = traceNode(endpoint.nodeId);
+    this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.incarnation = randomIncarnation();
     this.part = {
       onMessage: (peer, msg) => this.onMessage(peer, msg),
@@ -180,6 +186,8 @@ export class RpcServer {
   private onMessage(peer: string, msg: RpcMessage): void {
     if (this.closed) return;
     this.log('recv from %s: %s', peer, { toString: () => describeMessage(msg) });
+    if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
+    if (this.tn.rpc.on) this.traceReceived(peer, msg);
     const h = msg.h;
     // Records are per sending address too: the transport vouches for the peer's address, so one
     // peer cannot acknowledge away or replay another peer's calls by copying its call ids.
@@ -213,12 +221,45 @@ export class RpcServer {
     }
   }
 
+  private traceReceived(peer: string, msg: RpcMessage): void {
+    const l = msg.kind === 'request' ? callLabel(msg.iface, msg.procName, msg.args) : undefined;
+    this.tn.rpc.emit({
+      type: 'rpc-received', dir: 'recv', kind: msg.kind, call: callIdString(msg.h.clientId, msg.h.clientInc, msg.h.seq), peer: this.tn.peerName(peer),
+      ...(msg.h.trace !== undefined ? { cause: TraceNode.remoteKey(msg.h.trace.inc, msg.h.trace.lc) } : {}),
+      ...(msg.kind === 'request' ? { iface: msg.iface, proc: msg.procName } : {}),
+      label: l?.text ?? (msg.kind === 'ack' ? `ack replies < #${msg.h.ackBelow}` : msg.kind), ...(l?.page !== undefined ? { page: l.page } : {}),
+    });
+  }
+
+  /**
+   * While tracing: publish the send of an answer about call `h` and return the frame stamped with
+   * that event's clock, so the client's receive names it. Frames are cached unstamped.
+   */
+  private traced(bytes: Uint8Array, peer: string, h: Header, kind: RpcKind, label: () => string,
+    extra: { iface?: string; proc?: string; code?: string; resent?: boolean; page?: number } = {}): Uint8Array {
+    let lc = this.tn.lc;
+    if (this.tn.rpc.on) {
+      lc = this.tn.rpc.emit({
+        type: 'rpc-sent', dir: 'send', kind, call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), label: label(), ...extra,
+      });
+    }
+    return stampFrame(bytes, { inc: this.tn.inc, lc });
+  }
+
+  private unknownCall(peer: string, h: Header): void {
+    const bytes = frame(MsgType.UNKNOWN_CALL, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'unknown-call', () => 'unknown call') : bytes);
+  }
+
   /** Answer a probe or a duplicate request from the cache. Returns false if the call is new. */
   private answerKnown(peer: string, h: Header, key: string, what: 'probe' | 'request'): boolean {
     const l = this.cache.lookup(key, h.seq);
+    if (this.tn.rpc.on && what === 'request' && l.state !== 'new') {
+      this.tn.rpc.emit({ type: 'rpc-duplicate', call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), state: l.state, label: `duplicate request (${l.state}): not run again` });
+    }
     switch (l.state) {
       case 'new':
-        if (what === 'probe') this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
+        if (what === 'probe') this.unknownCall(peer, h);
         return false;
       case 'running':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -227,11 +268,16 @@ export class RpcServer {
       case 'done':
         if (what === 'request') this.st.duplicatesSuppressed++;
         this.st.replies++;
-        this.send(peer, l.reply);
+        if (this.tn.active) {
+          const kind: RpcKind = l.reply[2] === MsgType.REPLY ? 'reply' : 'error';
+          this.send(peer, this.traced(l.reply, peer, h, kind, () => `${kind} (saved, sent again)`, { resent: true }));
+        } else {
+          this.send(peer, l.reply);
+        }
         return true;
       case 'stale':
         if (what === 'request') this.st.duplicatesSuppressed++;
-        else this.send(peer, frame(MsgType.UNKNOWN_CALL, this.replyHeader(h)));
+        else this.unknownCall(peer, h);
         return true;
       case 'lost':
         if (what === 'request') this.st.duplicatesSuppressed++;
@@ -266,6 +312,14 @@ export class RpcServer {
     }
     this.cache.begin(key, h.seq);
     this.st.executed++;
+    const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
+    if (this.tn.rpc.on) {
+      const l = callLabel(msg.iface, proc.name, args);
+      this.tn.rpc.emit({
+        type: 'rpc-executed', call: callIdString(h.clientId, h.clientInc, h.seq), peer: this.tn.peerName(peer), iface: msg.iface, proc: proc.name,
+        pool: inPool, label: `run ${l.text}`, ...(l.page !== undefined ? { page: l.page } : {}),
+      });
+    }
     const ctx: CallContext = { peer, callId: callIdString(h.clientId, h.clientInc, h.seq) };
     let workingTimer: unknown;
     if (Number.isFinite(this.workingAckAfterMs)) {
@@ -276,13 +330,14 @@ export class RpcServer {
     }
     void this.invoke(served, proc, args, ctx).then((outcome) => {
       if (workingTimer !== undefined) this.timers.clearTimeout(workingTimer);
-      this.finish(peer, h, key, served.desc, proc, outcome);
+      this.finish(peer, h, key, served.desc, proc, outcome, args);
     });
   }
 
   private async invoke(served: Served, proc: ProcedureDescriptor, args: unknown[], ctx: CallContext):
   Promise<{ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined; failAs?: RpcErrorCode }> {
     const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
+
     if (inPool && served.pool !== undefined) {
       this.st.poolRuns++;
       try {
@@ -306,6 +361,7 @@ export class RpcServer {
   private finish(
     peer: string, h: Header, key: string, desc: InterfaceDescriptor, proc: ProcedureDescriptor,
     outcome: { ok: true; value: unknown } | { ok: false; message: string; code: string | undefined; failAs?: RpcErrorCode },
+    args: unknown[],
   ): void {
     let reply: Uint8Array;
     const rh = this.replyHeader(h);
@@ -329,7 +385,15 @@ export class RpcServer {
       return;
     }
     this.st.replies++;
-    this.endpoint.send(peer, reply).then(undefined, (e: unknown) => {
+    let out = reply;
+    if (this.tn.active) {
+      const isReply = reply[2] === MsgType.REPLY;
+      const l = isReply ? resultLabel(desc.name, proc.name, (outcome as { value?: unknown }).value, args) : callLabel(desc.name, proc.name, args);
+      const code = isReply ? undefined : (this.errorCodeIn(reply) ?? 'error');
+      out = this.traced(reply, peer, h, isReply ? 'reply' : 'error', () => (isReply ? l.text : `error ${l.text}: ${code}`),
+        { iface: desc.name, proc: proc.name, ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
+    }
+    this.endpoint.send(peer, out).then(undefined, (e: unknown) => {
       const code = errorCodeOf(e);
       this.log('reply to %s for %s not delivered: %s', peer, callIdString(h.clientId, h.clientInc, h.seq), code ?? String(e));
       if (code === 'TRANSPORT_ERR_MESSAGE_TOO_LARGE') {
@@ -366,15 +430,23 @@ export class RpcServer {
     return frame(MsgType.ERROR, rh, encodeErrorBody(code, message, executed, remoteCode));
   }
 
+  /** The error code in an ERROR frame this server built (for traces). */
+  private errorCodeIn(frameBytes: Uint8Array): string | undefined {
+    const r = decodeMessage(frameBytes);
+    return r.ok && r.msg.kind === 'error' ? r.msg.code : undefined;
+  }
+
   private sendError(peer: string, h: Header, code: RpcErrorCode, message: string, executed: Executed): void {
     this.log('error %s to %s: %s', code, peer, message);
     this.st.replies++;
-    this.send(peer, this.errorFrame(this.replyHeader(h), code, message, executed));
+    const bytes = this.errorFrame(this.replyHeader(h), code, message, executed);
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'error', () => `error ${code}`, { code }) : bytes);
   }
 
   private sendWorking(peer: string, h: Header): void {
     this.st.stillWorking++;
-    this.send(peer, frame(MsgType.WORKING, this.replyHeader(h)));
+    const bytes = frame(MsgType.WORKING, this.replyHeader(h));
+    this.send(peer, this.tn.active ? this.traced(bytes, peer, h, 'working', () => 'WORKING') : bytes);
   }
 
   private send(peer: string, bytes: Uint8Array): void {

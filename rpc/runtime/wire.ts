@@ -14,6 +14,13 @@ export const WIRE_MAGIC = 0x52;
 /** Second byte: wire format version. A receiver drops messages of any other version. */
 export const WIRE_VERSION = 1;
 export const HEADER_BYTES = 36;
+/**
+ * Flag bit 0 (byte 3): a trace stamp follows the header, only while the sender traces
+ * (trace/README.md): the sender's trace incarnation (u32) and its Lamport clock at the send (u48),
+ * 10 bytes. Every other flag bit must be 0.
+ */
+export const F_TRACE = 0x01;
+export const TRACE_STAMP_BYTES = 10;
 
 /** Message types (byte 2). Client → server types are < 0x10, server → client types ≥ 0x10. */
 export const MsgType = {
@@ -60,6 +67,15 @@ export interface Header {
   readonly serverInc: number;
   /** Client → server: the client has seen the replies of all its calls with seq < ackBelow. 0 in replies. */
   readonly ackBelow: number;
+  /** The sender's trace stamp (F_TRACE), when it was tracing: its incarnation and Lamport clock at the send. */
+  readonly trace?: TraceStamp;
+}
+
+export interface TraceStamp {
+  /** Non-zero. */
+  readonly inc: number;
+  /** 0 … 2^48 − 1. */
+  readonly lc: number;
 }
 
 export type RpcMessage =
@@ -97,7 +113,7 @@ function readU53(dv: DataView, off: number): number | undefined {
 }
 
 /** Header fields the sender fills in; `type` is given by the frame function used. */
-export type HeaderFields = Omit<Header, 'type'>;
+export type HeaderFields = Omit<Header, 'type' | 'trace'>;
 
 /** Frame one message: header + already-encoded body. */
 export function frame(type: MsgTypeCode, h: HeaderFields, body?: Uint8Array): Uint8Array {
@@ -113,6 +129,24 @@ export function frame(type: MsgTypeCode, h: HeaderFields, body?: Uint8Array): Ui
   dv.setUint32(24, h.serverInc);
   writeU53(dv, 28, h.ackBelow);
   if (body !== undefined) out.set(body, HEADER_BYTES);
+  return out;
+}
+
+/**
+ * A copy of `framed` (a frame without a stamp, as frame() makes) carrying `stamp`: the F_TRACE
+ * flag set and the stamp inserted after the header. Frames are built and cached unstamped, and
+ * stamped only as they are sent, so a reply sent again carries the stamp of that send.
+ */
+export function stampFrame(framed: Uint8Array, stamp: TraceStamp): Uint8Array {
+  const out = new Uint8Array(framed.length + TRACE_STAMP_BYTES);
+  out.set(framed.subarray(0, HEADER_BYTES), 0);
+  out.set(framed.subarray(HEADER_BYTES), HEADER_BYTES + TRACE_STAMP_BYTES);
+  out[3] = out[3]! | F_TRACE;
+  const dv = new DataView(out.buffer);
+  dv.setUint32(HEADER_BYTES, stamp.inc >>> 0);
+  const lc = Math.min(Math.max(0, Math.floor(stamp.lc)), 2 ** 48 - 1);
+  dv.setUint16(HEADER_BYTES + 4, Math.floor(lc / 0x1_0000_0000));
+  dv.setUint32(HEADER_BYTES + 6, lc >>> 0);
   return out;
 }
 
@@ -146,8 +180,8 @@ function isName(v: unknown): v is string {
   return typeof v === 'string' && v.length >= 1 && v.length <= MAX_NAME_CHARS;
 }
 
-/** Parse and validate the fixed header only. */
-export function decodeHeader(bytes: Uint8Array): { ok: true; h: Header } | { ok: false; reason: string } {
+/** Parse and validate the fixed header (and the trace stamp, when flagged) only; `body` is where the body starts. */
+export function decodeHeader(bytes: Uint8Array): { ok: true; h: Header; body: number } | { ok: false; reason: string } {
   if (!(bytes instanceof Uint8Array)) return { ok: false, reason: 'not bytes' };
   if (bytes.length < HEADER_BYTES) return { ok: false, reason: `truncated: ${bytes.length} < ${HEADER_BYTES} header bytes` };
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -155,7 +189,15 @@ export function decodeHeader(bytes: Uint8Array): { ok: true; h: Header } | { ok:
   if (dv.getUint8(1) !== WIRE_VERSION) return { ok: false, reason: `unsupported version ${dv.getUint8(1)}` };
   const type = dv.getUint8(2);
   if (TYPE_NAMES[type] === undefined) return { ok: false, reason: `unknown type 0x${type.toString(16)}` };
-  if (dv.getUint8(3) !== 0) return { ok: false, reason: 'reserved flags set' };
+  const flags = dv.getUint8(3);
+  if ((flags & ~F_TRACE) !== 0) return { ok: false, reason: 'reserved flags set' };
+  let trace: TraceStamp | undefined;
+  if (flags & F_TRACE) {
+    if (bytes.length < HEADER_BYTES + TRACE_STAMP_BYTES) return { ok: false, reason: 'truncated trace stamp' };
+    const inc = dv.getUint32(HEADER_BYTES);
+    if (inc === 0) return { ok: false, reason: 'trace stamp with incarnation 0' };
+    trace = { inc, lc: dv.getUint16(HEADER_BYTES + 4) * 0x1_0000_0000 + dv.getUint32(HEADER_BYTES + 6) };
+  }
   const clientId = dv.getBigUint64(4);
   const clientInc = dv.getUint32(12);
   if (clientInc === 0) return { ok: false, reason: 'client incarnation 0' };
@@ -173,7 +215,10 @@ export function decodeHeader(bytes: Uint8Array): { ok: true; h: Header } | { ok:
     if (serverInc === 0) return { ok: false, reason: 'reply without server incarnation' };
     if (ackBelow !== 0) return { ok: false, reason: 'reply with ackBelow' };
   }
-  return { ok: true, h: { type: type as MsgTypeCode, clientId, clientInc, seq, serverInc, ackBelow } };
+  const h: Header = trace === undefined
+    ? { type: type as MsgTypeCode, clientId, clientInc, seq, serverInc, ackBelow }
+    : { type: type as MsgTypeCode, clientId, clientInc, seq, serverInc, ackBelow, trace };
+  return { ok: true, h, body: trace === undefined ? HEADER_BYTES : HEADER_BYTES + TRACE_STAMP_BYTES };
 }
 
 /** Parse and validate one whole message. Never throws. */
@@ -181,7 +226,7 @@ export function decodeMessage(bytes: Uint8Array): DecodeResult {
   const hr = decodeHeader(bytes);
   if (!hr.ok) return hr;
   const h = hr.h;
-  const bodyBytes = bytes.subarray(HEADER_BYTES);
+  const bodyBytes = bytes.subarray(hr.body);
   const bad = (reason: string): DecodeResult => ({ ok: false, reason, header: h });
   switch (h.type) {
     case MsgType.PROBE:
