@@ -38,6 +38,9 @@ export interface NodeEvent {
   readonly node?: number;
   readonly reason?: string;
   readonly at?: number;
+  /** event "trace" (while watched): one of the node's DSM trace events (trace/events.ts), and how many were skipped before it. */
+  readonly trace?: Record<string, unknown>;
+  readonly skipped?: number;
 }
 
 /** One answer line of the control channel. */
@@ -244,7 +247,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     }
     if (typeof msg.event === 'string') {
       const e = msg as unknown as NodeEvent;
-      if (events.length < 10_000) events.push(e);
+      // Trace events (the `watch` command) go to listeners only: they would crowd out the rest.
+      if (e.event !== 'trace' && events.length < 10_000) events.push(e);
       for (const w of [...eventWaiters]) w(e);
       return;
     }

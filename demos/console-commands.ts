@@ -38,7 +38,7 @@ export type Command =
   | { readonly kind: 'heal' }
   | { readonly kind: 'loss'; readonly p: number }
   | { readonly kind: 'stats' }
-  | { readonly kind: 'trace'; readonly on: boolean }
+  | { readonly kind: 'trace'; readonly on: boolean; readonly dir?: string }
   | { readonly kind: 'web' }
   | { readonly kind: 'help'; readonly topic?: string }
   /** Wait for the background commands, or until `node` is in `state` (as the others see it). */
@@ -87,7 +87,7 @@ export const HELP: Readonly<Record<string, Help>> = {
   heal: { usage: 'heal', text: 'undo the partition: everyone hears everyone again (a node declared dead meanwhile learns it is fenced: DSM_ERR_EVICTED)' },
   loss: { usage: `loss P`, text: `every node drops each datagram it sends with probability P (0..${CONSOLE_MAX_LOSS}); the transport retransmits` },
   stats: { usage: 'stats', text: 'per node: faults, invalidations, pages sent, retransmissions, datagrams dropped by partition and loss, fault latency' },
-  trace: { usage: 'trace on|off', text: 'record the cluster-wide trace (every node, every layer) from now on; off writes it and prints where' },
+  trace: { usage: 'trace on [DIR] | trace off', text: 'every node writes its trace (every layer) to DIR (default ./pagewire-trace-<time>) from now on; off stops and draws DIR/trace.html, the space-time diagram (also: pagewire trace DIR)' },
   web: { usage: 'web', text: 'serve the live page map on loopback and print its URL' },
   wait: { usage: `wait [NODE dead|suspected|fenced|up [SECONDS]]`, text: `wait for the background commands (&) to finish, or until NODE is in that state as the other nodes see it (fenced: as it sees itself; at most SECONDS, default ${DEFAULT_WAIT_SECONDS})` },
   sleep: { usage: 'sleep SECONDS', text: 'do nothing for SECONDS (for scripts that pace a demonstration)' },
@@ -287,8 +287,9 @@ export function parseLine(shape: ClusterShape, line: string): Parsed | null {
       break;
     }
     case 'trace':
-      if (args.length !== 1 || (args[0] !== 'on' && args[0] !== 'off')) throw bad(`usage: ${usage}`);
-      command = { kind: 'trace', on: args[0] === 'on' };
+      if (args[0] === 'on' && args.length <= 2) command = { kind: 'trace', on: true, dir: args[1] };
+      else if (args[0] === 'off' && args.length === 1) command = { kind: 'trace', on: false };
+      else throw bad(`usage: ${usage}`);
       break;
     case 'help':
       if (args.length > 1) throw bad(`usage: ${usage}`);

@@ -22,11 +22,13 @@ import { ControlError } from './cluster.js';
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import { managerOf } from '../dsm/protocol/index.js';
-import { hex, histogramP50, intArg, MAX_LOSS, parseCommandLine, probabilityArg, table, usageFailure, UsageError, type OptionSpec } from './args.js';
+import { formatMs, hex, histogramP50, intArg, MAX_LOSS, parseCommandLine, probabilityArg, table, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { complete, ConsoleError, helpText, parseLine, type ClusterShape, type Command, type Parsed, type WaitState } from './console-commands.js';
 import { LiveCluster, type LiveEvent, type NodeStatus } from './live.js';
 import type { Traversal } from './list.js';
 import { startWebServer, type WebServer } from './web.js';
+import { writeTraceHtml } from './trace-output.js';
+import { resolve } from 'node:path';
 
 export const CONSOLE_USAGE = `usage: pagewire console [options]
 
@@ -196,7 +198,7 @@ export class ConsoleSession {
         return;
       }
       case 'trace':
-        throw new ConsoleError('CONSOLE_ERR_BAD_ARGUMENT', 'trace needs the cluster-wide trace (pagewire trace), which this build does not have yet');
+        return c.on ? this.#traceOn(c.dir, out) : this.#traceOff(out);
       case 'web': {
         const url = await this.startWeb();
         out(`live page map: ${url}`);
@@ -241,6 +243,7 @@ export class ConsoleSession {
   }
 
   async close(): Promise<void> {
+    if (this.#traceDir !== undefined) await this.#traceOff(this.print);
     this.#unwatchWeb?.();
     await this.#web?.close();
   }
@@ -429,6 +432,46 @@ export class ConsoleSession {
     if (live.groups !== undefined || live.loss > 0) out(`network: ${live.groups !== undefined ? `partition ${live.groups.map((g) => g.join(',')).join(' | ')}` : 'no partition'}; loss ${live.loss}`);
   }
 
+  // ---------------------------------------------------------------- tracing
+
+  #traceDir: string | undefined;
+
+  async #traceOn(dir: string | undefined, out: (s: string) => void): Promise<void> {
+    if (this.#traceDir !== undefined) throw new ConsoleError('CONSOLE_ERR_BAD_ARGUMENT', `already tracing to ${this.#traceDir} (trace off first)`);
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+    const target = resolve(dir ?? `pagewire-trace-${stamp}`);
+    const late = await this.#everyNode({ cmd: 'trace', dir: target });
+    this.#traceDir = target;
+    out(`tracing: every node writes its events (transport, RPC, DSM) to ${target}/node-<id>.jsonl; trace off draws the diagram`);
+    if (late.length > 0) out(`  (${late.join('; ')})`);
+  }
+
+  async #traceOff(out: (s: string) => void): Promise<void> {
+    const dir = this.#traceDir;
+    if (dir === undefined) throw new ConsoleError('CONSOLE_ERR_BAD_ARGUMENT', 'not tracing (trace on first)');
+    const late = await this.#everyNode({ cmd: 'trace' });
+    this.#traceDir = undefined;
+    if (late.length > 0) out(`  (${late.join('; ')})`);
+    try {
+      out(writeTraceHtml(dir, { title: `pagewire console: ${this.live.ids.length} nodes` }).summary);
+    } catch (e) {
+      out(`error ${(e as { code?: string }).code ?? 'TRACE_ERR_IO'}: the trace in ${dir} could not be drawn: ${(e as Error).message}`);
+    }
+  }
+
+  /** Send a node command to every present node; returns what went wrong, per node. */
+  async #everyNode(command: Record<string, unknown>): Promise<string[]> {
+    const problems: string[] = [];
+    await Promise.all(this.live.present().map(async (id) => {
+      try {
+        await this.live.proc(id).call(command, NODE_TIMEOUT_MS);
+      } catch (e) {
+        problems.push(e instanceof ControlError ? describeError(id, e.error) : `node ${id}: ${(e as Error).message}`);
+      }
+    }));
+    return problems.sort();
+  }
+
   // ---------------------------------------------------------------- waiting
 
   async #waitJobs(out: (s: string) => void): Promise<void> {
@@ -482,12 +525,6 @@ export function describeError(id: number, e: Pick<ControlErrorFields, 'code' | '
   return `node ${id}: ${e.code}${at}${where.length > 0 ? ` (${where.join(', ')})` : ''}: ${e.message.replace(/^node \d+: /, '')}`;
 }
 
-export function formatMs(ms: number): string {
-  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  return `${(ms / 1000).toFixed(2)} s`;
-}
 
 /** The console's command line, as runConsole reads it. */
 function consoleOptions(argv: string[]): { nodes: number; loss: number; seed: number; script?: string; web: boolean; webPort?: number } | 'help' {

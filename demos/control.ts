@@ -12,7 +12,7 @@
  * - memory commands (alloc, read32, write32, the list, ...) run one at a time, in arrival order, on
  *   an application thread of the node (demos/control-worker.ts, control-app.ts), so one that
  *   touches a remote page blocks in a page fault exactly as application code would;
- * - node commands (stats, page-table, network, exit) are answered by the main thread at once, even
+ * - node commands (stats, page-table, network, trace, watch, exit) are answered by the main thread at once, even
  *   while a memory command is blocked in a fault, as are membership events: a tool watching the
  *   cluster is never stuck behind a fault.
  * Answers carry the command's `seq`; a node command may overtake a blocked memory command.
@@ -55,6 +55,10 @@ export type ControlCommand =
   | { cmd: 'page-table' }
   /** Runtime fault injection: cut this node off from `blocked` node ids, drop `loss` of what it sends; {} heals. */
   | { cmd: 'network'; blocked?: number[]; loss?: number; seed?: number }
+  /** Start writing this node's trace to `dir` (as --trace DIR does), or stop without `dir`; answers TraceState. */
+  | { cmd: 'trace'; dir?: string }
+  /** Print this node's DSM trace events as {"event":"trace","trace":{...},"skipped":n} lines (on), or stop. */
+  | { cmd: 'watch'; on: boolean }
   | { cmd: 'exit' };
 
 /** The longest command line accepted; longer ones are answered CONTROL_ERR_LINE_TOO_LONG and skipped. */
@@ -81,7 +85,9 @@ type Field =
   | { kind: 'u32s' }
   | { kind: 'nodes' }
   | { kind: 'probability' }
-  | { kind: 'startAt' };
+  | { kind: 'startAt' }
+  | { kind: 'path' }
+  | { kind: 'bool' };
 
 interface Spec {
   /** Runs on the application thread (queued), or on the main thread at once. */
@@ -114,6 +120,8 @@ const SPECS: Readonly<Record<string, Spec>> = {
   stats: { on: 'main', required: {} },
   'page-table': { on: 'main', required: {} },
   network: { on: 'main', required: {}, optional: { blocked: { kind: 'nodes' }, loss: { kind: 'probability' }, seed: { kind: 'u32' } } },
+  trace: { on: 'main', required: {}, optional: { dir: { kind: 'path' } } },
+  watch: { on: 'main', required: { on: { kind: 'bool' } } },
   exit: { on: 'main', required: {} },
 };
 
@@ -169,6 +177,12 @@ function checkField(node: DsmNode, name: string, f: Field, v: unknown): void {
       return;
     case 'probability':
       if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new BadCommand(`${name} must be a probability in [0, 1], got ${show(v)}`);
+      return;
+    case 'path':
+      if (typeof v !== 'string' || v.trim() === '' || v.length > 4096 || v.includes('\0')) throw new BadCommand(`${name} must be a directory path (a non-empty string of at most 4096 characters), got ${show(v)}`);
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new BadCommand(`${name} must be true or false, got ${show(v)}`);
       return;
     case 'startAt': {
       const now = performance.timeOrigin + performance.now();
@@ -306,7 +320,7 @@ export async function serveControl(node: DsmNode, out: (line: string) => void): 
       end();
       return;
     }
-    void runOnMain(node, command, () => app).then((value) => answer({ seq, ok: true, value: value ?? null }), (e: unknown) => fail(seq, e));
+    void runOnMain(node, command, () => app, out).then((value) => answer({ seq, ok: true, value: value ?? null }), (e: unknown) => fail(seq, e));
   };
   const onData = splitLines(MAX_LINE_BYTES, onLine, () => fail(null, Object.assign(new Error(`a command line longer than ${MAX_LINE_BYTES} bytes was skipped`), { code: 'CONTROL_ERR_LINE_TOO_LONG' })));
   process.stdin.on('data', onData);
@@ -315,8 +329,12 @@ export async function serveControl(node: DsmNode, out: (line: string) => void): 
   await worker.terminate();
 }
 
-function runOnMain(node: DsmNode, c: Record<string, unknown>, app: () => unknown): Promise<unknown> {
+function runOnMain(node: DsmNode, c: Record<string, unknown>, app: () => unknown, out: (line: string) => void): Promise<unknown> {
   switch (c.cmd) {
+    case 'trace':
+      return node.trace((c.dir as string | undefined) ?? null);
+    case 'watch':
+      return node.watch(c.on === true ? (event, skipped) => out(JSON.stringify({ event: 'trace', trace: event, skipped })) : null).then(() => ({ watching: c.on === true }));
     case 'stats':
       return node.stats().then((s) => ({ node: s, app: app() }));
     case 'page-table':

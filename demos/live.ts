@@ -20,6 +20,7 @@ import { initialOwner } from '../dsm/node/index.js';
 import { managerOf } from '../dsm/protocol/index.js';
 import { describeMembership } from './membership-events.js';
 import type { Traversal } from './list.js';
+import { formatMs } from './args.js';
 
 export type ProcessState = 'running' | 'paused' | 'killed' | 'exited';
 export type PeerView = 'not-up' | 'up' | 'suspected' | 'dead';
@@ -325,9 +326,13 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
     }
   }
 
-  /** Poll every pollMs while at least one watcher (a page, a console map) is registered; returns the unwatch. */
+  /**
+   * Poll every pollMs, and have the nodes forward their DSM trace events (flows), while at least
+   * one watcher (a page) is registered; returns the unwatch.
+   */
   watch(): () => void {
     this.#watchers++;
+    if (this.#watchers === 1) this.#setWatch(true);
     if (this.#timer === undefined && !this.#closed) {
       const tick = (): void => {
         void this.poll().finally(() => {
@@ -342,7 +347,12 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
       if (done) return;
       done = true;
       this.#watchers--;
+      if (this.#watchers === 0) this.#setWatch(false);
     };
+  }
+
+  #setWatch(on: boolean): void {
+    for (const id of this.present()) void this.proc(id).call({ cmd: 'watch', on }, this.#timeoutMs).catch(() => undefined);
   }
 
   // ---------------------------------------------------------------- the page table, assembled
@@ -393,6 +403,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
   // ---------------------------------------------------------------- what the nodes said
 
   #onNodeEvent(n: LiveNode, e: NodeEvent, live: boolean): void {
+    if (e.event === 'trace' && e.trace !== undefined) return this.#onTrace(n, e.trace, e.skipped ?? 0);
     if (e.event !== 'membership' || typeof e.kind !== 'string') return;
     const peer = e.node;
     if (e.kind === 'fenced') n.fenced = { by: peer ?? -1, reason: e.reason ?? '' };
@@ -408,6 +419,68 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
       return;
     }
     this.note({ kind: 'membership', node: n.id, text: describeMembership(n.id, e as Parameters<typeof describeMembership>[1]) });
+  }
+
+  /**
+   * A DSM trace event of node `n` (trace/events.ts): the messages of the protocol become flows,
+   * faults go to the log, and anything that moves a page makes the view read the page tables now
+   * rather than at the next poll.
+   */
+  #onTrace(n: LiveNode, e: Record<string, unknown>, skipped: number): void {
+    if (skipped > 0) this.#skipped += skipped;
+    const page = typeof e.page === 'number' ? e.page : undefined;
+    const peer = Number(e.peer);
+    const flow = (from: number, to: number, kind: string, label: string): void => {
+      if (from === to || !this.nodes.has(from) || !this.nodes.has(to)) return; // a node's call to itself is no message
+      this.flow({ t: Date.now(), from, to, kind, page, label });
+    };
+    const access = typeof e.access === 'string' ? e.access : '';
+    switch (e.type) {
+      case 'request':
+        flow(n.id, peer, 'request', `${access} p${page}`);
+        break;
+      case 'forward':
+        flow(n.id, peer, 'forward', `forward p${page}`);
+        break;
+      case 'grant':
+        flow(n.id, peer, 'grant', `grant p${page}${access === 'write' ? ' (write)' : ''}`);
+        this.#soon();
+        break;
+      case 'invalidate-sent':
+        flow(n.id, peer, 'invalidate', `invalidate p${page}`);
+        break;
+      case 'invalidate-acked':
+        flow(peer, n.id, 'ack', `dropped p${page}`);
+        this.#soon();
+        break;
+      case 'owner-change':
+      case 'invalidated':
+        this.#soon();
+        break;
+      case 'fault-end': {
+        const ok = e.ok === true;
+        this.note({ kind: 'trace', node: n.id, text: `node ${n.id}: ${access} fault on page ${page} ${ok ? 'resolved' : `failed ${String(e.code ?? '')}`} in ${formatMs(Number(e.ms))}` });
+        this.#soon();
+        break;
+      }
+    }
+  }
+
+  /** Read the page tables within a few ms (a page moved), coalescing a burst of events into one poll. */
+  #soon(): void {
+    if (this.#soonTimer !== undefined || this.#watchers === 0 || this.#closed) return;
+    this.#soonTimer = setTimeout(() => {
+      this.#soonTimer = undefined;
+      void this.poll();
+    }, 10);
+  }
+
+  #soonTimer: NodeJS.Timeout | undefined;
+  /** Trace events the nodes did not forward (rate limit). */
+  #skipped = 0;
+
+  get skippedTraceEvents(): number {
+    return this.#skipped;
   }
 
   #onAnswer(id: number, c: Record<string, unknown>, a: ControlAnswer): void {
@@ -442,6 +515,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
   close(): void {
     this.#closed = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
+    if (this.#soonTimer !== undefined) clearTimeout(this.#soonTimer);
     for (const id of [...this.#pauseTimers.keys()]) this.resume(id);
     for (const u of this.#unsubscribe) u();
   }
@@ -473,3 +547,4 @@ function counters(s: DsmNodeStats): NodeCounters {
     callsSent: calls.acquire + calls.serve + calls.invalidate + calls.abort + calls.propose,
   };
 }
+

@@ -16,7 +16,8 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest } from './runtime-handler.js';
+import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, TraceState } from './runtime-handler.js';
+import type { TraceEvent } from '../../trace/index.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
@@ -58,6 +59,18 @@ export interface DsmNode extends DsmThread {
    * rules; `{}` heals. Counted in stats().network. Rejects DSM_ERR_INVALID_ARGUMENT.
    */
   setNetwork(rules: NetworkRules): Promise<NetworkState>;
+  /**
+   * Start writing this node's trace (every layer) to DIR/node-<id>.jsonl, as `--trace DIR` does
+   * from the start, or stop (null) and close the file. Read the directory with `pagewire trace DIR`.
+   */
+  trace(dir: string | null): Promise<TraceState>;
+  /**
+   * Receive this node's DSM trace events as they happen (fault begin/end, requests to managers,
+   * forwards, grants, owner changes, invalidations; trace/README.md), on this thread, at most
+   * WATCH_EVENTS_PER_SECOND (`skipped` counts the rest); null stops. For tools that draw the
+   * protocol live. While watched the node traces, which costs a little on every message.
+   */
+  watch(listener: ((event: TraceEvent, skipped: number) => void) | null): Promise<void>;
   /**
    * Resolves once every peer has been heard from (nodes may start in any order; a fault that needs
    * a peer which is not up yet waits for it, up to the fault timeout, so this is a convenience).
@@ -102,8 +115,13 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   };
   const events = new EventEmitter<{ membership: [MembershipEvent] }>();
   const past: MembershipEvent[] = [];
+  let watcher: ((event: TraceEvent, skipped: number) => void) | null = null;
   const onEvent = (e: unknown): void => {
     const ev = e as RuntimeEvent;
+    if (ev?.type === 'trace') {
+      watcher?.(ev.event, ev.skipped);
+      return;
+    }
     if (ev?.type !== 'membership') return;
     if (past.length < 1_000) past.push(ev.event);
     events.emit('membership', ev.event);
@@ -121,6 +139,18 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc, root: thread.root, stats,
     pageTable: () => faultThread.call<PageTable>({ type: 'pages' } satisfies RuntimeRequest),
+    trace: async (dir) => {
+      try {
+        return await faultThread.call<TraceState>({ type: 'trace', dir } satisfies RuntimeRequest);
+      } catch (e) {
+        const code = (e as { code?: unknown }).code;
+        throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
+      }
+    },
+    watch: async (listener) => {
+      watcher = listener;
+      await faultThread.call({ type: 'watch', on: listener !== null } satisfies RuntimeRequest);
+    },
     setNetwork: async (rules) => {
       try {
         return await faultThread.call<NetworkState>({ type: 'network', rules } satisfies RuntimeRequest);

@@ -14,16 +14,28 @@ import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
 import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
-import { initialOwner, type ResolvedDsmNodeOptions } from './options.js';
+import { initialOwner, WATCH_EVENTS_PER_SECOND, type ResolvedDsmNodeOptions } from './options.js';
 import { DsmError } from '../errors.js';
-import { startTraceWriter, traceNode, type TraceNode } from '../../trace/index.js';
+import { startTraceWriter, subscribeTrace, traceNode, type TraceEvent, type TraceNode, type TraceWriter } from '../../trace/index.js';
 import type { Access } from '../contract.js';
 
 /** What the application thread can ask the fault thread (FaultThread.call). */
 export type RuntimeRequest =
   | { type: 'stats' }
   | { type: 'pages' }
-  | { type: 'network'; rules: NetworkRules };
+  | { type: 'network'; rules: NetworkRules }
+  /** Start writing this node's trace to `dir` (DIR/node-<id>.jsonl), or stop (dir null). */
+  | { type: 'trace'; dir: string | null }
+  /** Start or stop forwarding this node's DSM trace events to the application thread (RuntimeEvent 'trace'). */
+  | { type: 'watch'; on: boolean };
+
+/** What DsmNode.trace() reports: where the trace goes (null: not tracing) and what was written. */
+export interface TraceState {
+  readonly dir: string | null;
+  readonly events: number;
+  readonly dropped: number;
+}
+
 
 /**
  * Network faults set while the node runs (DsmNode.setNetwork), for tools that break a live cluster:
@@ -68,7 +80,10 @@ export interface PageTable {
 }
 
 /** An event of the fault thread, posted to the application thread. */
-export type RuntimeEvent = { readonly type: 'membership'; readonly event: MembershipEvent };
+export type RuntimeEvent =
+  | { readonly type: 'membership'; readonly event: MembershipEvent }
+  /** A DSM trace event (trace/events.ts DsmEvent) while watched; `skipped`: events not forwarded since the last one (rate limit). */
+  | { readonly type: 'trace'; readonly event: TraceEvent; readonly skipped: number };
 
 export interface DsmNodeStats {
   readonly id: number;
@@ -89,7 +104,8 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   const o = ctx.options as ResolvedDsmNodeOptions;
   // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
   const nodeId = String(o.id);
-  const writer = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  let writer: TraceWriter | undefined = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  let unwatch: (() => void) | undefined;
   const tn = traceNode(nodeId);
   for (const p of o.peers) tn.namePeer(p.address, String(p.id));
   // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
@@ -135,7 +151,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   };
   return {
     fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
-    onMessage(msg: unknown): DsmNodeStats | PageTable | NetworkState {
+    onMessage(msg: unknown): DsmNodeStats | PageTable | NetworkState | TraceState | { watching: boolean } {
       const m = msg as RuntimeRequest;
       switch (m?.type) {
         case 'stats':
@@ -161,6 +177,31 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
           }
           return network();
         }
+        case 'trace': {
+          if (m.dir !== null && (typeof m.dir !== 'string' || m.dir.length === 0)) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'trace: dir must be a non-empty directory path, or null to stop');
+          if (writer !== undefined && (m.dir === null || m.dir !== writer.dir)) {
+            const done = writer.stats();
+            writer.close();
+            writer = undefined;
+            if (m.dir === null) return { dir: null, events: done.events, dropped: done.dropped } satisfies TraceState;
+          }
+          if (m.dir !== null && writer === undefined) {
+            try {
+              writer = startTraceWriter(m.dir);
+            } catch (e) {
+              throw new DsmError('DSM_ERR_INVALID_ARGUMENT', (e as Error).message, { cause: e });
+            }
+          }
+          const st = writer?.stats();
+          return { dir: writer?.dir ?? null, events: st?.events ?? 0, dropped: st?.dropped ?? 0 } satisfies TraceState;
+        }
+        case 'watch':
+          if (m.on && unwatch === undefined) unwatch = watchDsm(ctx.emit);
+          if (!m.on && unwatch !== undefined) {
+            unwatch();
+            unwatch = undefined;
+          }
+          return { watching: unwatch !== undefined };
         default:
           throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
       }
@@ -170,6 +211,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();
       await ep.close();
+      unwatch?.();
       writer?.close();
     },
   };
@@ -214,4 +256,25 @@ async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: FaultThreadContext,
       });
     }
   }
+}
+
+/** Forward the DSM layer's trace events to the application thread, at most WATCH_EVENTS_PER_SECOND. */
+function watchDsm(emit: (e: unknown) => void): () => void {
+  let windowStart = performance.now();
+  let sent = 0;
+  let skipped = 0;
+  return subscribeTrace((event) => {
+    const now = performance.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      sent = 0;
+    }
+    if (sent >= WATCH_EVENTS_PER_SECOND) {
+      skipped++;
+      return;
+    }
+    sent++;
+    emit({ type: 'trace', event, skipped } satisfies RuntimeEvent);
+    skipped = 0;
+  }, { layers: ['dsm'] });
 }
