@@ -156,6 +156,8 @@ function u32(text: string | undefined): number {
 /** Split off a trailing `on NODE` (and, for list new, `avoid NODE`), in any order. */
 function options(shape: ClusterShape, words: string[], allowed: readonly ('on' | 'avoid')[]): { rest: string[]; on?: number; avoid?: number } {
   const out: { rest: string[]; on?: number; avoid?: number } = { rest: [...words] };
+  const tail = out.rest.at(-1);
+  if (tail === 'on' || tail === 'avoid') throw bad(`"${tail}" needs a NODE after it (nodes: ${shape.ids.join(', ')})`);
   for (;;) {
     const k = out.rest.length - 2;
     const key = out.rest[k];

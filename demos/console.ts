@@ -316,10 +316,11 @@ export class ConsoleSession {
       }
       if (sent === 0) continue;
       calls += sent;
-      parts.push(`${p} ${senders.join(',')}→${receivers.join(',') || '?'}`);
+      parts.push(`${p} ${senders.join(',')}→${receivers.join(',') || '(not received)'}`);
     }
-    const missing = this.live.ids.filter((id) => !after.has(id) || !before.has(id));
-    const note = missing.length > 0 ? ` (not counted: node ${missing.join(', ')}, not running)` : '';
+    // Nodes whose process exists but could not be asked (paused): their calls are not in the count.
+    const missing = this.live.present().filter((id) => !after.has(id) || !before.has(id));
+    const note = missing.length > 0 ? ` (not counted: node ${missing.join(', ')}, paused or not answering)` : '';
     if (calls === 0) return `; no message between nodes (the manager and the owner were this node)${note}`;
     return `; messages: ${parts.join(', ')} (${2 * calls} messages: each call a request and a reply)${note}`;
   }

@@ -159,7 +159,7 @@ function s(tag, attrs, text) {
 }
 const hex = (a) => '0x' + Number(a).toString(16).padStart(8, '0');
 const state = { view: null, cells: [], cellKeys: [], cards: new Map(), selected: 0, flowNodes: new Map() };
-const pw = (window.pagewire = { views: 0, latencies: [], flows: 0, lastView: null, errors: [] });
+const pw = (window.pagewire = { views: 0, latencies: [], parts: [], flows: 0, lastView: null, errors: [] });
 
 function setConn(text, cls) { const c = $('conn'); c.textContent = text; c.className = 'conn ' + cls; }
 
@@ -188,6 +188,7 @@ async function command(line) {
 }
 
 function render(v) {
+  const received = Date.now();
   state.view = v;
   pw.views++;
   pw.lastView = v;
@@ -208,6 +209,8 @@ function render(v) {
     if (pw.views > 1 && v.changedAt !== pw.lastChangedAt) {
       pw.lastChangedAt = v.changedAt;
       pw.latencies.push(ms);
+      pw.parts.push({ server: v.sentAt - v.changedAt, wire: received - v.sentAt, draw: Date.now() - received });
+      if (pw.parts.length > 200) pw.parts.shift();
       if (pw.latencies.length > 200) pw.latencies.shift();
       document.body.dataset.latencyMs = String(ms);
       const recent = pw.latencies.slice(-50);
@@ -295,9 +298,11 @@ function drawFlow(f) {
   const dx = b.x - a.x, dy = b.y - a.y, len = Math.hypot(dx, dy) || 1;
   const ox = (-dy / len) * 6, oy = (dx / len) * 6; // requests and replies side by side
   const x1 = a.x + (dx / len) * 22 + ox, y1 = a.y + (dy / len) * 22 + oy, x2 = b.x - (dx / len) * 24 + ox, y2 = b.y - (dy / len) * 24 + oy;
-  const g = s('g', { class: 'flow ' + f.kind });
+  // One arrow per direction between two nodes: the newest message replaces the one before it.
+  for (const old of layer.querySelectorAll('g[data-edge="' + f.from + '-' + f.to + '"]')) old.remove();
+  const g = s('g', { class: 'flow ' + f.kind, 'data-edge': f.from + '-' + f.to, 'data-page': f.page });
   g.append(s('line', { x1, y1, x2, y2, stroke: colorOf(f.from), 'marker-end': 'url(#arrow' + f.from + ')' }));
-  g.append(s('text', { x: (x1 + x2) / 2 + ox * 2, y: (y1 + y2) / 2 + oy * 2, 'text-anchor': 'middle' }, f.label));
+  g.append(s('text', { x: (x1 + x2) / 2 + ox * 2.6, y: (y1 + y2) / 2 + oy * 2.6 + 3, 'text-anchor': 'middle' }, f.label));
   layer.append(g);
   while (layer.childElementCount > 60) layer.firstChild.remove();
   setTimeout(() => g.remove(), 2300);
@@ -318,6 +323,7 @@ function renderGrid(v) {
     }
   }
   const lost = new Set(p.lost), pending = new Set(p.pending);
+  const changed = [];
   for (let i = 1; i < v.pageCount; i++) {
     const owner = p.owner[i];
     const copies = p.copies[i] || [];
@@ -329,10 +335,17 @@ function renderGrid(v) {
     c.dataset.owner = String(owner);
     c.dataset.copies = copies.join(',');
     c.className = 'cell' + (lost.has(i) ? ' lost' : '') + (pending.has(i) ? ' pending' : '') + (i === state.selected ? ' sel' : '');
-    if (!first) { void c.offsetWidth; c.classList.add('changed'); }
+    if (!first) changed.push(c);
     c.style.setProperty('--c', colorOf(owner));
     c.replaceChildren(...copies.map((id, k) => { const d = h('i', { style: '--c:' + colorOf(id) + ';left:' + (k * 5) + 'px' }); return d; }));
     c.title = 'page ' + i + ' (' + hex(i * v.pageSize) + '): owner node ' + owner + (copies.length ? ', copies on ' + copies.join(', ') : '') + (lost.has(i) ? ', LOST' : '');
+  }
+  // Restart the "just changed" outline on the changed cells: one layout for all of them, not one each.
+  if (changed.length) {
+    requestAnimationFrame(() => {
+      for (const c of changed) c.classList.add('changed');
+      setTimeout(() => { for (const c of changed) c.classList.remove('changed'); }, 1300);
+    });
   }
   if (state.selected) showPage(state.selected);
 }

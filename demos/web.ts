@@ -114,7 +114,7 @@ export async function startWebServer(live: LiveCluster, o: WebServerOptions = {}
   let commands: Promise<unknown> = Promise.resolve();
   let queued = 0;
 
-  const view = (): string => JSON.stringify(viewOf(live, { controls: o.controls !== undefined, title }));
+  const view = (): string => JSON.stringify({ ...viewOf(live, { controls: o.controls !== undefined, title }), sentAt: Date.now() });
   const send = (c: Client, text: string): void => {
     if (c.behind || c.res.destroyed) return;
     if (!c.res.write(text)) {
