@@ -459,7 +459,8 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
         break;
       case 'fault-end': {
         const ok = e.ok === true;
-        this.note({ kind: 'trace', node: n.id, text: `node ${n.id}: ${access} fault on page ${page} ${ok ? 'resolved' : `failed ${String(e.code ?? '')}`} in ${formatMs(Number(e.ms))}` });
+        const code = typeof e.code === 'string' && e.code !== 'failed' ? ` (${e.code})` : '';
+        this.note({ kind: 'trace', node: n.id, text: `node ${n.id}: ${access} fault on page ${page} ${ok ? 'resolved' : `failed${code}`} in ${formatMs(Number(e.ms))}` });
         this.#soon();
         break;
       }

@@ -177,8 +177,9 @@ describe('pagewire console --script', () => {
       'read 0x156000 on 2',
       'help pause',
       'read 0x1000 on 1',
-    ]);
+    ], ['--web']);
     expect(t.code).toBe(1);
+    expect(t.stdout).toMatch(/\nlive page map: http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{24}\/\n/);
     expectBlocks(t, [
       ['frobnicate', /^error CONSOLE_ERR_UNKNOWN_COMMAND: unknown command "frobnicate"; type help for the commands/],
       [huge, /^error CONSOLE_ERR_UNKNOWN_COMMAND: unknown command "y{40}\.\.\."/],
