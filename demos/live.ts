@@ -120,6 +120,8 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
   changedAt = Date.now();
   readonly charts = new Map<string, Chart>();
   list: ListView = { header: undefined, elements: [], walks: {} };
+  /** Page transfers seen in the nodes' traces (a manager forwarding a request to the owner), per page. */
+  readonly transfers = new Map<number, number>();
   /** Addresses handed out by alloc and the list, for the console's map. */
   readonly allocated = new Map<number, { address: number; node: number; bytes: number }>();
 
@@ -440,6 +442,8 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
         flow(n.id, peer, 'request', `${access} p${page}`);
         break;
       case 'forward':
+        // The manager asks the owner to hand the page over: one page transfer.
+        if (page !== undefined) this.transfers.set(page, (this.transfers.get(page) ?? 0) + 1);
         flow(n.id, peer, 'forward', `forward p${page}`);
         break;
       case 'grant':

@@ -88,7 +88,7 @@ section { background: #fff; border: 1px solid var(--line); border-radius: 6px; p
 .node .buttons { margin-top: 4px; display: flex; gap: 4px; flex-wrap: wrap; }
 button { font: inherit; font-size: 12px; padding: 1px 7px; border: 1px solid #bbb; border-radius: 4px; background: #f4f4f4; cursor: pointer; }
 button:hover { background: #e8e8e8; } button:disabled { opacity: .4; cursor: default; }
-#controls { margin-top: 8px; display: flex; gap: 6px; align-items: center; flex-wrap: wrap; }
+#controls { margin-top: 8px; display: flex; gap: 6px; align-items: center; flex-wrap: wrap; } #controls[hidden] { display: none; }
 #controls .label { color: var(--muted); }
 #output { flex-basis: 100%; margin: 4px 0 0; font-size: 12px; white-space: pre-wrap; color: #333; max-height: 6em; overflow: auto; }
 #flows { width: 100%; max-width: 420px; height: auto; display: block; margin: 0 auto; }
@@ -426,9 +426,10 @@ function renderCharts(v) {
   if (box.dataset.key === key) return;
   box.dataset.key = key;
   box.replaceChildren(...v.charts.map((c) => {
-    const W = Math.max(200, Math.min(620, c.bars.length * 42 + 40)), H = 130, B = 24, T = 12;
+    const longest = Math.max(0, ...c.bars.map((b) => b.label.length));
+    const bw = Math.max(30, longest * 5.2 + 8);
+    const W = Math.max(200, c.bars.length * bw + 40), H = 130, B = 24, T = 12;
     const max = Math.max(1, ...c.bars.map((b) => b.value));
-    const bw = (W - 30) / Math.max(1, c.bars.length);
     const svg = s('svg', { width: W, height: H, viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': c.title });
     svg.append(s('line', { x1: 24, y1: H - B, x2: W, y2: H - B, stroke: '#999' }));
     c.bars.forEach((b, i) => {

@@ -24,7 +24,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { Flow, LiveCluster } from './live.js';
+import { LiveCluster, type Flow } from './live.js';
+import type { Cluster } from './cluster.js';
 import { PAGE_CSS, PAGE_HTML, PAGE_JS } from './web-page.js';
 
 export interface WebServerOptions {
@@ -288,5 +289,63 @@ export async function startWebServer(live: LiveCluster, o: WebServerOptions = {}
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
+  };
+}
+
+/** A demo's `--web`: its cluster in the live page map, paced so a class can follow. */
+export interface DemoWeb {
+  readonly live: LiveCluster;
+  readonly url: string;
+  /** Pause between the demo's steps (the --pace option). */
+  step(): Promise<void>;
+  /** After the run: keep the page up until Enter (or stdin ends), then close the page. */
+  hold(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** How long a demo with --web waits for a browser to open its page before it starts anyway. */
+export const DEMO_WAIT_FOR_PAGE_MS = 60_000;
+
+export async function startDemoWeb(cluster: Cluster, o: { pageSize: number; pageCount: number; title: string; paceMs: number; say: (s: string) => void }): Promise<DemoWeb> {
+  const live = new LiveCluster(cluster, { pageSize: o.pageSize, pageCount: o.pageCount });
+  const web = await startWebServer(live, { title: o.title });
+  const unwatch = live.watch();
+  o.say(`live page map: ${web.url}`);
+  if (web.clients === 0) {
+    o.say(`  waiting for a browser to open it (at most ${DEMO_WAIT_FOR_PAGE_MS / 1000} s; each step then pauses ${o.paceMs} ms so you can follow)`);
+    const deadline = Date.now() + DEMO_WAIT_FOR_PAGE_MS;
+    while (web.clients === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (web.clients === 0) o.say('  no page opened it: going on');
+    await live.poll();
+  }
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    unwatch();
+    await web.close();
+    live.close();
+  };
+  return {
+    live, url: web.url,
+    step: () => new Promise((r) => setTimeout(r, o.paceMs)),
+    async hold() {
+      await live.poll();
+      o.say(`the page stays up at ${web.url}: press Enter to stop`);
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          process.stdin.off('data', done);
+          process.stdin.off('end', done);
+          process.stdin.off('close', done);
+          process.stdin.pause();
+          resolve();
+        };
+        process.stdin.on('data', done);
+        process.stdin.on('end', done);
+        process.stdin.on('close', done);
+        process.stdin.resume();
+      });
+    },
+    close,
   };
 }

@@ -57,7 +57,7 @@ export interface ResolvedDsmNodeOptions {
  * `skipped`): a page ping-ponging between two nodes produces tens of thousands a second, more than
  * anyone can look at, and the feed must cost the node neither its speed nor its memory.
  */
-export const WATCH_EVENTS_PER_SECOND = 400;
+export const WATCH_EVENTS_PER_SECOND = 2000;
 
 export const DSM_NODE_DEFAULTS = { pageSize: 4096, pageCount: 1024, maxThreads: 16 } as const;
 
