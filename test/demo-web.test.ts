@@ -9,6 +9,7 @@ import http from 'node:http';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './support/run.js';
+import { onStates } from './support/sse.js';
 import { within } from './support/wait.js';
 
 type View = {
@@ -34,23 +35,11 @@ async function watchDemo(script: string, args: string[], done: (v: View) => bool
     const url = new URL(await within(urlLine, 15_000, 'the URL line'));
     const last = await within(new Promise<View>((resolve, reject) => {
       http.get({ host: '127.0.0.1', port: Number(url.port), path: `${url.pathname}events` }, (res) => {
-        let buf = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => {
-          buf += d;
-          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-            const chunk = buf.slice(0, i);
-            buf = buf.slice(i + 2);
-            const data = chunk.split('\n').find((x) => x.startsWith('data: '));
-            if (!chunk.includes('event: state') || data === undefined) continue;
-            const v = JSON.parse(data.slice(6)) as View;
-            if (done(v)) {
-              res.destroy();
-              resolve(v);
-            }
-          }
+        onStates<View>(res, (v) => {
+          if (!done(v)) return;
+          res.destroy();
+          resolve(v);
         });
-        res.on('error', () => undefined);
       }).on('error', reject);
     }), timeoutMs, 'the view the test waits for');
     await within(new Promise<void>((r) => {

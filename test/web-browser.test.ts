@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startCluster, type Cluster } from '../demos/cluster.js';
 import { ConsoleSession } from '../demos/console.js';
 import { LiveCluster } from '../demos/live.js';
-import { artifactPath, launchBrowser, type Launched } from './support/browser.js';
+import { artifactPath, launchBrowser, pageErrors, type Launched } from './support/browser.js';
 
 let browser: Launched | undefined;
 let cluster: Cluster | undefined;
@@ -42,14 +42,7 @@ describe('the live page map in Chromium', () => {
     };
 
     const page = await browser.page();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (r) => {
-      if (!r.url().startsWith(origin)) errors.push(`request to another origin: ${r.url()}`);
-    });
+    const errors = pageErrors(page, (u) => u.startsWith(origin));
     await page.goto(url, { timeout: 15_000 });
     const wait = (selector: string, timeout = 10_000) => page.waitForSelector(selector, { timeout, state: 'attached' });
     await wait('[data-node="3"][data-status="alive"]');

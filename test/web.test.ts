@@ -11,6 +11,7 @@ import { startCluster, type Cluster } from '../demos/cluster.js';
 import { ConsoleSession } from '../demos/console.js';
 import { LiveCluster } from '../demos/live.js';
 import { MAX_CLIENTS, startWebServer, type WebServer } from '../demos/web.js';
+import { onStates } from './support/sse.js';
 import { waitFor } from './support/wait.js';
 
 let cluster: Cluster;
@@ -60,18 +61,7 @@ function stream(): Promise<{ views: Record<string, unknown>[]; req: http.ClientR
     const views: Record<string, unknown>[] = [];
     const req = http.get({ host: '127.0.0.1', port: Number(url.port), path: `${base()}events` }, (res) => {
       if (res.statusCode !== 200) return reject(new Error(`status ${res.statusCode}`));
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => {
-        buf += d;
-        for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
-          const chunk = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          const data = chunk.split('\n').find((l) => l.startsWith('data: '));
-          if (chunk.includes('event: state') && data) views.push(JSON.parse(data.slice(6)) as Record<string, unknown>);
-        }
-      });
-      res.on('error', () => undefined);
+      onStates(res, (v) => views.push(v));
       resolve({ views, req, res });
     });
     req.on('error', () => undefined);

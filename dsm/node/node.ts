@@ -136,29 +136,24 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const thread = attachThread(shared);
   let closed = false;
   const stats = (): Promise<DsmNodeStats> => faultThread.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest);
+  /** A request the fault thread may refuse: its refusal arrives as a DsmError (DSM_ERR_INVALID_ARGUMENT). */
+  const ask = async <T>(request: RuntimeRequest): Promise<T> => {
+    try {
+      return await faultThread.call<T>(request);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
+    }
+  };
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc, root: thread.root, stats,
     pageTable: () => faultThread.call<PageTable>({ type: 'pages' } satisfies RuntimeRequest),
-    trace: async (dir) => {
-      try {
-        return await faultThread.call<TraceState>({ type: 'trace', dir } satisfies RuntimeRequest);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
-      }
-    },
+    trace: (dir) => ask<TraceState>({ type: 'trace', dir }),
     watch: async (listener) => {
       watcher = listener;
       await faultThread.call({ type: 'watch', on: listener !== null } satisfies RuntimeRequest);
     },
-    setNetwork: async (rules) => {
-      try {
-        return await faultThread.call<NetworkState>({ type: 'network', rules } satisfies RuntimeRequest);
-      } catch (e) {
-        const code = (e as { code?: unknown }).code;
-        throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
-      }
-    },
+    setNetwork: (rules) => ask<NetworkState>({ type: 'network', rules }),
     async waitForPeers(timeoutMs = 30_000) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {
