@@ -15,7 +15,7 @@
  * stack trace. Lines starting with `*` are events the nodes reported while the console ran.
  * `--web` (or the `web` command) serves the live page map (demos/web.ts).
  */
-import { createReadStream, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createInterface, type Interface } from 'node:readline';
 import { startCluster, type ControlErrorFields, type NodeProc } from './cluster.js';
 import { ControlError } from './cluster.js';
@@ -662,7 +662,7 @@ export async function runConsole(argv: string[]): Promise<number> {
         });
       });
     } else {
-      const lines = createInterface({ input: createReadStream('', { fd: 0 }) });
+      const lines = createInterface({ input: process.stdin });
       for await (const line of lines) {
         if (line.trim() === '' || line.trim().startsWith('#')) continue;
         say(`> ${line.trim()}`);
