@@ -50,8 +50,11 @@ describe('the live page map in Chromium', () => {
 
     // A write fault moves page 342 from node 2 to node 1; the grid says so.
     expect(await run('alloc 16 on 2')).toMatch(/0x00156000 \(page 342/);
+    const tw = Date.now();
     expect(await run('write 0x156000 1 on 1')).toMatch(/write fault on page 342/);
+    const written = Date.now();
     await wait('.cell[data-page="342"][data-owner="1"]', 5_000);
+    const ownerShown = Date.now();
     // The protocol's messages were drawn between the nodes as they happened.
     await page.waitForFunction(() => (window as unknown as { pagewire: { flows: number } }).pagewire.flows > 0, undefined, { timeout: 5_000 });
 
@@ -70,10 +73,13 @@ describe('the live page map in Chromium', () => {
     await other.close();
 
     // Kill node 3: the survivors declare it dead; their walk stops at the first pointer into its page.
+    const tk = Date.now();
     expect(await run('kill 3')).toMatch(/node 3 killed/);
     const walk = await run('list walk');
     expect(walk).toMatch(/then DSM_ERR_PAGE_LOST at 0x002ac010 \(page 684, node 3\)/);
     await wait('[data-node="3"][data-status="dead"]', 10_000);
+    const deadShown = Date.now();
+    const decided = live.events.find((e) => e.kind === 'membership' && / peer 3 dead/.test(e.text))!.t;
     const broken = await wait('#list .ptr.broken[data-code="DSM_ERR_PAGE_LOST"]', 10_000);
     expect(await broken.getAttribute('data-to')).toBe(String(0x2ac010));
     expect(await page.$$eval('.cell.lost', (els) => els.length)).toBeGreaterThanOrEqual(341); // node 3's pages
@@ -90,7 +96,9 @@ describe('the live page map in Chromium', () => {
     expect(statSync(artifactPath('console-web.png')).size).toBeGreaterThan(10_000);
     const lat = await page.evaluate(() => (window as unknown as { pagewire: { latencies: number[] } }).pagewire.latencies);
     const sorted = [...lat].sort((a, b) => a - b);
-    process.stdout.write(`live page map, event → screen: ${lat.length} views, p50 ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms\n`);
+    process.stdout.write(`live page map, event → screen: ${lat.length} views, p50 ${sorted[Math.floor(sorted.length / 2)]} ms, max ${sorted.at(-1)} ms; ` +
+      `write command → new owner on screen ${ownerShown - tw} ms (the command itself ${written - tw} ms); ` +
+      `kill → node 3 dead on screen ${deadShown - tk} ms (decided by the nodes ${decided - tk} ms after the kill)\n`);
     expect(lat.length).toBeGreaterThan(3);
     expect(errors).toEqual([]);
   });
