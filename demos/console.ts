@@ -523,7 +523,9 @@ export function describeError(id: number, e: Pick<ControlErrorFields, 'code' | '
   if (e.page !== undefined) where.push(`page ${e.page}`);
   if (e.node !== undefined) where.push(`node ${e.node}`);
   const at = e.address !== undefined ? ` at ${hex(e.address)}` : '';
-  return `node ${id}: ${e.code}${at}${where.length > 0 ? ` (${where.join(', ')})` : ''}: ${e.message.replace(/^node \d+: /, '')}`;
+  // A node process that went away: its stderr (a crash report) is not for this screen.
+  const message = e.message.replace(/^node \d+: /, '').replace(/; stderr: [\s\S]*$/, '');
+  return `node ${id}: ${e.code}${at}${where.length > 0 ? ` (${where.join(', ')})` : ''}: ${message}`;
 }
 
 
@@ -603,6 +605,7 @@ export async function runConsole(argv: string[]): Promise<number> {
       const pages = Array.from({ length: PAGE_COUNT - 1 }, (_, i) => i + 1).filter((p) => owner(p) === id);
       return `node ${id} owns ${pages[0]}..${pages.at(-1)}`;
     }).join(', ')}; page p is managed by node [${ids.join(', ')}][p mod ${ids.length}]`);
+    if (o.nodes === 2) say('  2 nodes: a majority of 2 is 2, so neither can ever declare the other dead; after a kill, faults on its pages fail DSM_ERR_NO_QUORUM (use 3 or more nodes to see DSM_ERR_PAGE_LOST)');
     if (o.loss > 0) await live.setLoss(o.loss);
     live.on('event', onEvent);
     if (o.web) say(`live page map: ${await session.startWeb()}`);
