@@ -93,7 +93,8 @@ export class ConsoleSession {
     if (parsed.background) {
       const label = text.trim().replace(/\s*&$/, '');
       this.print(`[background] ${label}`);
-      const job = this.run(parsed.command, (s) => this.print(`[${label}] ${s}`)).finally(() => this.#jobs.delete(job));
+      // In the background other commands run meanwhile: the nodes' counters would count their messages too.
+      const job = this.run(parsed.command, (s) => this.print(`[${label}] ${s}`), { count: false }).finally(() => this.#jobs.delete(job));
       this.#jobs.add(job);
       return true;
     }
@@ -116,9 +117,10 @@ export class ConsoleSession {
     while (this.#jobs.size > 0) await Promise.allSettled([...this.#jobs]);
   }
 
-  async run(c: Command, out: (s: string) => void): Promise<void> {
+  /** Run one command, printing with `out`; `count: false` leaves out the messages a fault cost. */
+  async run(c: Command, out: (s: string) => void, o: { count?: boolean } = {}): Promise<void> {
     try {
-      await this.#run(c, out);
+      await this.#run(c, out, o.count ?? true);
     } catch (e) {
       if (e instanceof ConsoleError) out(`error ${e.code}: ${e.message}`);
       else if (e instanceof ControlError) out(describeError(e.from, e.error));
@@ -126,7 +128,7 @@ export class ConsoleSession {
     }
   }
 
-  async #run(c: Command, out: (s: string) => void): Promise<void> {
+  async #run(c: Command, out: (s: string) => void, count: boolean): Promise<void> {
     const live = this.live;
     switch (c.kind) {
       case 'help':
@@ -142,7 +144,7 @@ export class ConsoleSession {
       }
       case 'read':
       case 'write':
-        return this.#access(c.kind, this.#target(c.on), c.addr, c.kind === 'write' ? c.value : undefined, out);
+        return this.#access(c.kind, this.#target(c.on), c.addr, c.kind === 'write' ? c.value : undefined, out, count);
       case 'list':
         return this.#list(c, out);
       case 'owner': {
@@ -277,9 +279,10 @@ export class ConsoleSession {
     return out;
   }
 
-  async #access(kind: 'read' | 'write', id: number, addr: number, value: number | undefined, out: (s: string) => void): Promise<void> {
+  async #access(kind: 'read' | 'write', id: number, addr: number, value: number | undefined, out: (s: string) => void, count: boolean): Promise<void> {
     const page = Math.floor(addr / this.live.pageSize);
-    const before = await this.#calls();
+    const before = count ? await this.#calls() : undefined;
+    const messages = async (): Promise<string> => (before === undefined ? '' : this.#messages(before));
     const t0 = performance.now();
     let r: { value: number; us: number; faulted: boolean };
     try {
@@ -288,11 +291,11 @@ export class ConsoleSession {
       const ms = performance.now() - t0;
       if (!(e instanceof ControlError)) throw e;
       out(describeError(id, e.error));
-      out(`  after ${formatMs(ms)}${e.code.startsWith('DSM_') ? await this.#messages(before) : ''}`);
+      out(`  after ${formatMs(ms)}${e.code.startsWith('DSM_') ? await messages() : ''}`);
       return;
     }
     out(kind === 'read' ? `node ${id}: read ${hex(addr)} = ${r.value} (0x${r.value.toString(16)})` : `node ${id}: wrote ${r.value} (0x${r.value.toString(16)}) at ${hex(addr)}`);
-    if (r.faulted) out(`  ${kind} fault on page ${page}: ${formatMs(r.us / 1000)}${await this.#messages(before)}`);
+    if (r.faulted) out(`  ${kind} fault on page ${page}: ${formatMs(r.us / 1000)}${await messages()}`);
     else out(`  no fault: node ${id} already held page ${page} (${kind === 'read' ? 'read or write' : 'write'} rights), ${formatMs(r.us / 1000)}`);
   }
 
@@ -390,9 +393,8 @@ export class ConsoleSession {
     const size = this.live.pageSize;
     const rights = this.live.ids.map((id) => `${id}:${this.#rightsCell(id, v.rights[id])}`).join(' ');
     const fate = v.lost !== undefined ? `LOST with node ${v.lost} (declared dead): every access fails DSM_ERR_PAGE_LOST` : v.pending ? 'a transfer is unsettled on its manager' : '';
-    const managerGone = ['dead', 'fenced'].includes(this.live.status(v.manager)) || this.live.nodes.get(v.manager)!.process === 'killed';
     return [
-      `page ${p} (${hex(p * size)}..${hex((p + 1) * size - 1)}): owner node ${v.owner}, manager node ${v.manager}${managerGone ? ' (dead: faults on this page fail DSM_ERR_MANAGER_DEAD)' : ''}`,
+      `page ${p} (${hex(p * size)}..${hex((p + 1) * size - 1)}): owner node ${v.owner}, manager node ${v.manager}${v.managerGone ? ' (dead: faults on this page fail DSM_ERR_MANAGER_DEAD)' : ''}`,
       `  copies: ${v.copies.length > 0 ? v.copies.map((c) => `node ${c}`).join(', ') : 'none'}; rights ${rights}${fate ? `; ${fate}` : ''}`,
     ].join('\n');
   }
@@ -407,6 +409,7 @@ export class ConsoleSession {
       const notes: string[] = [];
       if (v.lost !== undefined) notes.push(`LOST (node ${v.lost} dead)`);
       if (v.pending) notes.push('transfer unsettled');
+      if (v.managerGone && v.lost === undefined) notes.push(`manager ${v.manager} dead: faults fail DSM_ERR_MANAGER_DEAD`);
       if (p === live.pageCount - 1) notes.push('root page');
       rows.push([String(p), hex(p * live.pageSize), String(v.manager), String(v.owner), v.copies.join(',') || '-',
         live.ids.map((id) => this.#rightsCell(id, v.rights[id])).join(' '), notes.join('; ')]);

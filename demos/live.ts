@@ -378,7 +378,10 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
     const live = claims.filter((id) => !gone(id));
     const owner = live.length === 1 ? live[0]! : claims.length === 1 ? claims[0]! : recorded;
     const lost = record?.lost ?? (gone(owner) && live.length === 0 ? owner : undefined);
-    return { page: p, manager, owner, recordedOwner: recorded, copies: copies.filter((c) => c !== owner || rights[c] === 'R'), rights, lost, pending: record?.pending ?? false };
+    return {
+      page: p, manager, owner, recordedOwner: recorded, copies: copies.filter((c) => c !== owner || rights[c] === 'R'), rights, lost,
+      pending: record?.pending ?? false, managerGone: gone(manager),
+    };
   }
 
   /** Pages whose state differs from the initial placement, or that were handed out by alloc and the list. */
@@ -540,6 +543,8 @@ export interface PageView {
   readonly lost: number | undefined;
   /** A transfer of the page is unsettled on its manager. */
   readonly pending: boolean;
+  /** Its manager is dead: nobody can say who holds it, so faults on it fail DSM_ERR_MANAGER_DEAD (the owner may still upgrade in place). */
+  readonly managerGone: boolean;
 }
 
 function counters(s: DsmNodeStats): NodeCounters {

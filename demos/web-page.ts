@@ -45,7 +45,7 @@ export const PAGE_HTML = (title: string): string => `<!doctype html>
     <svg id="flows" viewBox="0 0 360 260" role="img" aria-label="messages between nodes"></svg>
     <ol id="log"></ol>
   </section>
-  <section id="pages-sec"><h2>Pages <small>colour: owner · dots: read copies · ✕: lost with a dead node · outline: just changed</small></h2>
+  <section id="pages-sec"><h2>Pages <small>colour: owner · dots: read copies · ✕: lost with a dead owner · stripes: its manager is dead · outline: just changed</small></h2>
     <div id="legend"></div><div id="grid"></div><div id="pageinfo">Click a page for its details.</div>
   </section>
   <section id="list-sec"><h2>The linked list <small>boxes live in their creator's pages</small></h2>
@@ -106,11 +106,13 @@ button:hover { background: #e8e8e8; } button:disabled { opacity: .4; cursor: def
 #log li.membership { color: #6a1b9a; } #log li.error { color: var(--dead); } #log li.process, #log li.network { color: var(--warn); }
 #legend { display: flex; gap: 10px; font-size: 12px; margin-bottom: 4px; flex-wrap: wrap; }
 #legend span.lostkey::before { display: none; } #legend span.lostkey { color: #b00020; }
+#legend span.orphankey::before { background: #999 repeating-linear-gradient(45deg, rgba(255,255,255,.8) 0 2px, transparent 2px 5px); }
 #legend span::before { content: ""; display: inline-block; width: 10px; height: 10px; background: var(--c); margin-right: 4px; vertical-align: -1px; }
 #grid { display: grid; grid-template-columns: repeat(32, 1fr); gap: 1px; max-width: 544px; }
 .cell { position: relative; aspect-ratio: 1; background: var(--c); border-radius: 2px; cursor: pointer; min-width: 0; }
 .cell.lost { opacity: .45; } .cell.lost::after { content: "✕"; position: absolute; inset: 0; color: #b00020; font-weight: 700; font-size: 11px; line-height: 1; display: flex; align-items: center; justify-content: center; }
 .cell.pending { outline: 2px dotted #000; }
+.cell.orphan { background-image: repeating-linear-gradient(45deg, rgba(255,255,255,.8) 0 2px, transparent 2px 5px); }
 .cell.changed { animation: flash 1.2s ease-out; z-index: 1; }
 @keyframes flash { 0% { box-shadow: 0 0 0 3px #000; } 100% { box-shadow: 0 0 0 0 transparent; } }
 .cell i { position: absolute; width: 4px; height: 4px; border-radius: 50%; background: var(--c); border: 1px solid #fff; bottom: 0; }
@@ -315,6 +317,7 @@ function renderGrid(v) {
     const legend = $('legend');
     for (const n of v.nodes) legend.append(h('span', { style: '--c:' + colorOf(n.id) }, 'node ' + n.id));
     legend.append(h('span', { class: 'lostkey' }, '✕ lost with its dead owner'));
+    legend.append(h('span', { class: 'orphankey' }, 'stripes: manager dead (faults fail DSM_ERR_MANAGER_DEAD)'));
     for (let i = 1; i < v.pageCount; i++) {
       const c = h('div', { class: 'cell', 'data-page': i });
       c.addEventListener('click', () => { state.selected = i; showPage(i); });
@@ -322,23 +325,23 @@ function renderGrid(v) {
       state.cells[i] = c;
     }
   }
-  const lost = new Set(p.lost), pending = new Set(p.pending);
+  const lost = new Set(p.lost), pending = new Set(p.pending), orphaned = new Set(p.orphaned);
   const changed = [];
   for (let i = 1; i < v.pageCount; i++) {
     const owner = p.owner[i];
     const copies = p.copies[i] || [];
-    const key = owner + '|' + (lost.has(i) ? 'L' : '') + (pending.has(i) ? 'P' : '') + '|' + copies.join(',');
+    const key = owner + '|' + (lost.has(i) ? 'L' : '') + (pending.has(i) ? 'P' : '') + (orphaned.has(i) ? 'O' : '') + '|' + copies.join(',');
     if (state.cellKeys[i] === key) continue;
     const c = state.cells[i];
     const first = state.cellKeys[i] === undefined;
     state.cellKeys[i] = key;
     c.dataset.owner = String(owner);
     c.dataset.copies = copies.join(',');
-    c.className = 'cell' + (lost.has(i) ? ' lost' : '') + (pending.has(i) ? ' pending' : '') + (i === state.selected ? ' sel' : '');
+    c.className = 'cell' + (lost.has(i) ? ' lost' : '') + (pending.has(i) ? ' pending' : '') + (orphaned.has(i) ? ' orphan' : '') + (i === state.selected ? ' sel' : '');
     if (!first) changed.push(c);
     c.style.setProperty('--c', colorOf(owner));
     c.replaceChildren(...copies.map((id, k) => { const d = h('i', { style: '--c:' + colorOf(id) + ';left:' + (k * 5) + 'px' }); return d; }));
-    c.title = 'page ' + i + ' (' + hex(i * v.pageSize) + '): owner node ' + owner + (copies.length ? ', copies on ' + copies.join(', ') : '') + (lost.has(i) ? ', LOST' : '');
+    c.title = 'page ' + i + ' (' + hex(i * v.pageSize) + '): owner node ' + owner + (copies.length ? ', copies on ' + copies.join(', ') : '') + (lost.has(i) ? ', LOST' : '') + (orphaned.has(i) ? ', its manager is dead' : '');
   }
   // Restart the "just changed" outline on the changed cells: one layout for all of them, not one each.
   if (changed.length) {
@@ -359,7 +362,8 @@ function showPage(i) {
   const manager = ids[i % ids.length];
   const copies = v.pages.copies[i] || [];
   const lost = v.pages.lost.includes(i);
-  $('pageinfo').textContent = 'page ' + i + ' · ' + hex(i * v.pageSize) + '..' + hex((i + 1) * v.pageSize - 1) + ' · owner node ' + v.pages.owner[i] + ' · manager node ' + manager + ' (page mod ' + ids.length + ') · read copies: ' + (copies.length ? copies.map((c) => 'node ' + c).join(', ') : 'none') + (lost ? ' · LOST: its only valid copy was on a dead node' : '');
+  const orphan = v.pages.orphaned.includes(i);
+  $('pageinfo').textContent = 'page ' + i + ' · ' + hex(i * v.pageSize) + '..' + hex((i + 1) * v.pageSize - 1) + ' · owner node ' + v.pages.owner[i] + ' · manager node ' + manager + ' (page mod ' + ids.length + ') · read copies: ' + (copies.length ? copies.map((c) => 'node ' + c).join(', ') : 'none') + (lost ? ' · LOST: its only valid copy was on a dead node' : '') + (orphan ? ' · its manager is dead: a fault on it fails DSM_ERR_MANAGER_DEAD, its read copies stay readable' : '');
 }
 
 function renderList(v) {

@@ -67,12 +67,13 @@ interface Client {
 
 /** The view the page draws: everything the LiveCluster knows, as plain JSON. */
 export function viewOf(live: LiveCluster, o: { controls: boolean; title: string }): Record<string, unknown> {
-  const pages = { owner: [0] as number[], lost: [] as number[], pending: [] as number[], copies: {} as Record<number, number[]> };
+  const pages = { owner: [0] as number[], lost: [] as number[], pending: [] as number[], orphaned: [] as number[], copies: {} as Record<number, number[]> };
   for (let p = 1; p < live.pageCount; p++) {
     const v = live.page(p);
     pages.owner.push(v.owner);
     if (v.lost !== undefined) pages.lost.push(p);
     if (v.pending) pages.pending.push(p);
+    if (v.managerGone && v.lost === undefined) pages.orphaned.push(p);
     if (v.copies.length > 0) pages.copies[p] = v.copies;
   }
   const latency = { bucketsMs: [] as number[], counts: [] as number[] };
