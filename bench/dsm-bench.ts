@@ -180,6 +180,9 @@ async function startNodes(n: number, pageCount: number): Promise<{ cluster: Clus
     ids: Array.from({ length: n }, (_, i) => i + 1),
     args: ['--page-size', String(PAGE_SIZE), '--pages', String(pageCount), ...TRACE.childArgs],
     readyTimeoutMs: 20_000,
+    // Clear text, like the RPC null call it is measured against (bench:transport and bench:rpc
+    // measure what the cluster key costs, keyed next to unkeyed in one run).
+    insecure: true,
   });
   return { cluster, nodes: cluster.nodes.map((p) => new BenchNode(p)) };
 }

@@ -9,7 +9,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
+import { createEndpoint, generateClusterKey, type UdpEndpoint } from '../transport/index.js';
 import { FIXED_HEADER_BYTES, CRC_BYTES } from '../transport/wire.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { encodeRequestBody, frame, MsgType } from '../rpc/runtime/wire.js';
@@ -18,13 +18,16 @@ import { waitForReady } from './child.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
+import { canPin, pinnedNode, pinSelf } from './affinity.js';
 import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/rpc-bench.js [--quick] [--json]   (or: npm run bench:rpc -- [flags])
 
 Measures, with every server in its own child process on loopback:
   - null-call latency p50/p99: pagewire RPC (Lab.nop) vs raw node:dgram ping-pong of the same
-    datagram size vs @grpc/grpc-js unary (empty message);
+    datagram size vs @grpc/grpc-js unary (empty message); and the same null call between keyed
+    endpoints (every datagram sealed with a cluster key), measured interleaved with the unkeyed one,
+    and both again at the end with client and servers pinned to two cores, as two hosts would run them;
   - pipelined throughput with 64 calls outstanding: pagewire RPC vs grpc-js;
   - datagrams per call: transport datagrams sent by both endpoints over N sequential calls / N;
   - thread pool: 8 concurrent CPU-bound calls (~20 ms of SHA-256 each), inline on the server's
@@ -56,8 +59,15 @@ function log(line: string): void {
   else process.stderr.write(`${line}\n`);
 }
 
-async function startServer(system: 'rpc' | 'raw' | 'grpc'): Promise<{ address: string; port: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [SERVER_JS, system, ...(system === 'rpc' ? TRACE.childArgs : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
+/** The cluster key of the keyed RPC server and client (handed to the child in its environment). */
+const KEY = generateClusterKey();
+
+async function startServer(system: 'rpc' | 'rpc-keyed' | 'raw' | 'grpc', cpu?: number): Promise<{ address: string; port: number; stop: () => Promise<void> }> {
+  const args = [SERVER_JS, system, ...(system === 'rpc' || system === 'rpc-keyed' ? TRACE.childArgs : [])];
+  const [cmd, argv] = cpu === undefined ? [process.execPath, args] : pinnedNode(cpu, args);
+  const child = spawn(cmd, argv, {
+    stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(KEY).toString('hex') },
+  });
   children.add(child);
   const exited = new Promise<void>((r) => child.once('exit', () => {
     children.delete(child);
@@ -104,20 +114,42 @@ async function pipelined(n: number, outstanding: number, f: () => Promise<unknow
 
 // ------------------------------------------------------------------ pagewire RPC
 
-interface RpcResults { p50: number; p99: number; callsPerS: number; datagramsPerCall: number; requestBytes: number; poolMs: number; inlineMs: number; rounds: number; poolThreadIds: number[] }
+interface RpcResults {
+  p50: number; p99: number; callsPerS: number; datagramsPerCall: number; requestBytes: number; poolMs: number; inlineMs: number; rounds: number; poolThreadIds: number[];
+  keyedP50: number; keyedP99: number; keyedCallsPerS: number;
+}
 
 async function benchRpc(): Promise<RpcResults> {
   const srv = await startServer('rpc');
+  const srvK = await startServer('rpc-keyed');
   let ep: UdpEndpoint | undefined;
   let rpc: RpcClient | undefined;
+  let epK: UdpEndpoint | undefined;
+  let rpcK: RpcClient | undefined;
   try {
     ep = await createEndpoint({ nodeId: 'bench-cli' });
     rpc = new RpcClient(ep, { server: srv.address, probeTimeoutMs: 10_000 });
     const lab = new LabClient(rpc);
     const nop = () => lab.nop();
+    epK = await createEndpoint({ nodeId: 'bench-cli-keyed', key: KEY });
+    rpcK = new RpcClient(epK, { server: srvK.address, probeTimeoutMs: 10_000 });
+    const labK = new LabClient(rpcK);
+    const nopK = () => labK.nop();
 
-    // Latency (sequential null calls), after warming up.
-    const us = await sequential(C.warm, C.lat, nop);
+    // Latency (sequential null calls), after warming up; unkeyed and keyed in alternating
+    // rounds, so both see the same load on the machine.
+    await sequential(C.warm, 0, nop);
+    await sequential(C.warm, 0, nopK);
+    const us: number[] = [];
+    const kus: number[] = [];
+    for (let r = 0; r < 8; r++) {
+      us.push(...(await sequential(0, Math.ceil(C.lat / 8), nop)));
+      kus.push(...(await sequential(0, Math.ceil(C.lat / 8), nopK)));
+    }
+    await pipelined(C.warm, OUTSTANDING, nopK);
+    const keyedCallsPerS = await pipelined(C.tput, OUTSTANDING, nopK);
+    const kb = epK.stats().bad;
+    if (kb.auth + kb.replay > 0) throw new Error(`the keyed client dropped ${kb.auth} unauthenticated and ${kb.replay} replayed datagrams`);
 
     // Datagrams per call: both endpoints' transport counters across N sequential calls. The
     // server's counter is read through Lab.counts(), whose own exchange is subtracted.
@@ -173,11 +205,15 @@ async function benchRpc(): Promise<RpcResults> {
     return {
       p50: percentile(us, 50), p99: percentile(us, 99), callsPerS, datagramsPerCall, requestBytes,
       poolMs: percentile(poolMs, 50), inlineMs: percentile(inlineMs, 50), rounds, poolThreadIds: [...threads].sort((a, b) => a - b),
+      keyedP50: percentile(kus, 50), keyedP99: percentile(kus, 99), keyedCallsPerS,
     };
   } finally {
     await rpc?.close();
     await ep?.close();
+    await rpcK?.close();
+    await epK?.close();
     await srv.stop();
+    await srvK.stop();
   }
 }
 
@@ -233,6 +269,42 @@ async function benchGrpc(): Promise<{ p50: number; p99: number; callsPerS: numbe
   }
 }
 
+// ------------------------------------------------------------------ keyed, on two cores
+
+/**
+ * Null-call latency unkeyed and keyed, interleaved, with both servers pinned to CPU 1 and this
+ * process to CPU 0 (bench/affinity.ts; it stays pinned: this is the last measurement).
+ */
+async function benchPinned(): Promise<{ p50: number; keyedP50: number }> {
+  const srv = await startServer('rpc', 1);
+  const srvK = await startServer('rpc-keyed', 1);
+  pinSelf(0);
+  const ep = await createEndpoint({ nodeId: 'bench-cli-pinned' });
+  const epK = await createEndpoint({ nodeId: 'bench-cli-pinned-keyed', key: KEY });
+  const rpc = new RpcClient(ep, { server: srv.address, probeTimeoutMs: 10_000 });
+  const rpcK = new RpcClient(epK, { server: srvK.address, probeTimeoutMs: 10_000 });
+  try {
+    const lab = new LabClient(rpc);
+    const labK = new LabClient(rpcK);
+    await sequential(C.warm, 0, () => lab.nop());
+    await sequential(C.warm, 0, () => labK.nop());
+    const us: number[] = [];
+    const kus: number[] = [];
+    for (let r = 0; r < 8; r++) {
+      us.push(...(await sequential(0, Math.ceil(C.lat / 8), () => lab.nop())));
+      kus.push(...(await sequential(0, Math.ceil(C.lat / 8), () => labK.nop())));
+    }
+    return { p50: percentile(us, 50), keyedP50: percentile(kus, 50) };
+  } finally {
+    await rpc.close();
+    await rpcK.close();
+    await ep.close();
+    await epK.close();
+    await srv.stop();
+    await srvK.stop();
+  }
+}
+
 // ------------------------------------------------------------------ main
 
 function pad(s: string, n: number): string {
@@ -247,22 +319,26 @@ async function main(): Promise<void> {
   const rpc = await benchRpc();
   const raw = await benchRaw(rpc.requestBytes);
   const g = await benchGrpc();
+  const pinned = canPin() ? await benchPinned() : undefined;
 
   const vsRaw = rpc.p50 / raw.p50;
   const grpcP50Ratio = g.p50 / rpc.p50;
   const tputRatio = rpc.callsPerS / g.callsPerS;
   const poolSpeedup = rpc.inlineMs / rpc.poolMs;
+  const keyedOverPlain = rpc.keyedP50 / rpc.p50;
   const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
   log('');
   log(`null-call latency (${C.lat.toLocaleString('en')} sequential calls; grpc-js ${C.grpcLat.toLocaleString('en')}; raw datagrams of ${rpc.requestBytes} B, the size of the RPC request datagram)`);
   log(`  ${pad('system', 26)}${lpad('p50 µs', 10)}${lpad('p99 µs', 10)}${lpad('p50 / pagewire', 16)}`);
-  for (const [name, r] of [['pagewire RPC over UDP', rpc], ['raw node:dgram ping-pong', raw], ['@grpc/grpc-js unary', g]] as const) {
+  const keyed = { p50: rpc.keyedP50, p99: rpc.keyedP99 };
+  for (const [name, r] of [['pagewire RPC over UDP', rpc], ['  keyed (AES-256-GCM)', keyed], ['raw node:dgram ping-pong', raw], ['@grpc/grpc-js unary', g]] as const) {
     log(`  ${pad(name, 26)}${lpad(round(r.p50).toFixed(1), 10)}${lpad(round(r.p99).toFixed(1), 10)}${lpad(`${round(r.p50 / rpc.p50, 2).toFixed(2)}x`, 16)}`);
   }
   log('');
   log(`throughput (${OUTSTANDING} calls outstanding; ${C.tput.toLocaleString('en')} calls, grpc-js ${C.grpcTput.toLocaleString('en')})`);
   log(`  ${pad('pagewire RPC over UDP', 26)}${lpad(Math.round(rpc.callsPerS).toLocaleString('en'), 10)} calls/s`);
+  log(`  ${pad('  keyed (AES-256-GCM)', 26)}${lpad(Math.round(rpc.keyedCallsPerS).toLocaleString('en'), 10)} calls/s`);
   log(`  ${pad('@grpc/grpc-js unary', 26)}${lpad(Math.round(g.callsPerS).toLocaleString('en'), 10)} calls/s`);
   log('');
   log(`datagrams per call (both endpoints, ${C.dgram.toLocaleString('en')} sequential null calls): ${round(rpc.datagramsPerCall, 3)}`);
@@ -276,6 +352,11 @@ async function main(): Promise<void> {
   log(`  p50 >= 5x lower than grpc-js:         ${round(grpcP50Ratio, 2)}x  ${met(grpcP50Ratio >= 5)}`);
   log(`  throughput >= 5x grpc-js:             ${round(tputRatio, 2)}x  ${met(tputRatio >= 5)}`);
   log(`  datagrams per call close to 2:        ${round(rpc.datagramsPerCall, 3)}  ${met(rpc.datagramsPerCall <= 2.1)}`);
+  log(`  keyed p50 within 1.25x of unkeyed:    ${round(keyedOverPlain, 2)}x  ${met(keyedOverPlain <= 1.25)}   (client and server may share a core)`);
+  if (pinned !== undefined) {
+    const r = pinned.keyedP50 / pinned.p50;
+    log(`    pinned to two cores (as two hosts):  ${round(r, 2)}x  ${met(r <= 1.25)}   (p50 ${round(pinned.p50).toFixed(1)} µs unkeyed, ${round(pinned.keyedP50).toFixed(1)} µs keyed)`);
+  }
   log('');
   log(TRACE.describe);
 
@@ -289,6 +370,12 @@ async function main(): Promise<void> {
       calls_per_s: Math.round(rpc.callsPerS), grpc_calls_per_s: Math.round(g.callsPerS), throughput_vs_grpc: round(tputRatio, 3),
       datagrams_per_call: round(rpc.datagramsPerCall, 3), request_datagram_bytes: rpc.requestBytes,
       pool_ms: round(rpc.poolMs, 1), inline_ms: round(rpc.inlineMs, 1), pool_speedup: round(poolSpeedup, 3),
+      keyed_rtt_p50_us: round(rpc.keyedP50, 1), keyed_rtt_p99_us: round(rpc.keyedP99, 1), keyed_over_plain: round(keyedOverPlain, 3),
+      keyed_calls_per_s: Math.round(rpc.keyedCallsPerS),
+      ...(pinned === undefined ? {} : {
+        p50_us_separate_cores: round(pinned.p50, 1), keyed_rtt_p50_us_separate_cores: round(pinned.keyedP50, 1),
+        keyed_over_plain_separate_cores: round(pinned.keyedP50 / pinned.p50, 3),
+      }),
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   }

@@ -3,6 +3,7 @@
  * system is
  *   rpc   pagewire RPC over the UDP transport, serving Lab (rpc/examples/lab.rpc), Lab.hash in
  *         a piscina pool of os.availableParallelism() threads;
+ *   rpc-keyed  the same, the transport keyed with the cluster key in PAGEWIRE_BENCH_KEY (hex);
  *   raw   a plain node:dgram socket that echoes every datagram back to its sender;
  *   grpc  @grpc/grpc-js on loopback with one unary method /pagewire.Bench/Echo (identity
  *         Buffer serialisation, no .proto).
@@ -34,8 +35,9 @@ export const GRPC_SERVICE = {
   },
 } as const;
 
-async function serveRpc(): Promise<{ address: string; close: () => Promise<void> }> {
-  const ep = await createEndpoint({ nodeId: 'bench-srv' });
+async function serveRpc(keyed = false): Promise<{ address: string; close: () => Promise<void> }> {
+  const key = keyed ? Buffer.from(process.env.PAGEWIRE_BENCH_KEY ?? '', 'hex') : undefined;
+  const ep = await createEndpoint({ nodeId: 'bench-srv', key });
   const server = new RpcServer(ep);
   const lab: LabHandlers = {
     nop: () => undefined,
@@ -74,9 +76,10 @@ async function serveGrpc(): Promise<{ address: string; close: () => Promise<void
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const system = process.argv[2];
-  const start = system === 'rpc' ? serveRpc : system === 'raw' ? serveRaw : system === 'grpc' ? serveGrpc : undefined;
+  const start = system === 'rpc' ? () => serveRpc() : system === 'rpc-keyed' ? () => serveRpc(true)
+    : system === 'raw' ? serveRaw : system === 'grpc' ? serveGrpc : undefined;
   if (start === undefined) {
-    process.stderr.write(`usage: node dist/bench/rpc-server.js rpc|raw|grpc\n`);
+    process.stderr.write(`usage: node dist/bench/rpc-server.js rpc|rpc-keyed|raw|grpc\n`);
     process.exit(2);
   }
   const dir = traceArg(process.argv);

@@ -2,7 +2,10 @@
  * npm run bench:transport [-- --json] [-- --quick]
  *
  * One run, client here and server in a child process: round-trip latency of a small message
- * through the transport next to a raw node:dgram ping-pong (the baseline), their ratio,
+ * through the transport next to a raw node:dgram ping-pong (the baseline), their ratio, the same
+ * round trip between keyed endpoints (every datagram sealed with AES-256-GCM) next to the
+ * unkeyed one (keyed_over_plain; and, at the end, both again with the two processes pinned to two
+ * cores, as two hosts would run them: *_separate_cores, see bench/affinity.ts),
  * throughput for 4 KiB and 1 MiB messages, and recovery_ms: with default options on both sides
  * and requests every 10 ms, the time from the end of a 3 s partition (a relay that drops
  * everything, both ways) to the first answer delivered.
@@ -12,12 +15,13 @@ import dgram from 'node:dgram';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
+import { createEndpoint, generateClusterKey, type UdpEndpoint } from '../transport/index.js';
 import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import { startBenchTrace } from './trace.js';
 import { UdpProxy } from '../test/support/udp-proxy.js';
+import { canPin, pinnedNode, pinSelf } from './affinity.js';
 
 const USAGE = `usage: npm run bench:transport [-- --json] [-- --quick] [-- --trace DIR]
   --json       print a human table, then one JSON object as the last line
@@ -40,7 +44,10 @@ async function serve(): Promise<void> {
   // With default options, for the recovery measurement.
   const plain = await createEndpoint({ nodeId: 'bench-server-defaults' });
   plain.on('message', (m) => void plain.send(m.peer, m.data).catch(() => undefined));
-  process.stdout.write(JSON.stringify({ raw: raw.address().port, transport: ep.port, defaults: plain.port }) + '\n');
+  // Keyed with the key the parent passed (in the environment, not on the command line).
+  const keyed = await createEndpoint({ nodeId: 'bench-server-keyed', giveUpMs: 10_000, key: Buffer.from(process.env.PAGEWIRE_BENCH_KEY!, 'hex') });
+  keyed.on('message', (m) => void keyed.send(m.peer, m.data).catch(() => undefined));
+  process.stdout.write(JSON.stringify({ raw: raw.address().port, transport: ep.port, defaults: plain.port, keyed: keyed.port }) + '\n');
   process.stdin.resume();
   process.stdin.on('end', () => process.exit(0));
 }
@@ -198,6 +205,37 @@ function checksums(quick: boolean): { crc_mb_per_s: number; sum_mb_per_s: number
   };
 }
 
+/**
+ * The unkeyed and the keyed round trip again, interleaved, with a fresh server process pinned to
+ * CPU 1 and this process to CPU 0 (it stays pinned: this is the last measurement).
+ */
+async function separateCores(key: Uint8Array, n: number, warm: number): Promise<{ plain: number[]; keyed: number[] }> {
+  const [cmd, argv] = pinnedNode(1, [fileURLToPath(import.meta.url), '--serve']);
+  const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(key).toString('hex') } });
+  try {
+    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const ports = JSON.parse(line) as { transport: number; keyed: number };
+    pinSelf(0);
+    const ep = await createEndpoint({ nodeId: 'bench-client-pinned', giveUpMs: 10_000 });
+    const kep = await createEndpoint({ nodeId: 'bench-client-pinned-keyed', giveUpMs: 10_000, key });
+    const peer = `127.0.0.1:${ports.transport}`;
+    const kpeer = `127.0.0.1:${ports.keyed}`;
+    await transportPingPong(ep, peer, warm);
+    await transportPingPong(kep, kpeer, warm);
+    const plain: number[] = [];
+    const keyed: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      plain.push(...(await transportPingPong(ep, peer, n / 8)));
+      keyed.push(...(await transportPingPong(kep, kpeer, n / 8)));
+    }
+    await Promise.all([ep.close(), kep.close()]);
+    return { plain, keyed };
+  } finally {
+    child.stdin!.end();
+    child.kill();
+  }
+}
+
 async function main(): Promise<void> {
   const args = parseBenchArgs(process.argv.slice(2), { json: 'flag', quick: 'flag', serve: 'flag', trace: 'value' }, USAGE);
   const trace = startBenchTrace(args.trace); // the server child traces too (its writer flushes at exit)
@@ -206,22 +244,33 @@ async function main(): Promise<void> {
   const n = quick ? 2000 : 20_000;
   const warm = quick ? 500 : 3000;
 
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', ...trace.childArgs], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const key = generateClusterKey();
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', ...trace.childArgs], {
+    stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(key).toString('hex') },
+  });
   try {
     const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    const ports = JSON.parse(line) as { raw: number; transport: number; defaults: number };
+    const ports = JSON.parse(line) as { raw: number; transport: number; defaults: number; keyed: number };
     const ep = await createEndpoint({ nodeId: 'bench-client', giveUpMs: 10_000 });
+    const kep = await createEndpoint({ nodeId: 'bench-client-keyed', giveUpMs: 10_000, key });
     const peer = `127.0.0.1:${ports.transport}`;
+    const kpeer = `127.0.0.1:${ports.keyed}`;
 
-    // Interleave the two latency measurements so both see the same machine load.
+    // Interleave the latency measurements so all see the same machine load.
     await rawPingPong(ports.raw, warm);
     await transportPingPong(ep, peer, warm);
+    await transportPingPong(kep, kpeer, warm);
     const raw: number[] = [];
     const tr: number[] = [];
-    for (let round = 0; round < 4; round++) {
-      raw.push(...(await rawPingPong(ports.raw, n / 4)));
-      tr.push(...(await transportPingPong(ep, peer, n / 4)));
+    const kt: number[] = [];
+    for (let round = 0; round < 8; round++) {
+      raw.push(...(await rawPingPong(ports.raw, n / 8)));
+      tr.push(...(await transportPingPong(ep, peer, n / 8)));
+      kt.push(...(await transportPingPong(kep, kpeer, n / 8)));
     }
+    const kBad = kep.stats().bad;
+    if (kBad.auth + kBad.replay > 0) throw new Error(`keyed ping-pong dropped ${kBad.auth} unauthenticated and ${kBad.replay} replayed datagrams`);
+    await kep.close();
     const sentBefore = ep.stats().datagramsSent;
     const c4k = quick ? 2000 : 20_000;
     const s4k = await throughput(ep, peer, 4096, c4k);
@@ -229,12 +278,21 @@ async function main(): Promise<void> {
     const s1m = await throughput(ep, peer, 1 << 20, c1m);
     const ps = ep.peerStats(peer)!;
     const recoveryMs = await recovery(ports.defaults, 3000);
+    const pinned = canPin() ? await separateCores(key, n, warm) : undefined;
     const result = {
       rtt_p50_us: round(percentile(tr, 50)),
       rtt_p99_us: round(percentile(tr, 99)),
       raw_rtt_p50_us: round(percentile(raw, 50)),
       raw_rtt_p99_us: round(percentile(raw, 99)),
       ratio_p50: round(percentile(tr, 50) / percentile(raw, 50), 2),
+      keyed_rtt_p50_us: round(percentile(kt, 50)),
+      keyed_rtt_p99_us: round(percentile(kt, 99)),
+      keyed_over_plain: round(percentile(kt, 50) / percentile(tr, 50), 2),
+      ...(pinned === undefined ? {} : {
+        rtt_p50_us_separate_cores: round(percentile(pinned.plain, 50)),
+        keyed_rtt_p50_us_separate_cores: round(percentile(pinned.keyed, 50)),
+        keyed_over_plain_separate_cores: round(percentile(pinned.keyed, 50) / percentile(pinned.plain, 50), 2),
+      }),
       msgs_per_s_4k: Math.round(c4k / s4k),
       mb_per_s_4k: round((c4k * 4096) / s4k / 1e6),
       mb_per_s_1m: round((c1m * (1 << 20)) / s1m / 1e6),
@@ -250,6 +308,12 @@ async function main(): Promise<void> {
       ['raw dgram ping-pong p50 / p99', `${result.raw_rtt_p50_us} / ${result.raw_rtt_p99_us} us`],
       ['transport round trip p50 / p99', `${result.rtt_p50_us} / ${result.rtt_p99_us} us`],
       ['ratio p50 (transport / raw)', `${result.ratio_p50}x   (aim: <= 1.3x)`],
+      ['keyed round trip p50 / p99', `${result.keyed_rtt_p50_us} / ${result.keyed_rtt_p99_us} us  (AES-256-GCM, every datagram)`],
+      ['keyed / unkeyed p50', `${result.keyed_over_plain}x   (aim: <= 1.25x; both processes may share a core)`],
+      ...(pinned === undefined ? [] : [
+        ['pinned to 2 cores: unkeyed / keyed', `${result.rtt_p50_us_separate_cores} / ${result.keyed_rtt_p50_us_separate_cores} us p50 (as on two hosts)`],
+        ['pinned to 2 cores: keyed / unkeyed', `${result.keyed_over_plain_separate_cores}x   (aim: <= 1.25x)`],
+      ] as [string, string][]),
       ['4 KiB messages', `${result.msgs_per_s_4k} msg/s  (${result.mb_per_s_4k} MB/s)`],
       ['1 MiB messages', `${result.mb_per_s_1m} MB/s`],
       ['retransmissions (whole run)', String(result.retransmits)],

@@ -4,6 +4,8 @@
  * stopping when npm goes away; plus a few formatting helpers.
  */
 import { relative } from 'node:path';
+import { CLUSTER_KEY_LABEL } from '../transport/cluster-key.js';
+import { generateClusterKey, parseClusterKey } from '../transport/index.js';
 
 export class UsageError extends Error {}
 
@@ -206,4 +208,34 @@ export const hex = (a: number | undefined): string => (a === undefined ? '?' : `
 export function table(rows: readonly (readonly string[])[], indent = '  '): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows.map((r) => indent + r.map((cell, c) => (c === r.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
+/** Where a demo hands its run's cluster key to its child process: the environment, hex (never a command line). */
+export const DEMO_KEY_ENV = 'PAGEWIRE_DEMO_KEY';
+
+/**
+ * A demo run's cluster key: a fresh one (so the demos exercise the keyed path by default), or none
+ * with --insecure; and the environment that gives it to the demo's child process.
+ */
+export function demoKey(insecure: boolean): { key: Uint8Array | undefined; env: NodeJS.ProcessEnv } {
+  if (insecure) {
+    const env = { ...process.env };
+    delete env[DEMO_KEY_ENV];
+    return { key: undefined, env };
+  }
+  const key = generateClusterKey();
+  return { key, env: { ...process.env, [DEMO_KEY_ENV]: Buffer.from(key).toString('hex') } };
+}
+
+/** In a demo's child process: the key its parent handed it (undefined: clear text). */
+export function demoKeyFromEnv(): Uint8Array | undefined {
+  const hex = process.env[DEMO_KEY_ENV];
+  return hex === undefined || hex === '' ? undefined : parseClusterKey(`${CLUSTER_KEY_LABEL} ${hex}`, DEMO_KEY_ENV);
+}
+
+/** What a demo says about its traffic. */
+export function keyLine(key: Uint8Array | undefined): string {
+  return key === undefined
+    ? 'clear text, no cluster key (--insecure): anyone on the network could read and forge this traffic'
+    : 'every datagram sealed (AES-256-GCM) with a fresh cluster key for this run; --insecure for clear text';
 }

@@ -3,7 +3,7 @@
  * JSON-line commands (demos/control.ts) and await the answers, and make sure no child outlives
  * the demo (on normal exit, on an error, on SIGINT/SIGTERM).
  *
- *   const cluster = await startCluster({ ids: [1, 2, 3] });
+ *   const cluster = await startCluster({ ids: [1, 2, 3] });   // sealed with a fresh cluster key
  *   const header = await cluster.node(1).call({ cmd: 'list-create' });
  *   cluster.node(3).kill();             // SIGKILL: no goodbye, the fail-stop model
  *   await cluster.close();              // "exit" to the living, SIGKILL to stragglers
@@ -11,10 +11,17 @@
  * A child's stderr (its crash report) passes through to ours. Its DEBUG=pagewire:* log does too,
  * unless the cluster has a debugLog file: then the nodes' debug lines stay out of the demo's story
  * and are written to that file at close(), all nodes merged in time order.
+ *
+ * Unless told `insecure`, a cluster gets a fresh cluster key (generateClusterKey) in a file of its
+ * own (mode 0600, in a private temporary directory), given to every node with --key-file and
+ * removed when the cluster closes or this process exits: the demos run the keyed path by default.
  */
-import { writeFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatClusterKey, generateClusterKey } from '../transport/index.js';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { ControlCommand } from './control.js';
@@ -70,6 +77,8 @@ export interface NodeProc {
   readonly address: string;
   /** Page size the node reported in its ready line. */
   readonly pageSize: number;
+  /** The node seals its datagrams with a cluster key (its ready line says so). */
+  readonly keyed: boolean;
   readonly child: ChildProcess;
   /** Send one command; resolves with the node's answer (ok or not), rejects only on exit or timeout. */
   send(command: ControlCommand | Record<string, unknown>, timeoutMs?: number): Promise<ControlAnswer>;
@@ -145,10 +154,14 @@ export interface ClusterOptions {
    * instead of mixing them into our stderr. @default undefined (they pass through)
    */
   readonly debugLog?: string;
+  /** No cluster key: the nodes talk in clear text. @default false (a fresh key for this cluster) */
+  readonly insecure?: boolean;
 }
 
 export interface Cluster {
   readonly nodes: readonly NodeProc[];
+  /** The cluster's key file (for a node started later with --key-file), undefined when insecure. */
+  readonly keyFile: string | undefined;
   node(id: number): NodeProc;
   /** Ask every living node to exit, SIGKILL whoever has not after a grace period. Idempotent. */
   close(): Promise<void>;
@@ -158,6 +171,8 @@ export interface Cluster {
 
 /** Every child any cluster of this process started: killed when the process exits, however it exits. */
 const children = new Set<ChildProcess>();
+/** Directories holding key files of this process's clusters: removed when the process exits. */
+const keyDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -165,6 +180,7 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
   });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
@@ -172,6 +188,25 @@ function installExitHook(): void {
       process.exit(sig === 'SIGINT' ? 130 : 143); // the 'exit' hook kills the children
     });
   }
+}
+
+/**
+ * A fresh cluster key in a new private directory (mode 0700), as the file `cluster.key` (mode
+ * 0600); removed when this process exits, or earlier by removeKeyFile().
+ */
+export function createKeyFile(): string {
+  installExitHook();
+  const dir = mkdtempSync(join(tmpdir(), 'pagewire-key-'));
+  keyDirs.add(dir);
+  const file = join(dir, 'cluster.key');
+  writeFileSync(file, formatClusterKey(generateClusterKey()), { mode: 0o600, flag: 'wx' });
+  return file;
+}
+
+export function removeKeyFile(file: string): void {
+  const dir = join(file, '..');
+  if (!keyDirs.delete(dir)) return;
+  rmSync(dir, { recursive: true, force: true });
 }
 
 /** n distinct UDP ports that were free a moment ago on 127.0.0.1. */
@@ -229,6 +264,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
   let seq = 0;
   let address = '';
   let pageSize = 0;
+  let keyed = false;
   let onReady: ((line: Record<string, unknown>) => void) | undefined;
   const events: NodeEvent[] = [];
   const eventWaiters = new Set<(e: NodeEvent) => void>();
@@ -287,6 +323,9 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     get pageSize() {
       return pageSize;
     },
+    get keyed() {
+      return keyed;
+    },
     get alive() {
       return child.exitCode === null && child.signalCode === null;
     },
@@ -337,6 +376,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
       clearTimeout(timer);
       address = String(msg.address);
       pageSize = Number(msg.pageSize);
+      keyed = msg.keyed === true;
       resolve(proc);
     };
     void exited.then(({ code, signal }) => {
@@ -354,29 +394,42 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   installExitHook();
   const sink = o.debugLog !== undefined && process.env.DEBUG ? new DebugSink() : undefined;
+  const keyFile = o.insecure === true ? undefined : createKeyFile();
+  const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);
     const addr = (i: number) => `127.0.0.1:${ports[i]}`;
     const started = o.ids.map((id, i) => startNode(id, [
       '--listen', addr(i),
       '--peers', o.ids.map((p, j) => `${p}@${addr(j)}`).filter((_, j) => j !== i).join(','),
-      ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
+      ...keyArgs, ...(o.args ?? []), ...(o.argsFor?.(id) ?? []),
     ], { ...o, debugSink: sink }));
     const results = await Promise.allSettled(started);
     const nodes = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed === undefined) return makeCluster(nodes, sink && o.debugLog !== undefined ? { sink, path: o.debugLog } : undefined);
+    if (failed === undefined) return makeCluster(nodes, sink && o.debugLog !== undefined ? { sink, path: o.debugLog } : undefined, keyFile);
     await Promise.all(nodes.map((n) => n.kill()));
     const stderr = String((failed.reason as { stderr?: unknown }).stderr ?? '');
     if (attempt < 2 && /EADDRINUSE|already in use/.test(stderr)) continue; // a port taken since it was probed
+    if (keyFile !== undefined) removeKeyFile(keyFile);
     throw failed.reason;
   }
 }
 
-function makeCluster(nodes: NodeProc[], debug: { sink: DebugSink; path: string } | undefined): Cluster {
+/** What a demo says about its cluster's traffic: sealed with this run's key, or clear text. */
+export function securityLine(c: Cluster): string {
+  const keyed = c.nodes.every((n) => n.keyed);
+  if (keyed && c.keyFile !== undefined) {
+    return `every datagram sealed (AES-256-GCM) with a fresh cluster key for this run (${c.keyFile}); --insecure for clear text`;
+  }
+  return 'clear text, no cluster key (--insecure): anyone on the network could read and forge this traffic';
+}
+
+function makeCluster(nodes: NodeProc[], debug: { sink: DebugSink; path: string } | undefined, keyFile: string | undefined): Cluster {
   let closing: Promise<void> | undefined;
   return {
     nodes,
+    keyFile,
     debugLog: debug?.path,
     node(id) {
       const n = nodes.find((x) => x.id === id);
@@ -391,7 +444,10 @@ function makeCluster(nodes: NodeProc[], debug: { sink: DebugSink; path: string }
         const t = setTimeout(() => n.kill('SIGKILL'), 3_000);
         await n.exited;
         clearTimeout(t);
-      })).then(() => debug?.sink.write(debug.path));
+      })).then(() => {
+        if (keyFile !== undefined) removeKeyFile(keyFile);
+        debug?.sink.write(debug.path);
+      });
       return closing;
     },
   };

@@ -17,7 +17,7 @@
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
-import { startCluster, type Cluster } from './cluster.js';
+import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
 import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table, UsageError } from './args.js';
@@ -35,12 +35,15 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       fault-injection seed (default 1)
   --trace DIR    every node writes its trace to DIR; the demo draws DIR/trace.html (a space-time diagram)
+  --insecure     no cluster key: the nodes talk in clear text (default: a fresh key for this run,
+                 every datagram encrypted and authenticated)
   --web          show the run in the browser (the live page map, on loopback): the demo prints the URL,
                  waits for a page to open it, pauses between steps, and keeps the page up until Enter
   --pace MS      with --web, the pause between steps (0..10000, default 1500)
   --help         this text
 
-DEBUG=pagewire:* writes the protocol log of every node to a file (merged in time order) and says where.
+DEBUG=pagewire:* writes the protocol log of every node to a file (merged in time order, decoded
+after decryption) and says where.
 `;
 
 const IDS: readonly number[] = [1, 2, 3];
@@ -56,7 +59,7 @@ interface Stats {
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace', 'pace'], ['web']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace', 'pace'], ['web', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -81,11 +84,13 @@ async function main(): Promise<number> {
     ids: IDS,
     args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), ...(loss > 0 ? ['--loss', String(loss)] : []), ...(traceDir ? ['--trace', traceDir] : [])],
     argsFor: (id) => ['--seed', String(seed * 16 + id)],
+    insecure: flags.has('insecure'),
     debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
   });
   let web: DemoWeb | undefined;
   try {
     say(`  started nodes ${cluster.nodes.map((n) => `${n.id} (${n.address})`).join(', ')} in ${ms(performance.now() - t0)}`);
+    say(`  ${securityLine(cluster)}`);
     if (loss > 0) say(`  fault injection: every node drops ${pct(loss)} of the datagrams it sends (seed ${seed})`);
     if (webOn) web = await startDemoWeb(cluster, { pageSize: PAGE_SIZE, pageCount: PAGE_COUNT, title: `pagewire demo: a shared linked list loses node ${victim}`, paceMs, say });
     const code = await run(cluster, count, victim, survivors, check, failures, loss, () => web?.step() ?? Promise.resolve());

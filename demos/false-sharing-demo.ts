@@ -11,7 +11,7 @@
  *
  *   npm run demo:false-sharing -- --nodes 3 --writes 500000
  */
-import { startCluster, type Cluster } from './cluster.js';
+import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { helpCommand, hex, intArg, parseDemoArgs, runMain, table, UsageError } from './args.js';
@@ -28,6 +28,7 @@ Each node increments its own word; first the words are in separate pages, then i
   --writes N   increments per node per run (1000..10000000, default 200000)
   --trace DIR  every node writes its trace to DIR; the demo draws DIR/trace.html
                (every page transfer is ~15 events: use a small --writes, e.g. 2000)
+  --insecure   no cluster key: the nodes talk in clear text (default: a fresh key for this run)
   --web        show the run in the browser (the live page map, with a chart of page transfers per
                page); the demo waits for a page to open it and keeps it up until Enter. Watching
                costs the nodes a little on every message: the times are then not for comparison
@@ -96,7 +97,7 @@ async function run(cluster: Cluster, addrs: number[], writes: number): Promise<R
 }
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes', 'trace', 'pace'], ['web']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes', 'trace', 'pace'], ['web', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -113,9 +114,11 @@ async function main(): Promise<number> {
   const cluster = await startCluster({
     ids, args: ['--page-size', String(PAGE), ...(traceDir ? ['--trace', traceDir] : [])],
     debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
+    insecure: flags.has('insecure'),
   });
   let web: DemoWeb | undefined;
   try {
+    say(`  ${securityLine(cluster)}`);
     if (webOn) web = await startDemoWeb(cluster, { pageSize: PAGE, pageCount: 1024, title: `pagewire demo: false sharing between ${nodes} nodes`, paceMs, say });
     const home = cluster.node(1);
     // Every page is allocated on node 1, so both runs start from the same placement.

@@ -27,6 +27,8 @@ Figures 47.3 (message and ack), 47.4 (dropped request) and 47.5 (dropped reply) 
 processes over UDP, and the DSM's false-sharing ping-pong and write-invalidate of three readers.
 
   --out DIR   where the HTML figures go (default ./pagewire-figures; its trace-* folders are replaced)
+  --insecure  the DSM figures' nodes without a cluster key (default: a fresh key for the run; the
+              transport figures are clear text either way: they pick the datagram to drop by reading it)
   --help      this text
 `;
 
@@ -41,10 +43,10 @@ function figureFilter(m: Merged, page: number, first: (e: MEvent) => boolean, ex
   return { ...extra, page, hide: ['ping'], ...(start !== undefined ? { fromIndex: start.i } : {}) };
 }
 
-async function dsmFigures(out: string): Promise<Figure[]> {
+async function dsmFigures(out: string, insecure: boolean): Promise<Figure[]> {
   const traceDir = join(out, 'trace-dsm');
   rmSync(traceDir, { recursive: true, force: true });
-  const cluster: Cluster = await startCluster({ ids: [1, 2, 3, 4, 5], args: ['--trace', traceDir, '--pages', '64'] });
+  const cluster: Cluster = await startCluster({ ids: [1, 2, 3, 4, 5], args: ['--trace', traceDir, '--pages', '64'], insecure });
   let pp: number;
   let inv: number;
   try {
@@ -105,7 +107,7 @@ async function dsmFigures(out: string): Promise<Figure[]> {
 }
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['out'], ['receiver']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['out'], ['receiver', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -118,7 +120,7 @@ async function main(): Promise<number> {
   const out = resolve(v.out ?? 'pagewire-figures');
   mkdirSync(out, { recursive: true });
   say('pagewire figures: the chapter\'s mechanisms drawn from real runs');
-  const figures = [...await transportFigures(out), ...await dsmFigures(out)];
+  const figures = [...await transportFigures(out), ...await dsmFigures(out, flags.has('insecure'))];
   let failed = 0;
   for (const f of figures) {
     const m = mergeTrace(readTraceDir(f.trace));

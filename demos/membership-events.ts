@@ -24,6 +24,7 @@ export function describeMembership(id: number, e: MembershipEvent): string {
     case 'fenced': return `node ${id}: FENCED (refused by node ${e.node}): ${e.reason}; every access fails DSM_ERR_EVICTED from now on`;
     case 'majority-up': return `node ${id}: a majority is up: ${e.reason}`;
     case 'mismatch': return `node ${id}: peer ${e.node} runs another cluster configuration: ${e.reason}`;
+    case 'refused': return `node ${id}: peer ${e.node} refused this node: ${e.reason}`;
   }
 }
 

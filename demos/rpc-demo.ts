@@ -19,7 +19,7 @@ import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../trans
 import { RpcClient, RpcServer, type RpcServerStats } from '../rpc/runtime/index.js';
 import { isRpcError } from '../rpc/index.js';
 import { ChapterClient, ChapterDescriptor, type ChapterHandlers } from '../rpc/examples/chapter.stubs.js';
-import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { demoKey, demoKeyFromEnv, helpCommand, intArg, keyLine, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 import { startTraceWriter, type TraceWriter } from '../trace/index.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
@@ -32,9 +32,10 @@ server in a child process, over UDP. The server computes func1(x) = x * x and fu
   --loss P    both processes drop each datagram they send with probability P (0..${MAX_LOSS}, default 0)
   --seed N    fault-injection seed (default 1)
   --trace DIR both processes write their trace to DIR; the demo draws DIR/trace.html
+  --insecure  no cluster key: clear text (default: a fresh key for this run, every datagram sealed)
   --help      this text
 
-DEBUG=pagewire:* shows every RPC message and transport datagram.
+DEBUG=pagewire:* shows every RPC message and transport datagram (decoded, after decryption).
 `;
 
 interface ServerReport {
@@ -48,14 +49,14 @@ const handlers: ChapterHandlers = {
   func2: (a, b) => a + b,
 };
 
-function transportOptions(loss: number, seed: number): Omit<EndpointOptions, 'nodeId'> {
-  return loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16, giveUpMs: 10_000 } : {};
+function transportOptions(loss: number, seed: number, key: Uint8Array | undefined): Omit<EndpointOptions, 'nodeId'> {
+  return { key, ...(loss > 0 ? { faults: { seed, outbound: { drop: loss } }, minCwnd: 16, giveUpMs: 10_000 } : {}) };
 }
 
 /** The child: serve Chapter, print the address, answer "stats" lines, exit when stdin ends. */
 async function serve(loss: number, seed: number, traceDir: string | undefined): Promise<number> {
   const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
-  const ep = await createEndpoint({ nodeId: 'server', ...transportOptions(loss, seed + 1) });
+  const ep = await createEndpoint({ nodeId: 'server', ...transportOptions(loss, seed + 1, demoKeyFromEnv()) });
   const server = new RpcServer(ep);
   server.serve(ChapterDescriptor, handlers);
   process.stdout.write(`${ep.address}\n`);
@@ -73,7 +74,7 @@ async function serve(loss: number, seed: number, traceDir: string | undefined): 
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed', 'trace'], ['server']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['calls', 'loss', 'seed', 'trace'], ['server', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -85,8 +86,9 @@ async function main(): Promise<number> {
   if (flags.has('server')) return serve(loss, seed, traceDir);
 
   const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const { key, env } = demoKey(flags.has('insecure'));
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--server', '--loss', String(loss), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'], env,
   });
   const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   process.on('exit', killChild);
@@ -94,7 +96,7 @@ async function main(): Promise<number> {
   let ep: UdpEndpoint | undefined;
   let rpc: RpcClient | undefined;
   try {
-    return await client(child, calls, loss, seed, (e, r) => ((ep = e), (rpc = r)));
+    return await client(child, calls, loss, seed, key, (e, r) => ((ep = e), (rpc = r)));
   } finally {
     await rpc?.close();
     await ep?.close();
@@ -109,7 +111,9 @@ async function main(): Promise<number> {
   }
 }
 
-async function client(child: ChildProcess, calls: number, loss: number, seed: number, keep: (ep: UdpEndpoint, rpc: RpcClient) => void): Promise<number> {
+async function client(
+  child: ChildProcess, calls: number, loss: number, seed: number, key: Uint8Array | undefined, keep: (ep: UdpEndpoint, rpc: RpcClient) => void,
+): Promise<number> {
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   const exited = once(child, 'exit').then(() => ({ done: true, value: undefined }));
   const nextLine = async (what: string): Promise<string> => {
@@ -125,7 +129,7 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   const check = (ok: boolean, what: string): void => void (ok || failures.push(what));
 
   const server = await nextLine('its address');
-  const ep = await createEndpoint({ nodeId: 'client', ...transportOptions(loss, seed) });
+  const ep = await createEndpoint({ nodeId: 'client', ...transportOptions(loss, seed, key) });
   const rpc = new RpcClient(ep, { server });
   keep(ep, rpc);
   const chapter = new ChapterClient(rpc);
@@ -134,6 +138,7 @@ async function client(child: ChildProcess, calls: number, loss: number, seed: nu
   say('  interface { int func1(int arg1); int func2(int arg1, int arg2); };   (rpc/examples/chapter.rpc)');
   say(`  client stubs: ChapterClient, server stubs: ChapterHandlers   (rpc/examples/chapter.stubs.ts, made by pagewire-rpcgen)`);
   say(`  server: pid ${child.pid} at ${server}, func1(x) = x * x, func2(a, b) = a + b; client at ${ep.address}`);
+  say(`  ${keyLine(key)}`);
   if (loss > 0) say(`  fault injection: both processes drop ${Math.round(loss * 1000) / 10}% of the datagrams they send (seed ${seed})`);
   say('');
 

@@ -13,9 +13,9 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { createEndpoint, type EndpointOptions, type UdpEndpoint } from '../transport/index.js';
+import { createEndpoint, type EndpointOptions, type EndpointStats, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
-import { helpCommand, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
+import { demoKey, demoKeyFromEnv, helpCommand, intArg, keyLine, MAX_LOSS, parseDemoArgs, probabilityArg, runMain } from './args.js';
 import { startTraceWriter, type TraceWriter } from '../trace/index.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 
@@ -31,6 +31,8 @@ exactly once, in order, byte for byte. Each fault is a probability per datagram 
   --count N     messages to send (1..100000, default 300)
   --seed N      fault-injection seed (0..2147483648, default 1)
   --trace DIR   both processes write their trace to DIR; the demo draws DIR/trace.html
+  --insecure    no cluster key: clear text, a CRC32C per datagram catches the damage (default: a
+                fresh key for this run, every datagram sealed; the AES-GCM tag catches it)
   --help        this text
 `;
 
@@ -48,26 +50,32 @@ interface Faults {
   readonly corrupt: number;
 }
 
-function endpointOptions(f: Faults, seed: number): EndpointOptions {
+function endpointOptions(f: Faults, seed: number, key: Uint8Array | undefined): EndpointOptions {
   const any = f.loss + f.dup + f.reorder + f.corrupt > 0;
   return {
+    key,
     giveUpMs: STALL_MS,
     minCwnd: 16,
     ...(any ? { faults: { seed, outbound: { drop: f.loss, duplicate: f.dup, reorder: f.reorder, corrupt: f.corrupt } } } : {}),
   };
 }
 
+/** Damaged datagrams the receiver caught: by their CRC32C (clear text) or their AES-GCM tag (sealed). */
+function damaged(s: EndpointStats): string {
+  return s.keyed ? `${s.bad.auth} damaged datagrams (failed the AES-GCM tag)` : `${s.bad.badChecksum} bad checksums`;
+}
+
 const faultArgs = (f: Faults): string[] => ['--loss', String(f.loss), '--dup', String(f.dup), '--reorder', String(f.reorder), '--corrupt', String(f.corrupt)];
 
 async function echoNode(f: Faults, seed: number, traceDir: string | undefined): Promise<number> {
   const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
-  const ep = await createEndpoint({ nodeId: 'echo', ...endpointOptions(f, seed + 1) });
+  const ep = await createEndpoint({ nodeId: 'echo', ...endpointOptions(f, seed + 1, demoKeyFromEnv()) });
   ep.on('message', (m) => void ep.send(m.peer, m.data).catch(() => undefined));
   process.stdout.write(`${ep.address}\n`);
   process.stdin.resume();
   await once(process.stdin, 'end');
   const s = ep.stats();
-  process.stderr.write(`  echo node: ${s.datagramsSent} datagrams sent, ${s.bad.badChecksum} bad checksums caught, ` +
+  process.stderr.write(`  echo node: ${s.datagramsSent} datagrams sent, ${damaged(s)} caught, ` +
     `${s.peers[0]?.retransmits ?? 0} retransmissions, ${s.peers[0]?.duplicatesDropped ?? 0} duplicates dropped\n`);
   await ep.close();
   writer?.close();
@@ -75,7 +83,7 @@ async function echoNode(f: Faults, seed: number, traceDir: string | undefined): 
 }
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['loss', 'dup', 'reorder', 'corrupt', 'count', 'seed', 'trace'], ['echo']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['loss', 'dup', 'reorder', 'corrupt', 'count', 'seed', 'trace'], ['echo', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -92,8 +100,9 @@ async function main(): Promise<number> {
   if (flags.has('echo')) return echoNode(f, seed, traceDir);
 
   const writer: TraceWriter | undefined = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
+  const { key, env } = demoKey(flags.has('insecure'));
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--echo', ...faultArgs(f), '--seed', String(seed), ...(traceDir ? ['--trace', traceDir] : [])], {
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', 'pipe', 'inherit'], env,
   });
   const killChild = (): void => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
   process.on('exit', killChild);
@@ -101,8 +110,9 @@ async function main(): Promise<number> {
   let ep: UdpEndpoint | undefined;
   try {
     const [peer] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
-    ep = await createEndpoint({ nodeId: 'sender', ...endpointOptions(f, seed) });
+    ep = await createEndpoint({ nodeId: 'sender', ...endpointOptions(f, seed, key) });
     console.log(`pagewire transport demo: ${count} messages to an echo node at ${peer}`);
+    console.log(`  ${keyLine(key)}`);
     const on = ([['drop', f.loss], ['duplicate', f.dup], ['reorder', f.reorder], ['corrupt', f.corrupt]] as const).filter(([, p]) => p > 0);
     console.log(`  faults on every datagram, both ways: ${on.length === 0 ? 'none' : on.map(([k, p]) => `${k} ${p}`).join(', ')}`);
     const rand = seededRandom(seed);
@@ -135,7 +145,7 @@ async function main(): Promise<number> {
     const inj = ep.faultStats().outbound;
     console.log(`  ${echoes.length}/${count} echoes back in ${Math.round(ms)} ms, ${intact ? 'all exactly once, in order, byte-identical' : 'NOT INTACT'}`);
     console.log(`  sender: ${s.datagramsSent} datagrams sent (${inj?.dropped ?? 0} dropped, ${inj?.corrupted ?? 0} corrupted, ${inj?.duplicated ?? 0} duplicated, ${inj?.reordered ?? 0} reordered by the injector)`);
-    console.log(`          ${p.retransmits} retransmissions, ${p.probes} tail probes, ${p.timeouts} back-offs, ${s.bad.badChecksum} bad checksums caught, ${p.duplicatesDropped} duplicates dropped`);
+    console.log(`          ${p.retransmits} retransmissions, ${p.probes} tail probes, ${p.timeouts} back-offs, ${damaged(s)} caught, ${p.duplicatesDropped} duplicates dropped`);
     console.log(`          RTT estimate ${p.srttUs} us, RTO ${p.rtoUs} us, congestion window ${p.cwnd}`);
     child.stdin!.end();
     await once(child, 'exit');

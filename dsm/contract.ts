@@ -18,7 +18,7 @@ export type Access = 'read' | 'write';
 export interface PageFailure {
   readonly code:
     | 'DSM_ERR_PAGE_LOST' | 'DSM_ERR_MANAGER_DEAD' | 'DSM_ERR_FAULT_TIMEOUT' | 'DSM_ERR_CLOSED'
-    | 'DSM_ERR_EVICTED' | 'DSM_ERR_NO_QUORUM' | 'DSM_ERR_CLUSTER_MISMATCH' | 'DSM_ERR_INTERNAL';
+    | 'DSM_ERR_EVICTED' | 'DSM_ERR_NO_QUORUM' | 'DSM_ERR_CLUSTER_MISMATCH' | 'DSM_ERR_INTERNAL' | 'DSM_ERR_UNAUTHENTICATED';
   /** What happened, with the lower-level cause (an RPC error's message) folded in. */
   readonly message: string;
   /** The node the failure is about (dead holder or manager, fencing node, silent node), when known. */

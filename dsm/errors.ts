@@ -32,6 +32,12 @@ export type DsmErrorCode =
   | 'DSM_ERR_LOCK_HOLDER_DEAD'
   /** A peer runs with another node list, page size or page count: the two refuse each other. */
   | 'DSM_ERR_CLUSTER_MISMATCH'
+  /**
+   * A peer (`node`) refused this node's identity: its transport cannot authenticate this node's
+   * datagrams (another cluster key, or one of the two keyed and the other not), or this node's
+   * key proves another node id than the one its address stands for. Nothing was run there.
+   */
+  | 'DSM_ERR_UNAUTHENTICATED'
   /** A bug or a protocol violation (never a verdict on the data); the message says what. */
   | 'DSM_ERR_INTERNAL'
   /** The allocator has no room left in pages this node owns. */

@@ -48,6 +48,11 @@ export interface Caller {
 export interface CallContext {
   /** Caller's transport address, "host:port". */
   readonly peer: string;
+  /**
+   * The caller's node id as its transport authenticated it (a keyed transport: MessageEvent.peerId);
+   * undefined when the transport authenticates nothing. Trust this, not an argument that names the caller.
+   */
+  readonly peerId?: string | undefined;
   /** Printable call id: clientId/incarnation/seq. */
   readonly callId: string;
 }

@@ -32,6 +32,13 @@ export type RpcErrorCode =
   | 'RPC_ERR_OVERLOADED'
   /** The client or server was closed. */
   | 'RPC_ERR_CLOSED'
+  /**
+   * Identity refused, the call not run. Server side: the interface's `authorize` check refused the
+   * caller the transport authenticated (e.g. it claims to be another node than its key says).
+   * Client side: the server's transport cannot authenticate this endpoint's datagrams (another
+   * cluster key, or one side keyed and the other not: TRANSPORT_ERR_REFUSED is the cause).
+   */
+  | 'RPC_ERR_UNAUTHENTICATED'
   /** A constructor option or argument is not valid. */
   | 'RPC_ERR_INVALID_ARGUMENT';
 

@@ -46,7 +46,7 @@ describe('pagewire node: bad arguments exit 2 with a message naming the option a
     ['an unknown flag', [...NODE, '--frobnicate'], /unknown option --frobnicate$/m],
     ['a value given to --control', [...NODE, '--control=yes'], /--control takes no value, got "yes"/],
     ['a positional argument', [...NODE, 'extra'], /unexpected argument "extra"/],
-    ['an unknown command', ['start'], /unknown command "start"; the commands are "node", "console" and "trace"/],
+    ['an unknown command', ['start'], /unknown command "start"; the commands are "node", "console", "keygen" and "trace"/],
     ['--trace without a directory', [...NODE, '--trace', ' '], /--trace needs a directory, e\.g\. --trace \.\/trace/],
     ['--config together with --listen', ['node', '--id', '1', '--config', join(dir, 'x.json'), '--listen', '127.0.0.1:7001'], /give either --config or --listen\/--peers, not both/],
     ['a --config file that does not exist', ['node', '--id', '1', '--config', join(dir, 'missing.json')], /cannot read --config .*missing\.json: ENOENT/],
@@ -127,7 +127,7 @@ describe('pagewire node: running', () => {
     const exited = once(child, 'exit');
     const lines = createInterface({ input: child.stdout! });
     const [first] = (await Promise.race([once(lines, 'line'), exited.then(() => ['(exited)'])])) as [string];
-    expect(first).toBe(`node 1 listening on 127.0.0.1:${port}; peers 2@127.0.0.1:1; pid ${child.pid}, Ctrl-C or kill ${child.pid} to stop`);
+    expect(first).toBe(`node 1 listening on 127.0.0.1:${port} (clear text: no cluster key); peers 2@127.0.0.1:1; pid ${child.pid}, Ctrl-C or kill ${child.pid} to stop`);
     const rest: string[] = [];
     lines.on('line', (l) => rest.push(l));
     child.kill('SIGTERM');
@@ -164,7 +164,7 @@ describe('pagewire node: running', () => {
     const exited = once(child, 'exit');
     const it = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
     const ready = JSON.parse((await it.next()).value as string) as Record<string, unknown>;
-    expect(ready).toEqual({ event: 'ready', id: 1, address: `127.0.0.1:${port}`, pageSize: 4096 });
+    expect(ready).toEqual({ event: 'ready', id: 1, address: `127.0.0.1:${port}`, pageSize: 4096, keyed: false });
     child.stdin!.write('{"seq":1,"cmd":"alloc","bytes":16}\n{"seq":2,"cmd":"nope"}\n');
     // Answers carry their seq: the refusal, checked on the main thread, may overtake the alloc.
     const answers = [JSON.parse((await it.next()).value as string), JSON.parse((await it.next()).value as string)].sort((a, b) => a.seq - b.seq);

@@ -4,10 +4,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { RpcClient, RpcServer, decodeMessage, type RpcClientOptions, type RpcMessage, type RpcServerOptions } from '../rpc/runtime/index.js';
-import { isRpcError, type RpcError } from '../rpc/errors.js';
 import { MemoryNetwork, type MemoryEndpoint, type MemoryNetworkOptions, type TapEvent } from './support/memory-endpoint.js';
 import { calcPair } from './support/calc-pair.js';
 import { Calc, CalcExtra, CalcLax, CalcV2, Gate, Nope, byName, calcHandlers } from './fixtures/rpc-runtime/calc.js';
+import { rpcFailure } from './support/rpc-failure.js';
 
 const SERVER = '127.0.0.1:4000';
 const CLIENT = '127.0.0.1:5000';
@@ -25,16 +25,6 @@ async function waitFor(cond: () => boolean, what: string, timeoutMs = 5_000): Pr
   }
 }
 
-/** Settle a promise that must reject with an RpcError, and return the error. */
-async function rpcFailure(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    const v = await p;
-    throw new Error(`expected an RpcError, got result ${JSON.stringify(v)}`);
-  } catch (e) {
-    if (!isRpcError(e)) throw e;
-    return e;
-  }
-}
 
 interface Setup {
   net: MemoryNetwork;

@@ -31,7 +31,7 @@ function run(args: string[]): Promise<{ code: number | null; stdout: string; std
 
 const KEYS = [
   'p50_us', 'p99_us', 'raw_p50_us', 'grpc_p50_us', 'calls_per_s', 'grpc_calls_per_s', 'datagrams_per_call',
-  'pool_ms', 'inline_ms', 'pool_speedup',
+  'pool_ms', 'inline_ms', 'pool_speedup', 'keyed_rtt_p50_us', 'keyed_over_plain', 'keyed_calls_per_s',
 ] as const;
 
 it('runs `rpc-bench --quick --json` to exit code 0 with a last line of JSON holding every key', async () => {

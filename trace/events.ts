@@ -168,7 +168,7 @@ export type DsmEvent =
   /** Copy holder: its read copy was dropped. */
   | (CommonFields & { readonly type: 'invalidated'; readonly page: number })
   /** Membership (dsm/protocol/membership.ts): a peer up, suspected, decided dead; this node fenced (peer: by whom); a majority up; another configuration. */
-  | (CommonFields & { readonly type: 'peer-up' | 'peer-suspected' | 'peer-dead' | 'peer-fenced' | 'majority-up' | 'config-mismatch'; readonly peer: string; readonly reason: string });
+  | (CommonFields & { readonly type: 'peer-up' | 'peer-suspected' | 'peer-dead' | 'peer-fenced' | 'peer-refused' | 'majority-up' | 'config-mismatch'; readonly peer: string; readonly reason: string });
 
 /** Any event as a subscriber receives it. */
 export type TraceEvent = Envelope & CommonFields & Record<string, unknown>;

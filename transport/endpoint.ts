@@ -40,6 +40,14 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private boundAddress = '';
   private boundPort = 0;
   private closed = false;
+  /** Keyed: cipher contexts to prepare (prepareSoon()); a send's completion will do it; an immediate is due. */
+  private prepareWanted = false;
+  private prepareHooked = false;
+  private prepareScheduled = false;
+  private readonly afterSendPrepare = (): void => {
+    this.prepareHooked = false;
+    this.prepareNow();
+  };
   private datagramsSent = 0;
   private datagramsReceived = 0;
   private socketErrors = 0;
@@ -60,9 +68,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         this.emit('peer-restarted', ev);
       },
       unreachable: (ev) => {
-        this.log('%s unreachable after %d ms', ev.peer, Math.round(ev.waitedMs));
+        this.log('%s %s after %d ms', ev.peer, ev.refused ? 'refused us (it cannot authenticate what we send)' : 'unreachable', Math.round(ev.waitedMs));
         this.emit('peer-unreachable', ev);
       },
+      log: this.log,
       evicted: (s) => {
         if (s.timer !== undefined) clearTimeout(s.timer as NodeJS.Timeout);
         s.timer = undefined;
@@ -93,6 +102,12 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     for (const p of opts.pinnedPeers) parsePeer(p); // a bad entry fails here, with its own message
     const ep = new UdpEndpoint(opts);
     await ep.bind();
+    try {
+      ep.core.setIdentity(ep.nodeId); // keyed without a nodeId: the bound address is the identity
+    } catch (e) {
+      await ep.close();
+      throw e;
+    }
     return ep;
   }
 
@@ -108,6 +123,10 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     return this.boundPort;
   }
 
+  get keyed(): boolean {
+    return this.core.keyed;
+  }
+
   send(peer: string, data: Uint8Array): Promise<void> {
     try {
       if (this.closed) throw new TransportError('TRANSPORT_ERR_CLOSED', `endpoint ${this.nodeId} is closed`, { peer });
@@ -118,6 +137,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
       }
       const now = this.opts.now();
       const s = this.core.sessionFor(peer, now);
+      this.prepareSoon();
       const p = s.send(data, now);
       this.arm(s, now);
       return p;
@@ -196,7 +216,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         this.tn = traceNode(this.nodeId);
         this.tn.addAddress(this.address);
         this.core.setTrace(this.tn);
-        this.log('listening on %s (start %s)', this.address, this.session.toString(16));
+        this.log('listening on %s (start %s)%s', this.address, this.session.toString(16), this.opts.key ? ', sealed with the cluster key' : ', clear text (no key)');
         resolve();
       });
     });
@@ -211,10 +231,36 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
 
   private ingest(buf: Uint8Array, rinfo: dgram.RemoteInfo): void {
     if (this.closed) return;
-    // Each datagram, sent and received, with peers by node id: DEBUG=pagewire:trace:transport (trace/debug.ts).
+    // Each datagram, sent and received, with peers by node id: DEBUG=pagewire:trace:transport
+    // (trace/debug.ts); sealed ones decoded after they were opened.
+    this.prepareSoon();
     const now = this.opts.now();
     const s = this.core.receive(buf, rinfo.address, rinfo.port, now);
     if (s !== undefined && !this.closed) this.arm(s, now);
+  }
+
+  /**
+   * Keyed: create the cipher contexts the next datagrams will need once the process is idle, so
+   * creating them is off the path of the next send and receive (seal.ts). Not in a plain
+   * setImmediate when something is being sent: libuv holds a datagram sent from inside a receive
+   * callback until the next turn of the loop, after the immediates, so the work would delay it.
+   * Then the completion callback of that send does it (the datagram has left).
+   */
+  private prepareSoon(): void {
+    if (!this.opts.key) return;
+    this.prepareWanted = true;
+    if (this.prepareScheduled) return;
+    this.prepareScheduled = true;
+    setImmediate(() => {
+      this.prepareScheduled = false;
+      if (!this.prepareHooked) this.prepareNow();
+    });
+  }
+
+  private prepareNow(): void {
+    if (!this.prepareWanted || this.closed) return;
+    this.prepareWanted = false;
+    this.core.prepare();
   }
 
   private transmit(bytes: Buffer, to: Destination): void {
@@ -226,7 +272,12 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private rawSend(bytes: Uint8Array, to: Destination): void {
     if (this.closed) return;
     this.datagramsSent++;
-    this.socket.send(bytes, to.port, to.host);
+    if (this.prepareWanted && !this.prepareHooked) {
+      this.prepareHooked = true;
+      this.socket.send(bytes, to.port, to.host, this.afterSendPrepare);
+    } else {
+      this.socket.send(bytes, to.port, to.host);
+    }
   }
 
   /** Publish what the fault injector did to a datagram (only while the transport layer is traced). */

@@ -9,6 +9,13 @@ export type TransportErrorCode =
    * the next send starts a new stream, and the peer is not told anything like a restart.
    */
   | 'TRANSPORT_ERR_PEER_UNREACHABLE'
+  /**
+   * The peer did not acknowledge within `giveUpMs`, and it told us (in answers quoting our own
+   * datagrams, which only a party that received them can write) that our datagrams did not
+   * authenticate under its cluster key: the two endpoints do not share a key. Nothing we sent
+   * was taken in.
+   */
+  | 'TRANSPORT_ERR_REFUSED'
   /** The peer proved a new incarnation (it restarted) before acknowledging the message; it was not delivered to the new incarnation. */
   | 'TRANSPORT_ERR_PEER_RESTARTED'
   /** The message is larger than `maxMessageBytes`. */
@@ -19,6 +26,8 @@ export type TransportErrorCode =
   | 'TRANSPORT_ERR_QUEUE_FULL'
   /** A constructor option or argument is not valid. */
   | 'TRANSPORT_ERR_INVALID_ARGUMENT'
+  /** A cluster key (the `key` option, or its text form) is not a 256-bit key in the documented format. */
+  | 'TRANSPORT_ERR_BAD_KEY'
   /** The UDP socket could not be bound (address in use, bad address). */
   | 'TRANSPORT_ERR_BIND';
 

@@ -12,3 +12,4 @@ export type {
 } from './types.js';
 export { createLogger, type Logger } from './log.js';
 export { seededRandom, type Random } from './random.js';
+export { generateClusterKey, formatClusterKey, parseClusterKey, CLUSTER_KEY_BYTES } from './cluster-key.js';

@@ -2,9 +2,11 @@
  * Endpoint options: every default lives here, next to its documentation, and every option is
  * validated once, at construction, with a message that says what is allowed.
  */
+import { checkClusterKey } from './cluster-key.js';
 import { TransportError } from './errors.js';
 import { validateFaultSpec, type FaultOptions } from './faults.js';
 import { MAX_OVERHEAD_BYTES } from './wire.js';
+import { MAX_NODE_ID_BYTES } from './seal.js';
 import type { Random } from './random.js';
 
 export interface EndpointOptions {
@@ -12,8 +14,20 @@ export interface EndpointOptions {
   host?: string;
   /** Port to bind; 0 picks a free one. @default 0 */
   port?: number;
-  /** Name used in log lines. @default "host:port" once bound */
+  /**
+   * Name used in log lines. With a `key`, also this endpoint's identity: it is bound into every
+   * datagram's key and peers receive it as MessageEvent.peerId (1 to 64 bytes of UTF-8 then).
+   * @default "host:port" once bound
+   */
   nodeId?: string;
+  /**
+   * The cluster key: 32 random bytes every endpoint of the cluster shares (generateClusterKey(),
+   * `pagewire keygen`). With it, every datagram is encrypted and authenticated (AES-256-GCM, a key
+   * per sender start derived by HKDF), replays and forgeries are dropped and counted
+   * (stats().bad.auth, .replay), and only endpoints with the same key can talk to this one.
+   * Without it, datagrams travel in clear text with a CRC32C. @default none (clear text)
+   */
+  key?: Uint8Array;
   /** Largest datagram sent or accepted, header included. Fits a 1,500-byte Ethernet MTU with room for IP/UDP and tunnels. @default 1200 */
   datagramBytes?: number;
   /** Largest message send() accepts and the receiver reassembles. @default 1_048_576 (1 MiB) */
@@ -86,8 +100,10 @@ export interface EndpointOptions {
   random?: Random;
 }
 
-export type ResolvedOptions = Required<Omit<EndpointOptions, 'nodeId' | 'faults' | 'initialSeq' | 'random' | 'pinnedPeers'>> & {
+export type ResolvedOptions = Required<Omit<EndpointOptions, 'nodeId' | 'faults' | 'initialSeq' | 'random' | 'pinnedPeers' | 'key'>> & {
   nodeId: string | undefined;
+  /** A copy of the cluster key; undefined: clear text. */
+  key: Uint8Array | undefined;
   faults: FaultOptions | undefined;
   initialSeq: number | (() => number) | undefined;
   /** undefined: the secret comes from node:crypto. */
@@ -138,6 +154,7 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
     host: o.host ?? DEFAULTS.host,
     port: int('port', o.port ?? DEFAULTS.port, 0, 65535),
     nodeId: o.nodeId,
+    key: undefined,
     datagramBytes: int('datagramBytes', o.datagramBytes ?? DEFAULTS.datagramBytes, MAX_OVERHEAD_BYTES + 64, 65507),
     maxMessageBytes: int('maxMessageBytes', o.maxMessageBytes ?? DEFAULTS.maxMessageBytes, 1, 1 << 30),
     windowDatagrams: int('windowDatagrams', o.windowDatagrams ?? DEFAULTS.windowDatagrams, 1, 65535),
@@ -173,6 +190,13 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
   if (r.pinnedPeers.length > 1 << 16) throw bad(`pinnedPeers may list at most 65536 peers, got ${r.pinnedPeers.length}`);
   if (r.random !== undefined && typeof r.random !== 'function') throw bad('random must be a function returning numbers in [0, 1)');
   if (typeof r.host !== 'string' || r.host.length === 0) throw bad('host must be a non-empty string');
+  if (r.nodeId !== undefined && (typeof r.nodeId !== 'string' || r.nodeId.length === 0)) throw bad('nodeId must be a non-empty string');
+  if (o.key !== undefined) {
+    checkClusterKey(o.key, 'key');
+    r.key = Uint8Array.from(o.key);
+    const idBytes = r.nodeId === undefined ? 0 : Buffer.byteLength(r.nodeId, 'utf8');
+    if (idBytes > MAX_NODE_ID_BYTES) throw bad(`nodeId must be at most ${MAX_NODE_ID_BYTES} bytes of UTF-8 with a key (it is in every datagram's header), got ${idBytes}`);
+  }
   if (r.minRtoMs > r.maxRtoMs) throw bad(`minRtoMs (${r.minRtoMs}) must not exceed maxRtoMs (${r.maxRtoMs})`);
   if (r.ackDelayMs >= r.minRtoMs) {
     throw bad(`ackDelayMs (${r.ackDelayMs}) must be below minRtoMs (${r.minRtoMs}), or delayed acks cause spurious retransmissions`);

@@ -17,6 +17,12 @@
  *   incarnation) starts a newer stream with SYN: the peer gave up on us. That is not a restart
  *   and is not reported as one; nothing of the older stream is delivered after it.
  *
+ * Keyed endpoints (seal.ts) add a fourth: the peer's sending key (its node id and salt, one per
+ * start of the peer). The proven incarnation is believed only under the key it was proven with;
+ * a datagram under another key is a claim to prove like a new incarnation, and the key of a
+ * retired incarnation is retired with it. Each datagram's counter is taken into the key's replay
+ * window once its tag proved it authentic; a counter seen before is a replay, dropped unread.
+ *
  * Until the peer is proven, every datagram we send carries a CHALLENGE; whoever answers with a
  * valid ECHO is who receives at this address. When the peer challenges us, we ECHO on every
  * datagram until it addresses us by our incarnation. Data is taken only when addressed to this
@@ -24,13 +30,15 @@
  */
 import { TransportError } from './errors.js';
 import type { Handshake, RateLimiter } from './handshake.js';
+import { ReplayWindow } from './replay-window.js';
+import type { Opener } from './seal.js';
 import { advertisedWindow, ReceiveStream, type ReassemblyBudget, type ReceiveConfig, type ReceiveDrop, type ReceiveOutput } from './receive-stream.js';
 import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SendStream, type SendConfig } from './send-stream.js';
 import { seqLt } from './seq.js';
 import type { PeerStats } from './types.js';
 import {
-  encodeDatagram, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, MAX_OVERHEAD_BYTES, type Datagram,
+  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, type Datagram,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
 import { stampSend } from './trace.js';
@@ -49,6 +57,10 @@ export interface SessionCounters extends Record<ReceiveDrop, number> {
 /** What all sessions of one endpoint share. */
 export interface SessionContext {
   readonly cfg: SessionConfig;
+  /** Fragment payload bytes per data datagram (what is left of datagramBytes after the headers, sealed or not). */
+  readonly maxPayload: number;
+  /** Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are used up). */
+  frame(d: Datagram): Buffer | undefined;
   readonly handshake: Handshake;
   readonly budget: ReassemblyBudget;
   /** Bounds challenges sent by the whole endpoint (they answer datagrams anyone can forge). */
@@ -64,15 +76,17 @@ export interface SessionHooks {
   transmit(bytes: Buffer): void;
   deliver(data: Uint8Array, incarnation: number): void;
   restarted(oldIncarnation: number, newIncarnation: number): void;
-  unreachable(waitedMs: number): void;
+  unreachable(waitedMs: number, refused: boolean): void;
 }
 
 /** Why onDatagram() did not take a datagram in, for the endpoint's counters. */
-export type Rejection = 'staleSession' | 'malformed' | 'unproven' | 'badEcho' | undefined;
+export type Rejection = 'staleSession' | 'malformed' | 'unproven' | 'badEcho' | 'replay' | undefined;
 
 const EMPTY = new Uint8Array(0);
 const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
 const RETIRED_INCARNATIONS = 8;
+/** Sending keys of retired incarnations remembered (keyed endpoints). */
+const RETIRED_KEYS = 8;
 /**
  * At most one unsolicited control datagram per peer per millisecond: one answer covers a burst
  * of datagrams from a restarted peer, and a flood forged from a peer's address is reflected to
@@ -92,6 +106,18 @@ export class PeerSession {
   /** The peer's proven incarnation (0: none proven yet). */
   private peerInc = 0;
   private readonly retired: number[] = [];
+  /** Keyed: the key the proven incarnation seals with, and the counters taken under it. */
+  private rxOpener: Opener | undefined;
+  private rxWindow: ReplayWindow | undefined;
+  private readonly retiredKeys: Buffer[] = [];
+  /** Keyed: counters up to this were taken under that key by an evicted session of this address (core.ts). */
+  private floor: { keyId: Buffer; highest: number } | undefined;
+  /** Keyed: the peer's node id, as its key authenticates it (undefined until proven, and on unkeyed endpoints). */
+  peerId: string | undefined;
+  /** When the peer last said it cannot read us (refuse()), and why; when a datagram of its was last taken. */
+  private refusedAt = -Infinity;
+  private refusedWhy = '';
+  private heardAt = -Infinity;
   private tx: SendStream | undefined;
   private rx: ReceiveStream | undefined;
   private readonly rto: RtoEstimator;
@@ -123,9 +149,9 @@ export class PeerSession {
     this.localInc = ctx.handshake.incarnationFor(address);
     this.rto = new RtoEstimator(cfg);
     this.peerWindow = cfg.windowDatagrams;
-    this.maxPayload = cfg.datagramBytes - MAX_OVERHEAD_BYTES;
+    this.maxPayload = ctx.maxPayload;
     this.stats = {
-      peer: address, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
+      peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, messagesSent: 0,
       messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0, rtoUs: 0, cwnd: 0,
       peerWindow: 0, inFlight: 0, timeouts: 0, probes: 0, giveUps: 0, restarts: 0, streamsReceived: 0,
     };
@@ -173,19 +199,46 @@ export class PeerSession {
     return p;
   }
 
-  /** Process one decoded datagram from this address. */
-  onDatagram(d: Datagram, now: number): Rejection {
+  /** Keyed: the key of the proven incarnation (the core checks its replay window before opening a datagram under it). */
+  get opener(): Opener | undefined {
+    return this.rxOpener;
+  }
+
+  /** Keyed: create the cipher context of the peer's next datagram (its counter after the highest taken). */
+  prepareOpen(): void {
+    if (this.rxOpener !== undefined) this.rxOpener.prepare(this.rxWindow!.highest + 1);
+  }
+
+  /** Keyed: could a datagram under the proven key with this counter be new (not a replay)? */
+  fresh(counter: number): boolean {
+    return this.rxWindow!.fresh(counter);
+  }
+
+  /**
+   * Process one decoded datagram from this address. Keyed endpoints pass the key it opened
+   * under and its counter: the core opened it (its tag is valid) and, under the proven key,
+   * found the counter fresh.
+   */
+  onDatagram(d: Datagram, now: number, opener?: Opener, counter = 0): Rejection {
     this.now = now;
     this.lastActivity = now;
     this.stats.datagramsReceived++;
+    const keyed = opener !== undefined;
     let resend = false;
-    if (d.srcInc !== this.peerInc) {
-      if (this.retired.includes(d.srcInc)) return 'staleSession';
+    if (keyed && opener === this.rxOpener && !this.rxWindow!.take(counter)) return 'replay';
+    if (d.srcInc !== this.peerInc || opener !== this.rxOpener) {
+      if (this.retired.includes(d.srcInc) || (keyed && this.retiredKeys.some((k) => k.equals(opener.keyId)))) {
+        return keyed ? 'replay' : 'staleSession';
+      }
+      if (keyed && this.floor !== undefined && counter <= this.floor.highest && this.floor.keyId.equals(opener.keyId)) return 'replay';
       const proven = (d.flags & F_ECHO) !== 0 && this.ctx.handshake.verify(this.address, d.echo, now);
       if (!proven) {
         // A claim we cannot check yet (a first contact, a restart, or a forgery from this
         // address): change nothing, and challenge whoever really receives at this address.
         this.answerClaim(d, now);
+        // Sealed by a key holder, but an answer to a challenge of an earlier life of ours, or
+        // addressed to one: a replay (or a datagram from before our restart).
+        if (keyed && (d.flags & F_ECHO || (d.dstInc !== 0 && d.dstInc !== this.localInc))) return 'replay';
         return d.flags & F_ECHO ? 'badEcho' : 'unproven';
       }
       this.ctx.counters.proofs++;
@@ -195,17 +248,19 @@ export class PeerSession {
         if (this.closed) return undefined;
       }
       this.peerInc = this.stats.incarnation = d.srcInc;
+      if (keyed && !this.acceptKey(opener, counter)) return 'replay';
       const tn = this.ctx.trace;
       if (first && tn?.transport.on) {
         tn.transport.emit({ type: 'session-change', peer: tn.peerName(this.address), kind: 'proven', incarnation: d.srcInc.toString(16), label: 'peer proven (its echo came back)' });
       }
       resend = true; // what we sent before we knew who is there was not accepted (see onData)
     }
+    this.heardAt = now; // from the proven peer (under its key): it can read us, or it would not answer
     if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
       // Meant for an earlier incarnation of ours: tell the sender who is here now (our srcInc),
       // with a challenge, so its answer lets it prove us.
       this.sendControl(now, F_CHALLENGE, this.peerInc, 0n);
-      return 'staleSession';
+      return keyed ? 'replay' : 'staleSession';
     }
     const sentBefore = this.stats.datagramsSent;
     const challenged = (d.flags & F_CHALLENGE) !== 0;
@@ -283,13 +338,57 @@ export class PeerSession {
     return { ...s };
   }
 
+  /**
+   * The peer told us it cannot read what we send (a refusal notice quoting our datagram, or
+   * datagrams in the other mode, sealed or clear). If a send then gives up and nothing of the
+   * peer's was taken in since, it fails TRANSPORT_ERR_REFUSED with `why` instead of PEER_UNREACHABLE.
+   */
+  refuse(now: number, why: string): void {
+    this.refusedAt = now;
+    this.refusedWhy = why;
+  }
+
+  /**
+   * Keyed, before the first proof: an evicted session of this address took counters up to
+   * `highest` under `keyId`; if the peer proves itself under that key, those stay refused.
+   */
+  setReplayFloor(keyId: Buffer, highest: number): void {
+    this.floor = { keyId, highest };
+  }
+
+  /** The replay window at the last counter this peer's key used, for a tombstone when the session is evicted. */
+  get replayState(): { keyId: Buffer; highest: number } | undefined {
+    return this.rxOpener === undefined ? undefined : { keyId: this.rxOpener.keyId, highest: this.rxWindow!.highest };
+  }
+
   // ------------------------------------------------------------------ sessions
+
+  /**
+   * Keyed: the incarnation just proven seals with `opener`; its replay window starts at the proof's
+   * `counter`. Everything the peer sealed before it was sent before it knew us and was answered
+   * without state (or, with a tombstone, was taken by an evicted session): a replay from now on.
+   */
+  private acceptKey(opener: Opener, counter: number): boolean {
+    const w = new ReplayWindow();
+    const tomb = this.floor !== undefined && this.floor.keyId.equals(opener.keyId) ? this.floor.highest : -1;
+    w.raiseFloor(Math.max(counter - 1, tomb));
+    this.floor = undefined;
+    this.rxOpener = opener;
+    this.rxWindow = w;
+    this.peerId = this.stats.peerId = opener.nodeId;
+    return w.take(counter); // (a counter under the floor was refused before the proof)
+  }
 
   /** The peer's proven new incarnation replaces the old one: it restarted. */
   private restart(newInc: number): void {
     const old = this.peerInc;
-    this.retired.push(old);
+    if (old !== newInc) this.retired.push(old); // (a new key with the same 32-bit incarnation: retire only the key)
     if (this.retired.length > RETIRED_INCARNATIONS) this.retired.shift();
+    if (this.rxOpener !== undefined) {
+      this.retiredKeys.push(this.rxOpener.keyId);
+      if (this.retiredKeys.length > RETIRED_KEYS) this.retiredKeys.shift();
+      this.rxOpener = this.rxWindow = undefined;
+    }
     this.peerInc = this.stats.incarnation = newInc;
     this.stats.restarts++;
     this.hasEcho = false;
@@ -306,11 +405,20 @@ export class PeerSession {
 
   private giveUp(waited: number): void {
     this.stats.giveUps++;
+    const refused = this.refusedAt > this.heardAt;
     const tn = this.ctx.trace;
-    if (tn?.transport.on) tn.transport.emit({ type: 'give-up', peer: tn.peerName(this.address), waitedMs: Math.round(waited), label: `gave up after ${Math.round(waited)} ms: peer unreachable` });
-    this.endSendStream(new TransportError('TRANSPORT_ERR_PEER_UNREACHABLE',
-      `${this.address} did not acknowledge for ${Math.round(waited)} ms (giveUpMs ${this.ctx.cfg.giveUpMs})`, { peer: this.address }));
-    this.hooks.unreachable(waited);
+    if (tn?.transport.on) {
+      tn.transport.emit({
+        type: 'give-up', peer: tn.peerName(this.address), waitedMs: Math.round(waited),
+        label: `gave up after ${Math.round(waited)} ms: ${refused ? 'the peer refused what we sent' : 'peer unreachable'}`,
+      });
+    }
+    this.endSendStream(refused
+      ? new TransportError('TRANSPORT_ERR_REFUSED',
+        `${this.address} refused what we sent for ${Math.round(waited)} ms: ${this.refusedWhy}`, { peer: this.address })
+      : new TransportError('TRANSPORT_ERR_PEER_UNREACHABLE',
+        `${this.address} did not acknowledge for ${Math.round(waited)} ms (giveUpMs ${this.ctx.cfg.giveUpMs})`, { peer: this.address }));
+    this.hooks.unreachable(waited, refused);
   }
 
   /** Abandon the send stream; the next send() starts a new one (a new id, a new ISN, SYN again). */
@@ -360,7 +468,8 @@ export class PeerSession {
       challenge: flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, sacks: NO_SACKS, payload: EMPTY,
     };
     const tn = this.ctx.trace;
-    this.hooks.transmit(encodeDatagram(tn?.active ? stampSend(tn, d, this.address) : d));
+    const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address) : d);
+    if (bytes !== undefined) this.hooks.transmit(bytes);
   }
 
   private challengeCookie(now: number): bigint {
@@ -446,8 +555,8 @@ export class PeerSession {
       stream, ackStream, seq, ack, isn, challenge, echo: this.echo, sacks, payload,
     };
     const tn = this.ctx.trace;
-    const bytes = encodeDatagram(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
+    const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
     this.stats.datagramsSent++;
-    this.hooks.transmit(bytes);
+    if (bytes !== undefined) this.hooks.transmit(bytes);
   }
 }

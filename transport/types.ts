@@ -15,6 +15,12 @@ export interface MessageEvent {
   readonly session: number;
   /** The whole reassembled message, exactly as the sender passed it to send(). */
   readonly data: Uint8Array;
+  /**
+   * The sender's node id as the cluster key authenticates it (its `nodeId`, bound into the key it
+   * seals with: see transport/README.md). Undefined on an unkeyed endpoint, where nothing is
+   * authenticated and any sender can claim anything.
+   */
+  readonly peerId?: string | undefined;
 }
 
 /** The peer proved it is a new incarnation (it restarted): both streams started over. */
@@ -29,10 +35,17 @@ export interface PeerUnreachableEvent {
   readonly peer: string;
   /** Milliseconds the oldest unacknowledged datagram waited before the transport gave up. */
   readonly waitedMs: number;
+  /**
+   * The peer said it cannot read us (our datagrams did not authenticate under its key, or one of
+   * us is keyed and the other not): the sends failed TRANSPORT_ERR_REFUSED.
+   */
+  readonly refused: boolean;
 }
 
 export interface PeerStats {
   readonly peer: string;
+  /** Keyed endpoints: the peer's node id, authenticated by its key (undefined until proven, and unkeyed). */
+  peerId: string | undefined;
   /** The peer's proven incarnation id (0 until it proved one). */
   incarnation: number;
   /** Listed in pinnedPeers: never evicted. */
@@ -90,6 +103,18 @@ export interface EndpointStats {
     unproven: number;
     /** Carried an echo that is not a cookie we sent to that address (forged, or older than 30-60 s). */
     badEcho: number;
+    /**
+     * Keyed endpoints: did not authenticate under the cluster key (a forgery, random bytes, a flipped
+     * bit, a sender with another key, a clear-text datagram), or a refusal notice that does not
+     * quote a datagram of ours. Dropped before any peer state is touched.
+     */
+    auth: number;
+    /**
+     * Keyed endpoints: authentic, but not new: a counter already taken (or older than the replay
+     * window), a key or incarnation the peer retired, or addressed to an earlier incarnation of
+     * ours (a replay, or a datagram from before our restart).
+     */
+    replay: number;
     /** Datagrams dropped by the fault injector (inbound + outbound). */
     injectedDrops: number;
   };
@@ -99,6 +124,11 @@ export interface EndpointStats {
     tooManyPeers: number;
     /** Challenges not sent: maxChallengesPerSecond reached. */
     challengesRateLimited: number;
+    /**
+     * Keyed: datagrams under a key not seen lately dropped unchecked (counted in bad.auth too):
+     * more such keys this second than maxChallengesPerSecond (deriving one costs an HKDF).
+     */
+    keyDerivationsRateLimited: number;
     /** Data beyond the advertised window. */
     beyondWindow: number;
     /** Fragments not accepted: maxReassemblyBytes held. */
@@ -112,7 +142,15 @@ export interface EndpointStats {
     challengesSent: number;
     /** Incarnations proven by an echo (first contacts and restarts). */
     proofs: number;
+    /** Keyed: refusal notices sent, answering datagrams that did not authenticate (rate-limited with the challenges). */
+    refusalsSent: number;
+    /** Keyed: refusal notices received that quote a datagram of ours (the peer does not share our key). */
+    refusalsReceived: number;
   };
+  /** Datagrams are sealed with a cluster key (the `key` option). */
+  readonly keyed: boolean;
+  /** The last datagram that failed authentication (keyed), or came in the other mode: who sent it, why, when (ms, the endpoint's clock). */
+  readonly lastAuthFailure: { readonly from: string; readonly reason: string; readonly atMs: number } | undefined;
   /** Errors the socket reported after binding (e.g. ICMP port unreachable), counted, never thrown. */
   socketErrors: number;
   /** Unpinned peers whose state was evicted to make room (idle ones, least recently active first). */
@@ -131,8 +169,10 @@ export interface TransportEvents {
 }
 
 export interface Endpoint extends EventEmitter<TransportEvents> {
-  /** Node id used in log prefixes. */
+  /** Node id used in log prefixes; on a keyed endpoint also its authenticated identity (MessageEvent.peerId at its peers). */
   readonly nodeId: string;
+  /** Datagrams are sealed with a cluster key. */
+  readonly keyed: boolean;
   /** The bound address, "host:port". */
   readonly address: string;
   readonly port: number;

@@ -91,20 +91,29 @@ export function encodedLength(d: Datagram): number {
 /** Encode into a fresh Buffer (which dgram can send without another copy). */
 export function encodeDatagram(d: Datagram): Buffer {
   const buf = Buffer.allocUnsafe(encodedLength(d));
+  writeDatagram(d, buf, 0, true);
+  return buf;
+}
+
+/**
+ * Write `d` into `buf` at `start`: encodedLength(d) bytes with the CRC, CRC_BYTES fewer without
+ * it (the inner datagram of a sealed one, where the AEAD tag does the CRC's job). Returns the end.
+ */
+export function writeDatagram(d: Datagram, buf: Uint8Array, start: number, crc: boolean): number {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const f = d.flags;
-  v.setUint8(0, WIRE_VERSION);
-  v.setUint8(1, f);
-  v.setUint16(2, d.window);
-  v.setUint32(4, d.srcInc);
-  v.setUint32(8, d.dstInc);
-  v.setUint32(12, d.stream);
-  v.setUint32(16, d.ackStream);
-  v.setUint32(20, d.seq);
-  v.setUint32(24, d.ack);
-  v.setUint8(28, d.sacks.length >>> 1);
-  v.setUint8(29, 0);
-  let off = FIXED_HEADER_BYTES;
+  v.setUint8(start, WIRE_VERSION);
+  v.setUint8(start + 1, f);
+  v.setUint16(start + 2, d.window);
+  v.setUint32(start + 4, d.srcInc);
+  v.setUint32(start + 8, d.dstInc);
+  v.setUint32(start + 12, d.stream);
+  v.setUint32(start + 16, d.ackStream);
+  v.setUint32(start + 20, d.seq);
+  v.setUint32(start + 24, d.ack);
+  v.setUint8(start + 28, d.sacks.length >>> 1);
+  v.setUint8(start + 29, 0);
+  let off = start + FIXED_HEADER_BYTES;
   if (f & F_SYN) {
     v.setUint32(off, d.isn);
     off += 4;
@@ -127,22 +136,25 @@ export function encodeDatagram(d: Datagram): Buffer {
   for (let i = 0; i < d.sacks.length; i++, off += 4) v.setUint32(off, d.sacks[i]!);
   buf.set(d.payload, off);
   off += d.payload.length;
-  v.setUint32(off, crc32c(buf, 0, off));
-  return buf;
+  if (!crc) return off;
+  v.setUint32(off, crc32c(buf, start, off));
+  return off + CRC_BYTES;
 }
 
 /**
  * Decode and validate one datagram. Never throws: anything a peer could send that is not a
  * well-formed datagram of this version comes back as a DecodeFailure for the caller to count.
- * The payload is a view into `buf`, not a copy.
+ * The payload is a view into `buf`, not a copy. `crc` false: the inner datagram of a sealed one
+ * (no CRC; its integrity was checked by the AEAD tag).
  */
-export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number): Datagram | DecodeFailure {
+export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number, crc = true): Datagram | DecodeFailure {
   const len = buf.length;
-  if (len < MIN_DATAGRAM_BYTES) return 'truncated';
+  const tail = crc ? CRC_BYTES : 0;
+  if (len < FIXED_HEADER_BYTES + tail) return 'truncated';
   if (len > maxDatagramBytes) return 'oversized';
   if (buf[0] !== WIRE_VERSION) return 'badVersion';
   const v = new DataView(buf.buffer, buf.byteOffset, len);
-  if (v.getUint32(len - CRC_BYTES) !== crc32c(buf, 0, len - CRC_BYTES)) return 'badChecksum';
+  if (crc && v.getUint32(len - CRC_BYTES) !== crc32c(buf, 0, len - CRC_BYTES)) return 'badChecksum';
 
   const flags = v.getUint8(1);
   if (flags & ~KNOWN_FLAGS) return 'malformed';
@@ -166,7 +178,7 @@ export function decodeDatagram(buf: Uint8Array, maxDatagramBytes: number): Datag
   if (nSack > 0 && !hasAck) return 'malformed';
 
   let off = FIXED_HEADER_BYTES;
-  const end = len - CRC_BYTES;
+  const end = len - tail;
   let isn = 0;
   if (flags & F_SYN) {
     if (off + 4 > end) return 'truncated';

@@ -97,7 +97,7 @@ export interface AppMemoryStats {
 }
 
 /** P_FAIL_CODE values of failures that are no verdict on the page: a later fault asks again. */
-const RETRIABLE_FAIL_CODES = new Set([1 + FAILURE_CODES.indexOf('DSM_ERR_FAULT_TIMEOUT'), 1 + FAILURE_CODES.indexOf('DSM_ERR_NO_QUORUM')]);
+const RETRIABLE_FAIL_CODES = new Set(['DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_UNAUTHENTICATED'].map((c) => 1 + FAILURE_CODES.indexOf(c as (typeof FAILURE_CODES)[number])));
 const PAGE_BASE_MASK = ~(PAGE_STRIDE - 1);
 
 export class AppMemory {
@@ -416,6 +416,7 @@ export class AppMemory {
       DSM_ERR_NO_QUORUM: `${on ? on.trim() : 'a node it needs'} is suspected, and no majority could be reached to declare it dead`,
       DSM_ERR_CLUSTER_MISMATCH: `${on ? on.trim() : 'a peer'} runs another cluster configuration`,
       DSM_ERR_INTERNAL: 'a protocol error (a bug, not a verdict on the data)',
+      DSM_ERR_UNAUTHENTICATED: `${on ? on.trim() : 'a peer'} refused this node: it cannot authenticate it (not the same cluster key?)`,
     };
     const text = this.failText(page, gen);
     return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why[c as (typeof FAILURE_CODES)[number]] ?? c}`, {

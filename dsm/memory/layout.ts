@@ -97,7 +97,7 @@ export type Need = typeof RIGHTS_READ | typeof RIGHTS_WRITE;
 
 export const FAILURE_CODES = [
   'DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED',
-  'DSM_ERR_EVICTED', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_CLUSTER_MISMATCH', 'DSM_ERR_INTERNAL',
+  'DSM_ERR_EVICTED', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_CLUSTER_MISMATCH', 'DSM_ERR_INTERNAL', 'DSM_ERR_UNAUTHENTICATED',
 ] as const;
 
 /** A fault request as stored in a mailbox word: never 0, fits in an int32 for pages < 2^24. */

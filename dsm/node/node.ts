@@ -16,7 +16,7 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, TraceState } from './runtime-handler.js';
+import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, SecurityEvent, TraceState } from './runtime-handler.js';
 import type { TraceEvent } from '../../trace/index.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
@@ -82,6 +82,11 @@ export interface DsmNode extends DsmThread {
    * mismatch). A new listener first receives the events that happened before it was added.
    */
   onMembership(listener: (e: MembershipEvent) => void): void;
+  /**
+   * Reports, at most once a second, of datagrams the transport dropped as unauthenticated (not
+   * sealed with the cluster key: a node with another key, a forgery) or replayed.
+   */
+  onSecurity(listener: (e: SecurityEvent) => void): void;
   /** Stop serving peers; blocked accesses throw DSM_ERR_CLOSED. */
   close(): Promise<void>;
 }
@@ -113,13 +118,17 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const shared: DsmShared = {
     buffers, allocator: createAllocatorState(range.first, range.end, o.pageSize), appFaultTimeoutMs: o.appFaultTimeoutMs,
   };
-  const events = new EventEmitter<{ membership: [MembershipEvent] }>();
+  const events = new EventEmitter<{ membership: [MembershipEvent]; security: [SecurityEvent] }>();
   const past: MembershipEvent[] = [];
   let watcher: ((event: TraceEvent, skipped: number) => void) | null = null;
   const onEvent = (e: unknown): void => {
     const ev = e as RuntimeEvent;
     if (ev?.type === 'trace') {
       watcher?.(ev.event, ev.skipped);
+      return;
+    }
+    if (ev?.type === 'security') {
+      events.emit('security', ev.event);
       return;
     }
     if (ev?.type !== 'membership') return;
@@ -172,6 +181,9 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
     onMembership(listener) {
       for (const e of past) listener(e);
       events.on('membership', listener);
+    },
+    onSecurity(listener) {
+      events.on('security', listener);
     },
     async close() {
       if (closed) return;

@@ -4,7 +4,8 @@
  * options travel to the fault thread by structured clone.
  */
 import type { EndpointOptions } from '../../transport/index.js';
-import { parsePeer } from '../../transport/index.js';
+import { isTransportError, parsePeer } from '../../transport/index.js';
+import { checkClusterKey } from '../../transport/cluster-key.js';
 import { DsmError } from '../errors.js';
 import { resolveIvyOptions, type IvyOptions } from '../protocol/index.js';
 
@@ -28,8 +29,15 @@ export interface DsmNodeOptions {
   readonly pageCount?: number;
   /** Application threads that may attach at once. @default 16 */
   readonly maxThreads?: number;
+  /**
+   * The cluster key (32 random bytes; `pagewire keygen`, parseClusterKey): every datagram sealed
+   * and authenticated, a peer's node id proven by its key (node N seals as "N"), and calls
+   * from a node whose key proves another id than its address stands for refused. Every node of
+   * the cluster needs the same key. @default none: clear text, every address believed
+   */
+  readonly key?: Uint8Array;
   /** Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). */
-  readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random'>;
+  readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random' | 'key'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
   readonly ivy?: Omit<IvyOptions, 'timers'>;
   /** Write this node's trace events (every layer) to DIR/node-<id>.jsonl (`pagewire trace DIR` reads them). @default off */
@@ -45,6 +53,7 @@ export interface ResolvedDsmNodeOptions {
   readonly pageSize: number;
   readonly pageCount: number;
   readonly maxThreads: number;
+  readonly key: Uint8Array | undefined;
   readonly transport: DsmNodeOptions['transport'];
   readonly ivy: DsmNodeOptions['ivy'];
   readonly traceDir: string | undefined;
@@ -95,12 +104,26 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   }
   if (o.traceDir !== undefined && (typeof o.traceDir !== 'string' || o.traceDir.length === 0)) throw bad('traceDir must be a non-empty directory path');
   const protocolTimeout = resolveIvyOptions(o.ivy).faultTimeoutMs;
+  if (o.key !== undefined) {
+    try {
+      checkClusterKey(o.key, 'key');
+    } catch (e) {
+      throw isTransportError(e) ? bad((e as Error).message) : e;
+    }
+  }
+  if ((o.transport as { key?: unknown } | undefined)?.key !== undefined) throw bad('give the cluster key as the node\'s `key` option, not transport.key');
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
+    key: o.key === undefined ? undefined : Uint8Array.from(o.key),
     transport: o.transport, ivy: o.ivy, traceDir: o.traceDir,
     appFaultTimeoutMs: protocolTimeout + 2_000,
   };
+}
+
+/** The transport identity of node `id`: its nodeId ("3"), which names it in logs and traces and which a cluster key authenticates. */
+export function transportNodeId(id: number): string {
+  return String(id);
 }
 
 /**

@@ -7,14 +7,20 @@
  *
  * Every message the transport delivers from a configured peer is evidence of life for the
  * membership (IvyNode.heard), page traffic as much as heartbeats; an incoming call's node is the
- * one its transport address belongs to. Membership events go to the application thread
- * (FaultThreadContext.emit), where DsmNode re-emits them.
+ * one its transport address belongs to. With a cluster key that node must also be the one the
+ * key authenticates (node N seals as "N", MessageEvent.peerId): a call whose key proves
+ * another node, or none of the cluster's, is refused before Ivy sees it (RPC_ERR_UNAUTHENTICATED,
+ * counted in stats().rpc.unauthenticated), and its messages are no evidence of anyone's life.
+ * Membership events go to the application thread (FaultThreadContext.emit), where DsmNode
+ * re-emits them, and so do reports of datagrams the transport dropped as unauthenticated or
+ * replayed (at most one a second).
  */
 import { createEndpoint, type UdpEndpoint } from '../../transport/index.js';
-import { RpcClient, RpcServer } from '../../rpc/runtime/index.js';
+import { RpcClient, RpcServer, type RpcServerStats } from '../../rpc/runtime/index.js';
+import type { CallContext } from '../../rpc/index.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
-import { initialOwner, WATCH_EVENTS_PER_SECOND, type ResolvedDsmNodeOptions } from './options.js';
+import { initialOwner, transportNodeId, WATCH_EVENTS_PER_SECOND, type ResolvedDsmNodeOptions } from './options.js';
 import { DsmError } from '../errors.js';
 import { startTraceWriter, subscribeTrace, traceNode, type TraceEvent, type TraceNode, type TraceWriter } from '../../trace/index.js';
 import type { Access } from '../contract.js';
@@ -79,11 +85,29 @@ export interface PageTable {
   readonly managed: { readonly page: number; readonly owner: number; readonly pending: boolean; readonly lost?: number }[];
 }
 
+/**
+ * Datagrams the node's transport dropped because they did not authenticate under the cluster key
+ * (a node with another key, a forgery, clear text) or replayed authentic ones, since the last report.
+ */
+export interface SecurityEvent {
+  readonly kind: 'dropped';
+  readonly auth: number;
+  readonly replay: number;
+  /** The last unauthenticated datagram: its sender's address and why it failed. */
+  readonly lastFrom: string | undefined;
+  readonly lastReason: string | undefined;
+}
+
 /** An event of the fault thread, posted to the application thread. */
 export type RuntimeEvent =
   | { readonly type: 'membership'; readonly event: MembershipEvent }
   /** A DSM trace event (trace/events.ts DsmEvent) while watched; `skipped`: events not forwarded since the last one (rate limit). */
-  | { readonly type: 'trace'; readonly event: TraceEvent; readonly skipped: number };
+  | { readonly type: 'trace'; readonly event: TraceEvent; readonly skipped: number }
+  | { readonly type: 'security'; readonly event: SecurityEvent };
+
+/** How often the fault thread looks for (and reports) unauthenticated or replayed datagrams. */
+const SECURITY_REPORT_MS = 1_000;
+
 
 export interface DsmNodeStats {
   readonly id: number;
@@ -98,23 +122,43 @@ export interface DsmNodeStats {
   readonly transport: ReturnType<UdpEndpoint['stats']>;
   /** Runtime network rules (DsmNode.setNetwork) and what they dropped. */
   readonly network: NetworkState;
+  /** The node's RPC server: calls refused as unauthenticated among them. */
+  readonly rpc: RpcServerStats;
 }
 
 export async function createFaultHandler(ctx: FaultThreadContext): Promise<FaultThreadHandler> {
   const o = ctx.options as ResolvedDsmNodeOptions;
   // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
-  const nodeId = String(o.id);
+  // With a cluster key it is also the identity the key authenticates (transportNodeId).
+  const nodeId = transportNodeId(o.id);
   let writer: TraceWriter | undefined = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
   let unwatch: (() => void) | undefined;
   const tn = traceNode(nodeId);
   for (const p of o.peers) tn.namePeer(p.address, String(p.id));
   // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
   const pinnedPeers = [...(o.transport?.pinnedPeers ?? []), ...o.peers.map((p) => p.address)];
-  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId, pinnedPeers });
+  const ep = await createEndpoint({ ...o.transport, host: o.host, port: o.port, nodeId, pinnedPeers, key: o.key });
   tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
   const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
+  const keyed = o.key !== undefined;
+  /** The peer at `address`, if the transport vouches for it: keyed, its key must prove that node. */
+  const nodeAt = (address: string, peerId: string | undefined): number | undefined => {
+    const id = idOf.get(address);
+    return id !== undefined && (!keyed || peerId === transportNodeId(id)) ? id : undefined;
+  };
+  /** Why a keyed call is refused: the node its key proves is not the node its address stands for. */
+  const unauthenticated = (ctx: CallContext): string | undefined => {
+    if (!keyed || nodeAt(ctx.peer, ctx.peerId) !== undefined) return undefined;
+    const claimed = /^(\d+)$/.exec(ctx.peerId ?? '');
+    const proven = claimed !== null && o.peers.some((p) => p.id === Number(claimed[1])) ? `node ${claimed[1]}` : undefined;
+    const at = idOf.get(ctx.peer);
+    const where = at === undefined ? `${ctx.peer}, which is no node's address` : `${ctx.peer}, the address of node ${at}`;
+    return proven === undefined
+      ? `the caller's key proves ${JSON.stringify(ctx.peerId ?? '')}, which is not a node of this cluster; it calls from ${where}`
+      : `the caller's key proves it is ${proven}, but it calls from ${where}: a node cannot speak for another`;
+  };
   const rpcClients: RpcClient[] = [];
   const stubs = new Map<number, IvyClient>();
   const peer = (n: number): IvyClient => {
@@ -129,7 +173,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   };
   const ivy = new IvyNode({
     id: o.id, nodes: o.nodes, local: ctx.pages, peer,
-    callerOf: (c) => idOf.get(c.peer),
+    callerOf: (c) => nodeAt(c.peer, c.peerId),
     initialOwner: initialOwner(o.nodes, o.pageCount),
     onEvent: (event) => {
       if (tn.dsm.on) {
@@ -141,10 +185,23 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     options: o.ivy,
   });
   ep.on('message', (m) => {
-    const id = idOf.get(m.peer);
+    const id = nodeAt(m.peer, m.peerId);
     if (id !== undefined) ivy.heard(id);
   });
-  server.serve(IvyDescriptor, ivy.handlers);
+  server.serve(IvyDescriptor, ivy.handlers, { authorize: ({ ctx }) => unauthenticated(ctx) });
+  let seen = { auth: 0, replay: 0 };
+  const security = setInterval(() => {
+    const s = ep.stats();
+    const auth = s.bad.auth - seen.auth;
+    const replay = s.bad.replay - seen.replay;
+    if (auth + replay === 0) return;
+    seen = { auth: s.bad.auth, replay: s.bad.replay };
+    ctx.emit({
+      type: 'security',
+      event: { kind: 'dropped', auth, replay, lastFrom: s.lastAuthFailure?.from, lastReason: s.lastAuthFailure?.reason },
+    } satisfies RuntimeEvent);
+  }, SECURITY_REPORT_MS);
+  security.unref();
   const network = (): NetworkState => {
     const l = ep.linkRuleStats();
     return { blockedNodes: l.blocked.map((a) => idOf.get(a)!).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
@@ -157,7 +214,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
         case 'stats':
           return {
             id: o.id, address: ep.address, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
-            ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), network: network(),
+            ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), rpc: server.stats(), network: network(),
           };
         case 'pages':
           return pageTable(ivy, o.id, o.pageCount);
@@ -207,6 +264,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       }
     },
     async close(): Promise<void> {
+      clearInterval(security);
       ivy.close();
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();

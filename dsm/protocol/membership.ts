@@ -64,9 +64,11 @@ export interface MembershipEvent {
    * up: first heard from, or heard again after a suspicion; suspected: silent (a proposal starts);
    * dead: a majority declared it dead (this node refuses it from now on); fenced: THIS node was
    * declared dead (`node` names the node that refused it); majority-up: a majority of the
-   * configured nodes is up (`node` is this node); mismatch: the peer runs another configuration.
+   * configured nodes is up (`node` is this node); mismatch: the peer runs another configuration;
+   * refused: the peer cannot authenticate this node (not the same cluster key) or refused the node
+   * id this node's key proves, so every call to it fails DSM_ERR_UNAUTHENTICATED until it is heard.
    */
-  readonly kind: 'up' | 'suspected' | 'dead' | 'fenced' | 'majority-up' | 'mismatch';
+  readonly kind: 'up' | 'suspected' | 'dead' | 'fenced' | 'majority-up' | 'mismatch' | 'refused';
   readonly node: number;
   readonly reason: string;
   /** timers.now() when it happened. */
@@ -85,6 +87,8 @@ export interface MembershipStats {
   /** Heartbeat ticks that ran more than two intervals late (this process was paused or starved). */
   stalls: number;
   mismatches: number;
+  /** Peers that refused this node (a 'refused' event each). */
+  refusals: number;
 }
 
 interface Waiter {
@@ -102,6 +106,8 @@ interface PeerRec {
   proposing: boolean;
   pinging: boolean;
   mismatch: string | undefined;
+  /** Why the peer refused this node (cleared when a message of the peer's is taken in). */
+  refused: string | undefined;
   /** Why the last proposal about this peer failed (for DSM_ERR_NO_QUORUM). */
   lastRefusal: string | undefined;
   /** Why it was declared dead. */
@@ -169,7 +175,7 @@ export class Membership {
   readonly majority: number;
   readonly digest: number;
   readonly stats: MembershipStats = {
-    proposalsStarted: 0, deathsDecided: 0, deathsLearned: 0, votesAgreed: 0, votesRefused: 0, stalls: 0, mismatches: 0,
+    proposalsStarted: 0, deathsDecided: 0, deathsLearned: 0, votesAgreed: 0, votesRefused: 0, stalls: 0, mismatches: 0, refusals: 0,
   };
 
   readonly #init: MembershipInit;
@@ -194,7 +200,7 @@ export class Membership {
       if (id === init.self) continue;
       this.#peers.set(id, {
         id, status: 'not-up', lastHeard: now, everHeard: false, promised: false, proposing: false, pinging: false,
-        mismatch: undefined, lastRefusal: undefined, deathReason: undefined, incarnation: undefined, restarted: false, waiters: new Set(), death: controller(),
+        mismatch: undefined, refused: undefined, lastRefusal: undefined, deathReason: undefined, incarnation: undefined, restarted: false, waiters: new Set(), death: controller(),
         outInstalled: new Map(), outCompleted: new Map(),
       });
     }
@@ -232,6 +238,20 @@ export class Membership {
 
   isMember(node: number): boolean {
     return this.#peers.has(node) || node === this.self;
+  }
+
+  /** Why `node` refused this node, if it did and has not been heard from since. */
+  refusal(node: number): string | undefined {
+    return this.#peers.get(node)?.refused;
+  }
+
+  /** A call to `from` failed RPC_ERR_UNAUTHENTICATED: it refused this node. */
+  noteRefused(from: number, message: string): void {
+    const p = this.#peers.get(from);
+    if (p === undefined || p.refused !== undefined) return;
+    p.refused = `${message}; every node of a cluster must use the same cluster key (--key-file)`;
+    this.stats.refusals++;
+    this.#emit('refused', from, p.refused);
   }
 
   /** The mismatch with `node`, in words, if there is one. */
@@ -321,6 +341,7 @@ export class Membership {
     const p = this.#peers.get(node);
     if (p === undefined || p.status === 'dead' || p.restarted || this.#evicted !== undefined) return;
     p.lastHeard = this.#init.timers.now();
+    p.refused = undefined;
     if (p.status !== 'up') {
       const was = p.status;
       p.status = 'up';

@@ -10,6 +10,8 @@
  *             starts), or, if it was never heard from, it is not up yet;
  * - evicted:  the node refused this node because it knows a majority declared this node dead;
  * - mismatch: the node runs another configuration;
+ * - refused:  the node cannot authenticate this node (its transport cannot open our datagrams: not
+ *             the same cluster key), or refused the node id our key proves: never a suspicion;
  * - error:    anything else (a remote bug, an invalid reply): never taken for a verdict on data.
  *
  * Refusals a handler throws (their `code` travels as the RPC error's remoteCode):
@@ -41,6 +43,7 @@ export type Failure =
   | { readonly kind: 'silent'; readonly node: number; readonly cause: unknown; readonly notUp: boolean }
   | { readonly kind: 'evicted'; readonly node: number; readonly message: string }
   | { readonly kind: 'mismatch'; readonly node: number; readonly message: string }
+  | { readonly kind: 'refused'; readonly node: number; readonly message: string }
   | { readonly kind: 'error'; readonly node: number; readonly cause: unknown };
 
 export type Result<T> = { readonly ok: true; readonly value: T } | ({ readonly ok: false } & Failure);
@@ -54,6 +57,7 @@ export function describeFailure(f: Failure): string {
       : `node ${f.node} did not answer: ${messageOf(f.cause)}`;
     case 'evicted': return `node ${f.node} refused this node: ${f.message}`;
     case 'mismatch': return `node ${f.node}: ${f.message}`;
+    case 'refused': return `node ${f.node} refused this node: ${f.message}`;
     case 'error': return `node ${f.node} failed: ${messageOf(f.cause)}`;
   }
 }
@@ -92,6 +96,8 @@ export class Peers {
     if (m.isDead(node)) return { ok: false, kind: 'dead', node };
     const mismatch = m.mismatch(node);
     if (mismatch !== undefined) return { ok: false, kind: 'mismatch', node, message: mismatch };
+    const refused = m.refusal(node);
+    if (refused !== undefined) return { ok: false, kind: 'refused', node, message: refused };
     this.#init.counters.sent[proc]++;
     const signal = m.deathSignal(node);
     let value: T;
@@ -142,6 +148,13 @@ export class Peers {
       }
     }
     const code = isRpcError(e) ? e.code : undefined;
+    if (code === 'RPC_ERR_UNAUTHENTICATED') {
+      // Its transport could not open our datagrams for giveUpMs (no shared key), or its RPC server
+      // refused the node id our key proves. Asked again, it would answer the same: no suspicion.
+      const why = messageOf(e);
+      m.noteRefused(node, why);
+      return { ok: false, kind: 'refused', node, message: m.refusal(node) ?? why };
+    }
     if (code === 'RPC_ERR_VERSION_MISMATCH' || code === 'RPC_ERR_UNKNOWN_INTERFACE') {
       m.noteMismatch(node, messageOf(e));
       return { ok: false, kind: 'mismatch', node, message: messageOf(e) };

@@ -10,6 +10,7 @@
  *   declare it dead (a minority side, or a two-node cluster after a death);
  * - DSM_ERR_FAULT_TIMEOUT: a node it needs is not up yet, slow, or suspected without a verdict yet;
  * - DSM_ERR_CLUSTER_MISMATCH: the manager runs another configuration;
+ * - DSM_ERR_UNAUTHENTICATED: the manager refused this node (not the same cluster key);
  * - DSM_ERR_INTERNAL: a bug or a protocol violation (never reported as a lost page).
  * Each message carries the lower-level cause (the RPC error's message, the manager's reason).
  */
@@ -126,6 +127,8 @@ export class Requester {
             throw evicted(page, r.node, r.message);
           case 'mismatch':
             continue;
+          case 'refused':
+            throw new FaultFailed({ code: 'DSM_ERR_UNAUTHENTICATED', message: `page ${page}: ${access} fault: its manager, ${describeFailure(r)}`, node: manager });
           case 'silent':
             cause = `its manager, ${describeFailure(r)}`;
             blocker = manager;

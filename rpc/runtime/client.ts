@@ -426,6 +426,11 @@ export class RpcClient extends EventEmitter<RpcClientEvents> implements Caller {
         return this.fail(call, 'RPC_ERR_OVERLOADED', `${name}: transport queue to ${this.server} is full`, 'maybe', e);
       case 'TRANSPORT_ERR_CLOSED':
         return this.fail(call, 'RPC_ERR_CLOSED', `${name}: endpoint closed`, 'maybe', e);
+      case 'TRANSPORT_ERR_REFUSED':
+        // Nothing sealed the way it is was ever opened by the server; a copy sent before (if the
+        // server was heard from, its key may have changed under a restart) may have run.
+        return this.fail(call, 'RPC_ERR_UNAUTHENTICATED', `${name}: server ${this.server} refused this endpoint: ${e instanceof Error ? e.message : String(e)}`,
+          this.knownInc === 0 && call.sends === 1 ? 'no' : 'maybe', e);
       default:
         return this.fail(call, 'RPC_ERR_UNREACHABLE', `${name}: ${what} to ${this.server} failed: ${e instanceof Error ? e.message : String(e)}`, 'maybe', e);
     }

@@ -22,7 +22,8 @@ export interface ClientPart {
 }
 
 export interface ServerPart {
-  onMessage(peer: string, msg: RpcMessage): void;
+  /** `peerId`: the sender's node id as the transport authenticated it (MessageEvent.peerId), if it does. */
+  onMessage(peer: string, msg: RpcMessage, peerId?: string): void;
   onMalformed(peer: string, reason: string, header: Header | undefined): void;
   onPeerRestarted(ev: PeerRestartedEvent): void;
 }
@@ -94,7 +95,7 @@ export class Dispatcher {
       r = { ok: false, reason: `decoder threw: ${String(e)}` };
     }
     try {
-      if (r.ok) this.route(ev.peer, r.msg);
+      if (r.ok) this.route(ev.peer, r.msg, ev.peerId);
       else this.routeMalformed(ev.peer, r.reason, r.header);
     } catch {
       // A bug in a handler of ours must not escape into the transport's event loop.
@@ -107,9 +108,9 @@ export class Dispatcher {
     for (const c of [...this.clients.values()]) if (c.server === ev.peer) c.onPeerRestarted(ev);
   };
 
-  private route(peer: string, msg: RpcMessage): void {
+  private route(peer: string, msg: RpcMessage, peerId: string | undefined): void {
     if (isClientToServer(msg.h.type)) {
-      if (this.server !== undefined) this.server.onMessage(peer, msg);
+      if (this.server !== undefined) this.server.onMessage(peer, msg, peerId);
       else this.unroutable++;
       return;
     }

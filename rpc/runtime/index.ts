@@ -11,7 +11,7 @@
 export { RpcClient, RPC_CLIENT_DEFAULTS } from './client.js';
 export type { RpcClientOptions, RpcClientStats, RpcClientEvents, ServerRestartedEvent } from './client.js';
 export { RpcServer, RPC_SERVER_DEFAULTS } from './server.js';
-export type { RpcServerOptions, RpcServerStats, ServeOptions } from './server.js';
+export type { AuthorizeCall, RpcServerOptions, RpcServerStats, ServeOptions } from './server.js';
 export { REPLY_CACHE_DEFAULTS } from './reply-cache.js';
 export type { ReplyCacheOptions } from './reply-cache.js';
 export type { Timers } from './timers.js';

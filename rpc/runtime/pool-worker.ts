@@ -13,7 +13,7 @@ export interface PoolTask {
   readonly exportName: string;
   readonly proc: string;
   readonly args: unknown[];
-  readonly ctx: { readonly peer: string; readonly callId: string };
+  readonly ctx: { readonly peer: string; readonly peerId: string | undefined; readonly callId: string };
 }
 
 export type PoolOutcome =

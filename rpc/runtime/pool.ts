@@ -41,7 +41,7 @@ export class HandlerPool {
     this.pool = new Piscina<PoolTask, PoolOutcome>({ filename: workerFile, minThreads: 1, maxThreads: threads, idleTimeout: 30_000 });
   }
 
-  run(proc: string, args: unknown[], ctx: { peer: string; callId: string }): Promise<PoolOutcome> {
+  run(proc: string, args: unknown[], ctx: { peer: string; peerId: string | undefined; callId: string }): Promise<PoolOutcome> {
     return this.pool.run({ module: this.moduleUrl, exportName: this.exportName, proc, args, ctx });
   }
 

@@ -7,8 +7,9 @@
  *  2. The client's ack watermark drops saved replies it has seen.
  *  3. Duplicate suppression (reply-cache.ts): running → WORKING; finished → the saved reply
  *     bytes again; evicted → "reply lost" (OVERLOADED, 'maybe'); seen → dropped.
- *  4. Interface, version, procedure (id and name must agree), argument validation; each
- *     failure is an error reply with executed 'no', and the handler is not called.
+ *  4. Interface, version, procedure (id and name must agree), argument validation, then the
+ *     interface's `authorize` check of the caller (RPC_ERR_UNAUTHENTICATED); each failure is an
+ *     error reply with executed 'no', and the handler is not called.
  *  5. The handler runs (inline, or in the interface's thread pool); after `workingAckAfterMs`
  *     without a result the client gets a WORKING message, the "received, working" ack.
  *  6. The result is validated (checkResult) and encoded; the reply is saved and sent.
@@ -57,6 +58,21 @@ export interface ServeOptions {
   readonly poolExport?: string;
   /** Worker threads for this interface's pool. @default os.availableParallelism() */
   readonly poolThreads?: number;
+  /**
+   * Checked before every call's handler runs (after its arguments were validated): return
+   * undefined to let it run, or a reason to refuse it with RPC_ERR_UNAUTHENTICATED, executed 'no'
+   * (counted in stats().unauthenticated). The place to match ctx.peerId, the caller the transport
+   * authenticated, against who the call says it comes from. @default none: every caller
+   */
+  readonly authorize?: (call: AuthorizeCall) => string | undefined;
+}
+
+/** What an `authorize` check sees of a call. */
+export interface AuthorizeCall {
+  readonly ctx: CallContext;
+  readonly proc: ProcedureDescriptor;
+  /** The validated arguments. */
+  readonly args: readonly unknown[];
 }
 
 export interface RpcServerStats {
@@ -80,6 +96,8 @@ export interface RpcServerStats {
   restartRejected: number;
   /** Messages that failed validation (counted; answered MALFORMED when the call id was readable). */
   malformedDropped: number;
+  /** Requests an interface's `authorize` check refused (answered RPC_ERR_UNAUTHENTICATED, not run). */
+  unauthenticated: number;
   replyCache: { entries: number; bytes: number; evictions: number; running: number; clients: number; acked: number };
 }
 
@@ -89,6 +107,7 @@ interface Served {
   readonly handlers: HandlerTable;
   readonly pool: HandlerPool | undefined;
   readonly poolAll: boolean;
+  readonly authorize: ServeOptions['authorize'];
 }
 
 function errorCodeOf(e: unknown): string | undefined {
@@ -113,7 +132,7 @@ export class RpcServer {
   private closed = false;
   private readonly st: Omit<RpcServerStats, 'replyCache'> = {
     requests: 0, executed: 0, poolRuns: 0, replies: 0, errors: {}, probes: 0, acks: 0, stillWorking: 0,
-    duplicatesSuppressed: 0, restartRejected: 0, malformedDropped: 0,
+    duplicatesSuppressed: 0, restartRejected: 0, malformedDropped: 0, unauthenticated: 0,
   };
 
   constructor(endpoint: Endpoint, opts: RpcServerOptions = {}) {
@@ -132,7 +151,7 @@ export class RpcServer {
     this.tn.addAddress(endpoint.address); // so traces name this node where peers see only its address
     this.incarnation = randomIncarnation();
     this.part = {
-      onMessage: (peer, msg) => this.onMessage(peer, msg),
+      onMessage: (peer, msg, peerId) => this.onMessage(peer, msg, peerId),
       onMalformed: (peer, reason, h) => this.onMalformed(peer, reason, h),
       onPeerRestarted: (ev) => this.onPeerRestarted(ev),
     };
@@ -161,7 +180,8 @@ export class RpcServer {
       const threads = positiveInt('poolThreads', opts.poolThreads, Math.max(1, availableParallelism()));
       pool = new HandlerPool(moduleHref(opts.poolModule), opts.poolExport ?? 'handlers', threads, locatePoolWorker(this.poolWorkerFile));
     }
-    this.served.set(desc.name, { desc, byId, handlers, pool, poolAll: opts.pool === true });
+    if (opts.authorize !== undefined && typeof opts.authorize !== 'function') throw invalidArgument(`serve(${desc.name}): authorize must be a function`);
+    this.served.set(desc.name, { desc, byId, handlers, pool, poolAll: opts.pool === true, authorize: opts.authorize });
     this.log('serving %s version %d (%d procedures%s)', desc.name, desc.version, desc.procedures.length, pool ? ', pool' : '');
   }
 
@@ -183,7 +203,7 @@ export class RpcServer {
 
   // ------------------------------------------------------------ incoming
 
-  private onMessage(peer: string, msg: RpcMessage): void {
+  private onMessage(peer: string, msg: RpcMessage, peerId: string | undefined): void {
     if (this.closed) return;
     this.log('recv from %s: %s', peer, { toString: () => describeMessage(msg) });
     if (msg.h.trace !== undefined) this.tn.observe(msg.h.trace.lc);
@@ -214,7 +234,7 @@ export class RpcServer {
       case 'request':
         this.st.requests++;
         this.cache.ack(key, h.ackBelow);
-        return this.onRequest(peer, msg, key);
+        return this.onRequest(peer, msg, key, peerId);
       default:
         // Server → client types never reach here (the dispatcher routes by type).
         this.st.malformedDropped++;
@@ -286,7 +306,7 @@ export class RpcServer {
     }
   }
 
-  private onRequest(peer: string, msg: Extract<RpcMessage, { kind: 'request' }>, key: string): void {
+  private onRequest(peer: string, msg: Extract<RpcMessage, { kind: 'request' }>, key: string, peerId: string | undefined): void {
     const h = msg.h;
     if (this.answerKnown(peer, h, key, 'request')) return;
     const served = this.served.get(msg.iface);
@@ -307,6 +327,19 @@ export class RpcServer {
     } catch (e) {
       return this.sendError(peer, h, 'RPC_ERR_INVALID_ARGS', `${msg.iface}.${proc.name}: ${e instanceof Error ? e.message : String(e)}`, 'no');
     }
+    const ctx: CallContext = { peer, peerId, callId: callIdString(h.clientId, h.clientInc, h.seq) };
+    if (served.authorize !== undefined) {
+      let refused: string | undefined;
+      try {
+        refused = served.authorize({ ctx, proc, args });
+      } catch (e) {
+        refused = `authorize threw: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      if (refused !== undefined) {
+        this.st.unauthenticated++;
+        return this.sendError(peer, h, 'RPC_ERR_UNAUTHENTICATED', `${msg.iface}.${proc.name}: ${refused}`, 'no');
+      }
+    }
     if (this.cache.stats().running >= this.maxRunning) {
       return this.sendError(peer, h, 'RPC_ERR_OVERLOADED', `${this.maxRunning} calls already running (maxRunning)`, 'no');
     }
@@ -320,7 +353,6 @@ export class RpcServer {
         pool: inPool, label: `run ${l.text}`, ...(l.page !== undefined ? { page: l.page } : {}),
       });
     }
-    const ctx: CallContext = { peer, callId: callIdString(h.clientId, h.clientInc, h.seq) };
     let workingTimer: unknown;
     if (Number.isFinite(this.workingAckAfterMs)) {
       workingTimer = this.timers.setTimeout(() => {
@@ -341,7 +373,7 @@ export class RpcServer {
     if (inPool && served.pool !== undefined) {
       this.st.poolRuns++;
       try {
-        const out = await served.pool.run(proc.name, args, { peer: ctx.peer, callId: ctx.callId });
+        const out = await served.pool.run(proc.name, args, { peer: ctx.peer, peerId: ctx.peerId, callId: ctx.callId });
         if (out.ok) return out;
         return { ok: false, message: out.message, code: out.code };
       } catch (e) {

@@ -13,6 +13,7 @@
  *    Messages queued for the old session are rejected with TRANSPORT_ERR_PEER_RESTARTED.
  *  - inject(from, to, data): deliver raw bytes as if `from` had sent them (duplicates, garbage).
  *  - tap: observe every delivered message; counts per direction in `delivered`.
+ *  - authenticated: every message carries the sender's nodeId as `peerId`, as a keyed transport's do.
  */
 import { EventEmitter } from 'node:events';
 import type { Endpoint, EndpointStats, PeerStats, TransportEvents } from '../../transport/types.js';
@@ -23,6 +24,8 @@ export interface MemoryNetworkOptions {
   readonly giveUpMs?: number;
   /** Largest message accepted by send(). @default 4 MiB */
   readonly maxMessageBytes?: number;
+  /** Messages carry the sender's nodeId as MessageEvent.peerId (a keyed transport). @default false */
+  readonly authenticated?: boolean;
 }
 
 export interface TapEvent {
@@ -38,6 +41,7 @@ let nextSession = 1 + Math.floor(Math.random() * 1000);
 export class MemoryNetwork {
   readonly giveUpMs: number;
   readonly maxMessageBytes: number;
+  readonly authenticated: boolean;
   private readonly nodes = new Map<string, MemoryEndpoint>();
   /** Messages delivered, keyed "from->to". */
   readonly delivered = new Map<string, number>();
@@ -50,6 +54,7 @@ export class MemoryNetwork {
   constructor(opts: MemoryNetworkOptions = {}) {
     this.giveUpMs = opts.giveUpMs ?? 100;
     this.maxMessageBytes = opts.maxMessageBytes ?? 4 * 1024 * 1024;
+    this.authenticated = opts.authenticated ?? false;
   }
 
   /** Bind a new endpoint at `address` ("host:port"). */
@@ -108,7 +113,7 @@ export class MemoryNetwork {
         const ev: TapEvent = { from: src.address, to, data, injected: false };
         if (dst === undefined || dst.isCrashed || dst.isClosed || this.blackhole?.(ev) === true) {
           const t = setTimeout(() => {
-            src.emit('peer-unreachable', { peer: to, waitedMs: this.giveUpMs });
+            src.emit('peer-unreachable', { peer: to, waitedMs: this.giveUpMs, refused: false });
             reject(new TransportError('TRANSPORT_ERR_PEER_UNREACHABLE', `peer ${to} did not acknowledge within ${this.giveUpMs} ms`, { peer: to }));
           }, this.giveUpMs);
           src.track(t);
@@ -125,7 +130,7 @@ export class MemoryNetwork {
     this.delivered.set(k, (this.delivered.get(k) ?? 0) + 1);
     this.totalDelivered++;
     this.tap?.({ from: src.address, to: dst.address, data, injected });
-    dst.receive(src.address, src.session, data);
+    dst.receive(src.address, src.session, data, this.authenticated ? src.nodeId : undefined);
   }
 }
 
@@ -133,6 +138,9 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   readonly port: number;
   private crashed = false;
   private closed = false;
+  get keyed(): boolean {
+    return this.net.authenticated;
+  }
   private readonly peerSessions = new Map<string, number>();
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   messagesSent = 0;
@@ -166,12 +174,12 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   }
 
   /** @internal */
-  receive(peer: string, session: number, data: Uint8Array): void {
+  receive(peer: string, session: number, data: Uint8Array, peerId: string | undefined): void {
     const known = this.peerSessions.get(peer);
     this.peerSessions.set(peer, session);
     if (known !== undefined && known !== session) this.emit('peer-restarted', { peer, oldSession: known, newSession: session });
     this.messagesReceived++;
-    this.emit('message', { peer, session, data });
+    this.emit('message', { peer, session, data, peerId });
   }
 
   /** @internal */
@@ -186,9 +194,10 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
 
   stats(): EndpointStats {
     return {
-      bad: { truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0, injectedDrops: 0 },
-      dropped: { tooManyPeers: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0 },
-      handshake: { challengesSent: 0, proofs: 0 }, socketErrors: 0, peersEvicted: 0, reassemblyBytes: 0,
+      bad: { truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0, auth: 0, replay: 0, injectedDrops: 0 },
+      dropped: { tooManyPeers: 0, challengesRateLimited: 0, keyDerivationsRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0 },
+      handshake: { challengesSent: 0, proofs: 0, refusalsSent: 0, refusalsReceived: 0 }, socketErrors: 0, peersEvicted: 0, reassemblyBytes: 0,
+      keyed: this.net.authenticated, lastAuthFailure: undefined,
       datagramsSent: this.messagesSent, datagramsReceived: this.messagesReceived, peers: [],
     };
   }

@@ -84,7 +84,8 @@ export class SimNode {
   }
 
   private makeCore(seed: number): TransportCore {
-    const opts = resolveOptions({ ...this.opts, now: () => this.net.now, random: seededRandom(seed) });
+    // (A keyed node's identity is its nodeId, so every node has one: its address unless given.)
+    const opts = resolveOptions({ nodeId: this.address, ...this.opts, now: () => this.net.now, random: seededRandom(seed) });
     return new TransportCore(opts, {
       transmit: (bytes, to) => this.net.transmit(this.address, `${to.host}:${to.port}`, bytes),
       message: (ev) => {

@@ -5,14 +5,16 @@ import dgram from 'node:dgram';
  * break the network between two endpoints:
  *  - it can be shut (`open = false`: every datagram dropped, both ways, as by a partition; counted
  *    in `dropped`) and pointed at another target port (`targetPort`);
- *  - it records what the target sends back while `recording` (a test can replay it later, e.g. the
- *    datagrams of a peer's previous incarnation);
+ *  - it records what the target sends back, and what the client sends it, while `recording` (a
+ *    test can replay it later, e.g. the datagrams of a peer's previous incarnation);
  *  - it can forge: send bytes to the target from the address the target knows the client by
  *    (`forgeToTarget`), or to the client from the target's (`replayToClient`).
  * bench:transport partitions through it too (neither test/ nor bench/ is in the package).
  */
 export class UdpProxy {
   readonly recordedFromTarget: Buffer[] = [];
+  /** What the client sent the target while `recording`. */
+  readonly recordedToTarget: Buffer[] = [];
   recording: boolean;
   /** When false, datagrams in both directions are dropped. */
   open = true;
@@ -24,6 +26,7 @@ export class UdpProxy {
     this.recording = record;
     front.on('message', (m, r) => {
       this.client = r;
+      if (this.recording) this.recordedToTarget.push(Buffer.from(m));
       if (!this.open) return void this.dropped++;
       back.send(m, this.targetPort, '127.0.0.1');
     });

@@ -8,6 +8,10 @@
  *   // node A: --peers B@${r.addressForA}; node B: --peers A@${r.addressForB}
  *   r.open = false;  // partition
  *   r.open = true;   // heal
+ *
+ * It can also record what each node sends the other (`recording`), and forge: send bytes to a
+ * node from the address it knows the other one by (injectToA / injectToB), as an attacker who can
+ * spoof source addresses would.
  */
 import dgram from 'node:dgram';
 
@@ -16,10 +20,30 @@ export class PairRelay {
   open = true;
   dropped = 0;
   forwarded = 0;
+  /** While true, every datagram each node sends is kept in fromA / fromB. */
+  recording = false;
+  readonly fromA: Buffer[] = [];
+  readonly fromB: Buffer[] = [];
 
-  private constructor(private readonly facingA: dgram.Socket, private readonly facingB: dgram.Socket, portA: number, portB: number) {
-    facingA.on('message', (m) => this.pass(m, facingB, portB));
-    facingB.on('message', (m) => this.pass(m, facingA, portA));
+  private constructor(private readonly facingA: dgram.Socket, private readonly facingB: dgram.Socket, private readonly portA: number, private readonly portB: number) {
+    facingA.on('message', (m) => {
+      if (this.recording) this.fromA.push(Buffer.from(m));
+      this.pass(m, facingB, portB);
+    });
+    facingB.on('message', (m) => {
+      if (this.recording) this.fromB.push(Buffer.from(m));
+      this.pass(m, facingA, portA);
+    });
+  }
+
+  /** Send datagrams to A from the address A knows B by (a forgery). */
+  injectToA(datagrams: readonly Uint8Array[]): void {
+    for (const d of datagrams) this.facingA.send(d, this.portA, '127.0.0.1');
+  }
+
+  /** Send datagrams to B from the address B knows A by (a forgery). */
+  injectToB(datagrams: readonly Uint8Array[]): void {
+    for (const d of datagrams) this.facingB.send(d, this.portB, '127.0.0.1');
   }
 
   private pass(m: Buffer, out: dgram.Socket, port: number): void {
