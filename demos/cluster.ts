@@ -156,6 +156,8 @@ export interface ClusterOptions {
   readonly debugLog?: string;
   /** No cluster key: the nodes talk in clear text. @default false (a fresh key for this cluster) */
   readonly insecure?: boolean;
+  /** Seal the cluster with the key in this file (`pagewire keygen`) instead of a fresh one; it is not removed at close(). */
+  readonly keyFile?: string;
 }
 
 export interface Cluster {
@@ -394,7 +396,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   installExitHook();
   const sink = o.debugLog !== undefined && process.env.DEBUG ? new DebugSink() : undefined;
-  const keyFile = o.insecure === true ? undefined : createKeyFile();
+  if (o.insecure === true && o.keyFile !== undefined) throw new Error('startCluster: insecure and keyFile exclude each other');
+  const keyFile = o.insecure === true ? undefined : o.keyFile ?? createKeyFile();
   const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);

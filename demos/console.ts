@@ -39,6 +39,9 @@ kill, pause and partition nodes, and watch the failure model answer.
   --nodes N      node processes (2..7, default 3; 3 or more survive a death)
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       seed of the loss decisions (default 1)
+  --key-file F   seal every datagram with the cluster key in F (pagewire keygen); default: a fresh key
+                 for this session, removed when it ends
+  --insecure     no cluster key: the nodes talk in clear text
   --script FILE  run the commands in FILE (one per line, # comments) instead of a prompt, then exit
   --web          serve the live page map on loopback and print its URL (also: the web command)
   --web-port N   the page's port (default: any free port)
@@ -51,6 +54,7 @@ const HELP_HINT = 'pagewire console --help';
 const OPTIONS = {
   nodes: { type: 'string', value: 'N' }, loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' },
   script: { type: 'string', value: 'FILE' }, web: { type: 'boolean' }, 'web-port': { type: 'string', value: 'N' },
+  'key-file': { type: 'string', value: 'FILE' }, insecure: { type: 'boolean' },
 } as const satisfies Record<string, OptionSpec>;
 
 const PAGE_SIZE = 4096;
@@ -533,10 +537,14 @@ export function describeError(id: number, e: Pick<ControlErrorFields, 'code' | '
 
 
 /** The console's command line, as runConsole reads it. */
-function consoleOptions(argv: string[]): { nodes: number; loss: number; seed: number; script?: string; web: boolean; webPort?: number } | 'help' {
+function consoleOptions(argv: string[]): { nodes: number; loss: number; seed: number; script?: string; web: boolean; webPort?: number; keyFile?: string; insecure: boolean } | 'help' {
   const { values, flags, help } = parseCommandLine(argv, OPTIONS);
   if (help) return 'help';
+  if (values['key-file'] !== undefined && flags.has('insecure')) throw new UsageError('give either --key-file or --insecure, not both');
+  if (values['key-file'] !== undefined && values['key-file'].trim() === '') throw new UsageError('--key-file needs a file (pagewire keygen --out cluster.key makes one)');
   return {
+    keyFile: values['key-file'],
+    insecure: flags.has('insecure'),
     nodes: intArg(values.nodes, 'nodes', 2, 7, 3),
     loss: probabilityArg(values.loss, 'loss', MAX_LOSS, 0),
     seed: intArg(values.seed, 'seed', 0, 2 ** 31, 1),
@@ -578,7 +586,7 @@ export async function runConsole(argv: string[]): Promise<number> {
   let cluster;
   try {
     cluster = await startCluster({
-      ids, echoStderr: !!process.env.DEBUG,
+      ids, echoStderr: !!process.env.DEBUG, insecure: o.insecure, keyFile: o.keyFile === undefined ? undefined : resolve(o.keyFile),
       args: ['--page-size', String(PAGE_SIZE), '--pages', String(PAGE_COUNT)],
     });
   } catch (e) {
@@ -603,6 +611,9 @@ export async function runConsole(argv: string[]): Promise<number> {
     await Promise.all(cluster.nodes.map((n: NodeProc) => Promise.all(ids.filter((j) => j !== n.id).map((j) =>
       n.waitForEvent((e) => e.event === 'membership' && e.kind === 'up' && e.node === j, 15_000)))));
     say(`  ${cluster.nodes.map((n) => `node ${n.id} ${n.address} (pid ${n.child.pid})`).join(', ')}; every node is up`);
+    say(`  ${!cluster.nodes.every((n) => n.keyed) ? 'clear text, no cluster key (--insecure): anyone on the network could read and forge this traffic'
+      : o.keyFile !== undefined ? `every datagram sealed (AES-256-GCM) with the cluster key in ${o.keyFile}`
+        : `every datagram sealed (AES-256-GCM) with a fresh cluster key for this session (${cluster.keyFile}, removed at exit); --insecure for clear text`}`);
     say(`  ${PAGE_COUNT} pages of ${PAGE_SIZE} bytes; ${ids.map((id) => {
       const owner = initialOwner(ids, PAGE_COUNT);
       const pages = Array.from({ length: PAGE_COUNT - 1 }, (_, i) => i + 1).filter((p) => owner(p) === id);

@@ -45,6 +45,8 @@ export interface LiveNode {
   readonly id: number;
   readonly address: string;
   readonly pid: number | undefined;
+  /** Its datagrams are sealed with a cluster key (its ready line said so). */
+  readonly keyed: boolean;
   process: ProcessState;
   /** When a paused node resumes (ms since the epoch). */
   pausedUntil: number | undefined;
@@ -147,7 +149,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
     this.#initialOwner = initialOwner(this.ids, this.pageCount);
     for (const p of cluster.nodes) {
       const n: LiveNode = {
-        id: p.id, address: p.address, pid: p.child.pid, process: p.alive ? 'running' : 'exited', pausedUntil: undefined,
+        id: p.id, address: p.address, pid: p.child.pid, keyed: p.keyed, process: p.alive ? 'running' : 'exited', pausedUntil: undefined,
         sees: Object.fromEntries(this.ids.filter((i) => i !== p.id).map((i) => [i, 'not-up' as PeerView])),
         fenced: undefined, counters: undefined, latency: undefined, table: undefined, polledAt: undefined, blocked: [],
       };

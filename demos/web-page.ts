@@ -28,6 +28,7 @@ export const PAGE_HTML = (title: string): string => `<!doctype html>
 <header>
   <h1>pagewire <span>${escapeHtml(title.replace(/^pagewire:?\s*/, ''))}</span></h1>
   <div id="conn" class="conn">connecting…</div>
+  <div id="sec" class="sec"></div>
   <div id="net" class="net"></div>
   <div id="lat" class="lat" title="time from a change reported by the nodes to this screen">event → screen: –</div>
 </header>
@@ -70,7 +71,7 @@ header { display: flex; gap: 16px; align-items: baseline; padding: 8px 16px; bor
 h1 { font-size: 18px; margin: 0; } h1 span { font-weight: normal; color: var(--muted); }
 h2 { font-size: 15px; margin: 0 0 6px; } h2 small { font-weight: normal; color: var(--muted); }
 .conn { padding: 1px 8px; border-radius: 10px; background: #eee; } .conn.ok { background: #e8f5e9; color: var(--ok); } .conn.bad { background: #ffebee; color: var(--dead); }
-.net { color: var(--warn); font-weight: 600; } .lat { margin-left: auto; color: var(--muted); font-variant-numeric: tabular-nums; }
+.net { color: var(--warn); font-weight: 600; } .sec { font-size: 12px; color: var(--muted); } .sec.clear { color: var(--dead); } .lat { margin-left: auto; color: var(--muted); font-variant-numeric: tabular-nums; }
 main { display: grid; grid-template-columns: minmax(420px, 1fr) minmax(420px, 1fr); gap: 12px; padding: 12px 16px; }
 section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; min-width: 0; }
 #nodes-sec, #list-sec { grid-column: 1 / -1; }
@@ -200,6 +201,9 @@ function render(v) {
   renderList(v);
   renderCharts(v);
   renderLog(v);
+  const keyed = v.nodes.every((n) => n.keyed);
+  $('sec').textContent = keyed ? 'sealed: every datagram encrypted and authenticated with the cluster key (AES-256-GCM)' : 'clear text: no cluster key';
+  $('sec').className = 'sec' + (keyed ? '' : ' clear');
   const net = v.network;
   $('net').textContent = (net.groups ? 'partition ' + net.groups.map((g) => g.join(',')).join(' | ') : '') + (net.loss > 0 ? (net.groups ? ' · ' : '') + 'loss ' + net.loss : '');
   // Event → screen: from the change on the server (same host clock) to now, after drawing.

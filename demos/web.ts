@@ -84,7 +84,7 @@ export function viewOf(live: LiveCluster, o: { controls: boolean; title: string 
       n.latency.counts.forEach((c, i) => (latency.counts[i] = (latency.counts[i] ?? 0) + c));
     }
     return {
-      id, address: n.address, pid: n.pid ?? null, process: n.process, pausedUntil: n.pausedUntil ?? null,
+      id, address: n.address, pid: n.pid ?? null, keyed: n.keyed, process: n.process, pausedUntil: n.pausedUntil ?? null,
       status: live.status(id), sees: n.sees, fenced: n.fenced ?? null, counters: n.counters ?? null, blocked: n.blocked,
       polledAt: n.polledAt ?? null,
     };

@@ -181,6 +181,8 @@ describe('pagewire console --script', () => {
     ], ['--web']);
     expect(t.code).toBe(1);
     expect(t.stdout).toMatch(/\nlive page map: http:\/\/127\.0\.0\.1:\d+\/[0-9a-f]{24}\/\n/);
+    // The default: a fresh key for the session.
+    expect(t.stdout).toMatch(/\n {2}every datagram sealed \(AES-256-GCM\) with a fresh cluster key for this session \(.*cluster\.key, removed at exit\)/);
     expectBlocks(t, [
       ['frobnicate', /^error CONSOLE_ERR_UNKNOWN_COMMAND: unknown command "frobnicate"; type help for the commands/],
       [huge, /^error CONSOLE_ERR_UNKNOWN_COMMAND: unknown command "y{40}\.\.\."/],
@@ -203,6 +205,19 @@ describe('pagewire console --script', () => {
     expect(t.stderr).not.toMatch(/at .*\.js:\d+/); // never a stack trace
   });
 
+  it('seals the cluster with the key of --key-file when given, and talks clear text with --insecure', async () => {
+    const key = join(dir, 'cluster.key');
+    const made = await runNode('demos/cli.js', ['keygen', '--out', key]);
+    expect(made.code, made.stderr).toBe(0);
+    const given = await script('given', ['read 0x1000 on 2'], ['--key-file', key]);
+    expect(given.stdout).toMatch(new RegExp(`\\n {2}every datagram sealed \\(AES-256-GCM\\) with the cluster key in ${key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\n`));
+    expect(given.blocks[0]!.out).toMatch(/^node 2: read 0x00001000 = 0/);
+    const clear = await script('clear', ['read 0x1000 on 2'], ['--insecure']);
+    expect(clear.stdout).toMatch(/\n {2}clear text, no cluster key \(--insecure\)/);
+    expect(clear.blocks[0]!.out).toMatch(/^node 2: read 0x00001000 = 0/);
+    for (const t of [given, clear]) expect(t.code, t.stdout + t.stderr).toBe(0);
+  });
+
   it('--help prints the usage; bad options exit 2 with one line of hint', async () => {
     const help = await runNode('demos/cli.js', ['console', '--help']);
     expect(help.code).toBe(0);
@@ -212,6 +227,7 @@ describe('pagewire console --script', () => {
       [['--loss', '0.8'], /--loss must be a probability in \[0, 0\.5\]/],
       [['--script', join(dir, 'missing.txt')], /cannot read --script .*missing\.txt: ENOENT/],
       [['--frob'], /unknown option --frob/],
+      [['--key-file', join(dir, 'k'), '--insecure'], /give either --key-file or --insecure, not both/],
     ] as [string[], RegExp][]) {
       const r = await runNode('demos/cli.js', ['console', ...args]);
       expect(r.code, args.join(' ')).toBe(2);
