@@ -6,10 +6,11 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { invalid, parsePeer } from './address.js';
+import { formatAddress, invalid, parsePeer } from './address.js';
 import { TransportCore, type Destination } from './core.js';
 import { TransportError } from './errors.js';
 import { FaultInjector, type FaultCounters } from './faults.js';
+import { LinkFilter, type LinkRules, type LinkRuleStats } from './link-rules.js';
 import { createLogger, type Logger } from './log.js';
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from './options.js';
 import { cryptoRandom, randomU32NonZero } from './random.js';
@@ -35,6 +36,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private readonly log: Logger;
   private readonly outFaults: FaultInjector<Destination> | undefined;
   private readonly inFaults: FaultInjector<dgram.RemoteInfo> | undefined;
+  private readonly links = new LinkFilter();
   private boundAddress = '';
   private boundPort = 0;
   private closed = false;
@@ -173,6 +175,20 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     return { inbound: this.inFaults?.counters, outbound: this.outFaults?.counters };
   }
 
+  /**
+   * Set the link rules (transport/link-rules.ts): peers cut off both ways, and a loss rate on what
+   * this endpoint sends, changed while it runs (a partition, its heal). Replaces the previous rules;
+   * independent of the seeded `faults` injector. Throws TRANSPORT_ERR_INVALID_ARGUMENT.
+   */
+  setLinkRules(rules: LinkRules): void {
+    this.links.set(rules);
+  }
+
+  /** The link rules in force and what they dropped. */
+  linkRuleStats(): LinkRuleStats {
+    return this.links.stats();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -217,6 +233,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
 
   private onSocketMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     this.datagramsReceived++;
+    if (!this.links.idle && this.links.dropInbound(formatAddress(rinfo.address, rinfo.port))) return;
     if (this.inFaults) this.inFaults.push(buf, rinfo);
     else this.ingest(buf, rinfo);
   }
@@ -256,11 +273,13 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   }
 
   /**
-   * Send (or hand to the fault injector, which keeps it). False when nothing holds on to `bytes`
-   * afterwards: the send went out at once (libuv tries a synchronous sendmsg first; only when the
-   * socket cannot take the datagram now is it queued, with `bytes`), so the core may reuse the buffer.
+   * Send (or hand to the fault injector, which keeps it; or drop, by a link rule). False when
+   * nothing holds on to `bytes` afterwards: the send went out at once (libuv tries a synchronous
+   * sendmsg first; only when the socket cannot take the datagram now is it queued, with `bytes`),
+   * or it was dropped, so the core may reuse the buffer.
    */
   private transmit(bytes: Buffer, to: Destination): boolean {
+    if (!this.links.idle && this.links.dropOutbound(formatAddress(to.host, to.port))) return false;
     if (this.outFaults) {
       this.outFaults.push(bytes, to);
       return true;

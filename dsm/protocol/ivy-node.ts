@@ -124,6 +124,21 @@ export interface IvyNodeInit {
   readonly options?: IvyOptions;
 }
 
+/**
+ * What one node knows of one page (IvyNode.inspect): the introspection tools read, never the
+ * protocol's internals. Only the page's manager knows its owner for sure; only the owner knows its
+ * copy set; every node knows its own rights.
+ */
+export interface PageInspection {
+  readonly page: number;
+  /** This node's rights on the page now. */
+  readonly rights: 'none' | 'read' | 'write';
+  /** When this node owns the page: its copy holders (empty when none); null when it does not own it. */
+  readonly copyset: readonly number[] | null;
+  /** Only on the page's manager: the owner on record, whether a transfer is unsettled, and the dead node it was lost with. */
+  readonly manager?: { readonly owner: number; readonly pending: boolean; readonly lost: number | undefined };
+}
+
 /** IvyNode.stats: the protocol's counters, the membership's, and what is kept for unfinished transfers. */
 export interface IvyNodeStats extends IvyStats {
   readonly membership: MembershipStats;
@@ -283,6 +298,17 @@ export class IvyNode implements PageFaultHandler {
   /** True when this node currently owns `page`. */
   owns(page: number): boolean {
     return this.#owner.state(page) !== null;
+  }
+
+  /**
+   * What this node knows of `page` right now, for tools that draw the page table (the console's
+   * `map`, the live page map): read-only, no message, no state created. Throws
+   * DSM_ERR_BAD_ADDRESS for a page outside 1..pageCount-1.
+   */
+  inspect(page: number): PageInspection {
+    if (!this.#validPage(page)) throw new DsmError('DSM_ERR_BAD_ADDRESS', `page ${page} is outside 1..${this.#local.pageCount - 1}`, { page });
+    const info: PageInspection = { page, rights: this.#local.rights(page), copyset: this.#owner.peek(page) };
+    return this.managerOf(page) === this.id ? { ...info, manager: this.#manager.ownerOf(page) } : info;
   }
 
   /** The owner this node's manager has on record for `page` (only meaningful on the page's manager). */

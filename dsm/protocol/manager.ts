@@ -84,9 +84,10 @@ export class Manager {
     this.#tn = traceNode(String(init.id));
   }
 
-  /** The owner this manager has on record for `page` (for tests and the orphan checks). */
+  /** The owner this manager has on record for `page` (for tests, tools and the orphan checks); creates no state. */
   ownerOf(page: number): { owner: number; pending: boolean; lost: number | undefined } {
-    const r = this.#state(page);
+    const r = this.#managed.get(page);
+    if (r === undefined) return { owner: this.#i.initialOwner(page), pending: false, lost: undefined };
     return { owner: r.owner, pending: r.granted !== undefined || r.serving !== undefined, lost: r.lost };
   }
 

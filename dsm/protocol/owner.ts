@@ -78,6 +78,13 @@ export class Owner {
     return this.state(page) !== null;
   }
 
+  /** Read-only (creates no state): the copy holders of `page` if this node owns it, else null. */
+  peek(page: number): number[] | null {
+    const o = this.#owned.get(page);
+    if (o === undefined) return this.#i.initialOwner(page) === this.#i.id ? [] : null;
+    return o === null ? null : [...o.copyset.keys()].sort((a, b) => a - b);
+  }
+
   /** This node installed a write grant: it owns the page now, with no copy holders. */
   becomeOwner(page: number): Owned {
     const o: Owned = { copyset: new Map() };
