@@ -349,6 +349,11 @@ interface Round {
   cpu1k: Record<'raw' | 'pw' | 'udx', [number, number]>;
   mb4k: Record<'raw' | 'pw' | 'udx', number>;
   mb1m: Record<'pw' | 'udx', number>;
+  /** 1 MiB messages in 1,200-byte datagrams (loopbackDatagramBytes 1200). */
+  mb1m1200: number;
+  /** Sender's CPU per datagram at loopback's datagram size, and that size. */
+  cpuBig: number;
+  dgramBytes: number;
   /** Sender's (client's) CPU per datagram in the 1 MiB transfer; receiver's (server's). */
   cpuDgram: Record<'raw' | 'pw' | 'udx', [number, number]>;
   drops: { pw: number; udx: number };
@@ -396,9 +401,11 @@ async function main(): Promise<void> {
     const udx = udxClient.stream;
     const ep = await createEndpoint({ nodeId: 'bench-client', giveUpMs: 10_000 });
     const kep = await createEndpoint({ nodeId: 'bench-client-keyed', giveUpMs: 10_000, key });
+    const ep1200 = await createEndpoint({ nodeId: 'bench-client-1200', giveUpMs: 10_000, loopbackDatagramBytes: 1200 });
     const peer = `127.0.0.1:${ports.transport}`;
     const kpeer = `127.0.0.1:${ports.keyed}`;
 
+    await throughput(ep1200, peer, 1 << 20, 2);
     await rawPingPong(ports.raw, warm);
     await transportPingPong(ep, peer, warm);
     await transportPingPong(kep, kpeer, warm);
@@ -446,7 +453,15 @@ async function main(): Promise<void> {
           const t1 = await cpuOf(() => 1, () => throughput(ep, peer, 1 << 20, c1m));
           const sent = ep.stats().datagramsSent - sent0;
           r.mb1m.pw = (c1m * (1 << 20)) / t1.r / 1e6;
-          r.cpuDgram.pw = [t1.client / sent, t1.server / (t1.after.received - t1.before.received)];
+          r.cpuBig = t1.client / sent;
+          r.dgramBytes = (c1m * (1 << 20)) / sent;
+          // The same transfer in datagrams of datagramBytes (1,200), as on a path with an Ethernet MTU:
+          // the CPU per datagram figure, and the throughput udx-native's 1,500-byte packets face.
+          const small0 = ep1200.stats().datagramsSent;
+          const ts = await cpuOf(() => 1, () => throughput(ep1200, peer, 1 << 20, c1m));
+          const smallSent = ep1200.stats().datagramsSent - small0;
+          r.mb1m1200 = (c1m * (1 << 20)) / ts.r / 1e6;
+          r.cpuDgram.pw = [ts.client / smallSent, ts.server / (ts.after.received - ts.before.received)];
           r.drops.pw = t4.after.drops.transport - t4.before.drops.transport + t1.after.drops.transport - t1.before.drops.transport;
           r.pureAcks = t4.after.pureAcks - t4.before.pureAcks + t1.after.pureAcks - t1.before.pureAcks;
           r.dataDatagrams = t4.after.received - t4.before.received + t1.after.received - t1.before.received;
@@ -527,7 +542,10 @@ async function main(): Promise<void> {
       udx_mb_per_s_1m: round(med((r) => r.mb1m.udx)),
       over_udx_4k: round(med((r) => r.mb4k.pw) / med((r) => r.mb4k.udx), 2),
       over_udx_1m: round(med((r) => r.mb1m.pw) / med((r) => r.mb1m.udx), 2),
+      mb_per_s_1m_1200: round(med((r) => r.mb1m1200)),
       cpu_us_per_datagram: round(med((r) => r.cpuDgram.pw[0]), 2),
+      cpu_us_per_datagram_loopback: round(med((r) => r.cpuBig), 2),
+      loopback_datagram_bytes: Math.round(med((r) => r.dgramBytes)),
       cpu_us_per_datagram_receiver: round(med((r) => r.cpuDgram.pw[1]), 2),
       raw_cpu_us_per_datagram: round(med((r) => r.cpuDgram.raw[0]), 2),
       udx_cpu_us_per_datagram: round(med((r) => r.cpuDgram.udx[0]), 2),
@@ -544,7 +562,7 @@ async function main(): Promise<void> {
       trace: args.trace !== undefined,
       ...checksums(quick),
     };
-    await ep.close();
+    await Promise.all([ep.close(), ep1200.close()]);
     await udxClient.close();
     const us = (a: number, b: number) => `${a} / ${b} us`;
     const rows: [string, string][] = [
@@ -564,8 +582,9 @@ async function main(): Promise<void> {
         ['pinned to 2 cores: keyed / unkeyed', `${result.keyed_over_plain_separate_cores}x   (aim: <= 1.25x)`],
       ] as [string, string][]),
       ['4 KiB messages, MB/s', `raw ${result.raw_mb_per_s_4k}, pagewire ${result.mb_per_s_4k} (${result.msgs_per_s_4k} msg/s), udx ${result.udx_mb_per_s_4k}   (${result.over_udx_4k}x udx)`],
-      ['1 MiB messages, MB/s', `pagewire ${result.mb_per_s_1m}, udx ${result.udx_mb_per_s_1m}   (${result.over_udx_1m}x udx)`],
-      ['CPU per datagram, sender', `raw ${result.raw_cpu_us_per_datagram}, pagewire ${result.cpu_us_per_datagram} (receiver ${result.cpu_us_per_datagram_receiver}), udx ~${result.udx_cpu_us_per_datagram} us (MTU ${result.udx_mtu})`],
+      ['1 MiB messages, MB/s', `pagewire ${result.mb_per_s_1m}, udx ${result.udx_mb_per_s_1m}   (${result.over_udx_1m}x udx); pagewire in 1,200 B datagrams ${result.mb_per_s_1m_1200}`],
+      ['CPU per 1,200 B datagram, sender', `raw ${result.raw_cpu_us_per_datagram}, pagewire ${result.cpu_us_per_datagram} (receiver ${result.cpu_us_per_datagram_receiver}), udx ~${result.udx_cpu_us_per_datagram} us (its MTU ${result.udx_mtu})`],
+      ['CPU per loopback datagram, sender', `pagewire ${result.cpu_us_per_datagram_loopback} us (${result.loopback_datagram_bytes} B a datagram on average)`],
       ['receiver-buffer drops under bulk', `pagewire ${result.receiver_drops}, udx ${result.udx_receiver_drops}`],
       ['pure acks per data datagram (bulk)', String(result.pure_acks_per_data_datagram)],
       ['retransmissions (whole run)', String(result.retransmits)],
