@@ -39,7 +39,7 @@ import { seqLt } from './seq.js';
 import { isLoopbackHost } from './address.js';
 import type { PeerStats } from './types.js';
 import {
-  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, type Datagram,
+  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, setDatagram, type Datagram,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
 import { stampSend } from './trace.js';
@@ -494,18 +494,8 @@ export class PeerSession {
       echo = this.echo;
     }
     this.stats.datagramsSent++;
-    const d = this.ctx.out;
-    d.flags = flags;
-    d.window = this.window();
-    d.srcInc = this.localInc;
-    d.dstInc = dstInc;
-    d.stream = d.ackStream = d.seq = d.ack = d.isn = 0;
-    d.challenge = flags & F_CHALLENGE ? this.challengeCookie(now) : 0n;
-    d.echo = echo;
-    d.sacks = NO_SACKS;
-    d.payload = EMPTY;
-    d.accept = this.acceptKiB();
-    d.trace = undefined;
+    const d = setDatagram(this.ctx.out, flags, this.window(), this.localInc, dstInc, 0, 0, 0, 0, 0,
+      flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, this.acceptKiB(), NO_SACKS, EMPTY);
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address) : d);
     if (bytes !== undefined) this.hooks.transmit(bytes);
@@ -633,22 +623,8 @@ export class PeerSession {
       challenge = this.challengeCookie(this.now);
     }
     if (this.hasEcho) flags |= F_ECHO;
-    const d = this.ctx.out;
-    d.flags = flags;
-    d.window = rx !== undefined ? rx.window() : this.window();
-    d.srcInc = this.localInc;
-    d.dstInc = this.peerInc;
-    d.stream = stream;
-    d.ackStream = ackStream;
-    d.seq = seq;
-    d.ack = ack;
-    d.isn = isn;
-    d.challenge = challenge;
-    d.echo = this.echo;
-    d.sacks = sacks;
-    d.payload = payload;
-    d.accept = this.acceptKiB();
-    d.trace = undefined;
+    const d = setDatagram(this.ctx.out, flags, rx !== undefined ? rx.window() : this.window(), this.localInc, this.peerInc,
+      stream, ackStream, seq, ack, isn, challenge, this.echo, this.acceptKiB(), sacks, payload);
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
     this.stats.datagramsSent++;

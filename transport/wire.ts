@@ -102,6 +102,33 @@ export function encodeDatagram(d: Datagram): Buffer {
   return buf;
 }
 
+/**
+ * Overwrite every field of `d` (the encode and decode paths reuse one object each, so nothing is
+ * allocated per datagram; a positional setter, because a literal would be the allocation). The
+ * trace stamp is cleared: stampSend() adds one.
+ */
+export function setDatagram(
+  d: Datagram, flags: number, window: number, srcInc: number, dstInc: number, stream: number, ackStream: number, seq: number,
+  ack: number, isn: number, challenge: bigint, echo: bigint, accept: number, sacks: number[], payload: Uint8Array,
+): Datagram {
+  d.flags = flags;
+  d.window = window;
+  d.srcInc = srcInc;
+  d.dstInc = dstInc;
+  d.stream = stream;
+  d.ackStream = ackStream;
+  d.seq = seq;
+  d.ack = ack;
+  d.isn = isn;
+  d.challenge = challenge;
+  d.echo = echo;
+  d.accept = accept;
+  d.sacks = sacks;
+  d.payload = payload;
+  d.trace = undefined;
+  return d;
+}
+
 /** A fresh Datagram with every field zero (decodeInto() overwrites them all). */
 export function newDatagram(): Datagram {
   return {
@@ -309,20 +336,8 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
   }
   const payloadLen = end - off;
   if (!hasData && payloadLen !== 0) return 'malformed';
-  out.flags = flags;
-  out.window = (buf[2]! << 8) | buf[3]!;
-  out.srcInc = srcInc;
-  out.dstInc = dstInc;
-  out.stream = stream;
-  out.ackStream = ackStream;
-  out.seq = seq;
-  out.ack = ack;
-  out.isn = isn;
-  out.challenge = challenge;
-  out.echo = echo;
-  out.accept = accept;
-  out.sacks = sacks;
-  out.payload = payloadLen === 0 ? EMPTY : buf.subarray(off, off + payloadLen);
+  setDatagram(out, flags, (buf[2]! << 8) | buf[3]!, srcInc, dstInc, stream, ackStream, seq, ack, isn, challenge, echo, accept, sacks,
+    payloadLen === 0 ? EMPTY : buf.subarray(off, off + payloadLen));
   out.trace = trace;
   return out;
 }
