@@ -193,6 +193,15 @@ export function histogramP50(h: { bucketsMs: readonly number[]; counts: readonly
   return '-';
 }
 
+/** A duration for people: 412 µs, 4.88 ms, 37 ms, 2.21 s. */
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return '?';
+  if (ms < 1) return `${Math.round(ms * 1000)} µs`;
+  if (ms < 10) return `${ms.toFixed(2)} ms`;
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
 export const hex = (a: number | undefined): string => (a === undefined ? '?' : `0x${a.toString(16).padStart(8, '0')}`);
 
 /** Left-aligned table rows with two spaces between columns. */

@@ -23,6 +23,7 @@ import { runTraceCli } from '../trace/cli.js';
 import { watchMembership } from './membership-events.js';
 
 export const USAGE = `usage: pagewire node --id N (--listen HOST:PORT --peers ID@HOST:PORT,... | --config FILE) [options]
+       pagewire console [options]     a local cluster to poke, with a live page map (pagewire console --help)
        pagewire keygen [--out FILE [--force]]
        pagewire trace DIR [--html FILE | --shiviz] [filters]   (pagewire trace --help)
 
@@ -367,7 +368,8 @@ async function main(argv: string[]): Promise<number> {
   }
   if (sub === 'keygen') return runKeygen(rest);
   if (sub === 'trace') return runTraceCli(rest, (s) => void process.stdout.write(s), (s) => void process.stderr.write(s));
-  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node", "keygen" and "trace" (pagewire node --help, pagewire keygen --help, pagewire trace --help)`);
+  if (sub === 'console') return (await import('./console.js')).runConsole(rest);
+  if (sub !== 'node') throw new UsageError(`unknown command ${JSON.stringify(sub)}; the commands are "node", "console", "keygen" and "trace" (pagewire node --help, pagewire console --help, pagewire keygen --help, pagewire trace --help)`);
   return runNode(rest);
 }
 

@@ -45,6 +45,9 @@ export interface NodeEvent {
   readonly node?: number;
   readonly reason?: string;
   readonly at?: number;
+  /** event "trace" (while watched): one of the node's DSM trace events (trace/events.ts), and how many were skipped before it. */
+  readonly trace?: Record<string, unknown>;
+  readonly skipped?: number;
 }
 
 /** One answer line of the control channel. */
@@ -92,6 +95,10 @@ export interface NodeProc {
   readonly events: readonly NodeEvent[];
   /** Resolves with the first event (past or future) that `match` accepts; rejects after timeoutMs or on exit. */
   waitForEvent(match: (e: NodeEvent) => boolean, timeoutMs: number): Promise<NodeEvent>;
+  /** Calls `listener` with every event from now on (the past ones are in `events`); returns the unsubscribe. */
+  onEvent(listener: (e: NodeEvent) => void): () => void;
+  /** Calls `listener` with every answer from now on and the command it answers (tools that watch a demo); returns the unsubscribe. */
+  onAnswer(listener: (command: Record<string, unknown>, answer: ControlAnswer) => void): () => void;
 }
 
 export interface StartNodeOptions {
@@ -149,6 +156,8 @@ export interface ClusterOptions {
   readonly debugLog?: string;
   /** No cluster key: the nodes talk in clear text. @default false (a fresh key for this cluster) */
   readonly insecure?: boolean;
+  /** Seal the cluster with the key in this file (`pagewire keygen`) instead of a fresh one; it is not removed at close(). */
+  readonly keyFile?: string;
 }
 
 export interface Cluster {
@@ -252,7 +261,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
       resolve({ code, signal });
     });
   });
-  const pending = new Map<number, { resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const pending = new Map<number, { command: Record<string, unknown>; resolve: (a: ControlAnswer) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  const answerListeners = new Set<(command: Record<string, unknown>, answer: ControlAnswer) => void>();
   let seq = 0;
   let address = '';
   let pageSize = 0;
@@ -275,7 +285,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     }
     if (typeof msg.event === 'string') {
       const e = msg as unknown as NodeEvent;
-      if (events.length < 10_000) events.push(e);
+      // Trace events (the `watch` command) go to listeners only: they would crowd out the rest.
+      if (e.event !== 'trace' && events.length < 10_000) events.push(e);
       for (const w of [...eventWaiters]) w(e);
       return;
     }
@@ -284,6 +295,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     pending.delete(msg.seq as number);
     clearTimeout(p.timer);
     p.resolve(msg as unknown as ControlAnswer);
+    for (const l of [...answerListeners]) l(p.command, msg as unknown as ControlAnswer);
   });
   void exited.then(({ code, signal }) => {
     for (const p of pending.values()) {
@@ -301,7 +313,7 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
         pending.delete(s);
         reject(new ControlError(id, { code: 'CONTROL_ERR_TIMEOUT', message: `did not answer ${String(command.cmd)} within ${timeoutMs} ms` }));
       }, timeoutMs);
-      pending.set(s, { resolve, reject, timer });
+      pending.set(s, { command, resolve, reject, timer });
       child.stdin!.write(JSON.stringify({ seq: s, ...command }) + '\n');
     });
   };
@@ -330,6 +342,14 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
     },
     stderr: () => stderrTail,
     events,
+    onEvent(listener) {
+      eventWaiters.add(listener);
+      return () => eventWaiters.delete(listener);
+    },
+    onAnswer(listener) {
+      answerListeners.add(listener);
+      return () => answerListeners.delete(listener);
+    },
     waitForEvent(match, timeoutMs) {
       const past = events.find(match);
       if (past !== undefined) return Promise.resolve(past);
@@ -376,7 +396,8 @@ export function startNode(id: number, args: readonly string[], o: StartNodeOptio
 export async function startCluster(o: ClusterOptions): Promise<Cluster> {
   installExitHook();
   const sink = o.debugLog !== undefined && process.env.DEBUG ? new DebugSink() : undefined;
-  const keyFile = o.insecure === true ? undefined : createKeyFile();
+  if (o.insecure === true && o.keyFile !== undefined) throw new Error('startCluster: insecure and keyFile exclude each other');
+  const keyFile = o.insecure === true ? undefined : o.keyFile ?? createKeyFile();
   const keyArgs = keyFile === undefined ? [] : ['--key-file', keyFile];
   for (let attempt = 1; ; attempt++) {
     const ports = await freeUdpPorts(o.ids.length);

@@ -1,23 +1,35 @@
 /**
  * A node's control channel: JSON lines on stdin, one JSON line of answer each on stdout, used by
- * the demos and the multi-process tests to drive a node process (`pagewire node --control`).
+ * the demos, the console and the multi-process tests to drive a node process (`pagewire node
+ * --control`).
  *
  *   → {"seq":1,"cmd":"alloc","bytes":16}
  *   ← {"seq":1,"ok":true,"value":8192}
  *   ← {"seq":2,"ok":false,"error":{"code":"DSM_ERR_PAGE_LOST","message":"...","address":12288,"page":3,"node":3}}
  *   ← {"event":"membership","kind":"dead","node":3,"reason":"...","at":5012.3}   (unsolicited, pagewire node)
  *
- * Commands run one at a time on the node's application thread, so a command that touches a
- * remote page blocks in a page fault exactly as application code would.
+ * Two kinds of command:
+ * - memory commands (alloc, read32, write32, the list, ...) run one at a time, in arrival order, on
+ *   an application thread of the node (demos/control-worker.ts, control-app.ts), so one that
+ *   touches a remote page blocks in a page fault exactly as application code would;
+ * - node commands (stats, page-table, network, trace, watch, exit) are answered by the main thread at once, even
+ *   while a memory command is blocked in a fault, as are membership events: a tool watching the
+ *   cluster is never stuck behind a fault.
+ * Answers carry the command's `seq`; a node command may overtake a blocked memory command.
+ *
+ * The channel is strict: a line that is not JSON answers CONTROL_ERR_BAD_JSON, a line longer than
+ * MAX_LINE_BYTES CONTROL_ERR_LINE_TOO_LONG, and anything but an object with a known `cmd`, the
+ * command's fields and nothing else CONTROL_ERR_BAD_COMMAND (with `seq` null when the seq itself is
+ * bad). Fields are checked before anything runs: addresses are integers, u32-aligned where a u32
+ * is accessed (DSM_ERR_BAD_ADDRESS past the address space), values are u32s (never wrapped), counts
+ * are bounded. Nothing is rounded.
  */
-import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { DsmNode } from '../dsm/node/index.js';
 import { createLogger } from '../transport/log.js';
-import { createList, prepend, stampOwn, traverse, type Alloc } from './list.js';
-import { allocAvoidingManager } from './placement.js';
-import { jacobiFlag, jacobiInit, jacobiRun, jacobiSetup, jacobiSum, type JacobiGrid, type JacobiRun } from './jacobi.js';
+import type { ControlWorkerData, FromWorker, ToWorker } from './control-worker.js';
+import { errorJson } from './control-app.js';
 
 export type ControlCommand =
   | { cmd: 'alloc'; bytes: number }
@@ -35,184 +47,318 @@ export type ControlCommand =
   | { cmd: 'locked-increment'; lock: number; counter: number; times: number }
   | { cmd: 'false-share'; base: number; words: number; threads: number; writes: number }
   | { cmd: 'write-loop'; addr: number; writes: number; startAt?: number }
+  /** Jacobi relaxation (demos/jacobi.ts, bench:dsm-app): allocate the two grids, `offset` bytes past a page boundary. */
   | { cmd: 'jacobi-setup'; rows: number; cols: number; offset: number }
+  /** A barrier flag word on a page of this node's own. */
   | { cmd: 'jacobi-flag' }
   | { cmd: 'jacobi-init' | 'jacobi-run'; a: number; b: number; rows: number; cols: number; iterations: number; lo: number; hi: number; flags: number[]; me: number }
+  /** The sum over the grid the last iteration wrote. */
   | { cmd: 'jacobi-sum'; a: number; b: number; rows: number; cols: number; iterations: number }
   | { cmd: 'timed-read32'; addr: number }
   | { cmd: 'timed-write32'; addr: number; value: number }
+  /** The node's counters (DsmNodeStats) and the control thread's fault counters. */
   | { cmd: 'stats' }
+  /** The page table as this node sees it (PageTable: rights per page, copy sets, manager records). */
+  | { cmd: 'page-table' }
+  /** Runtime fault injection: cut this node off from `blocked` node ids, drop `loss` of what it sends; {} heals. */
+  | { cmd: 'network'; blocked?: number[]; loss?: number; seed?: number }
+  /** Start writing this node's trace to `dir` (as --trace DIR does), or stop without `dir`; answers TraceState. */
+  | { cmd: 'trace'; dir?: string }
+  /** Print this node's DSM trace events as {"event":"trace","trace":{...},"skipped":n} lines (on), or stop. */
+  | { cmd: 'watch'; on: boolean }
   | { cmd: 'exit' };
 
-type Handler = (node: DsmNode, c: any) => unknown; // eslint-disable-line @typescript-eslint/no-explicit-any
+/** The longest command line accepted; longer ones are answered CONTROL_ERR_LINE_TOO_LONG and skipped. */
+export const MAX_LINE_BYTES = 1 << 20;
+/** Bounds of the counts commands take (each a loop on the node). */
+const MAX_ITEMS = 100_000;
+const MAX_LOOP = 100_000_000;
+const MAX_TIMEOUT_MS = 3_600_000;
+/** How far ahead a write-loop's startAt may be: the loop spins until then. */
+const MAX_START_AHEAD_MS = 60_000;
 
-function num(c: Record<string, unknown>, k: string): number {
-  const v = c[k];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw Object.assign(new Error(`${k} must be a non-negative integer, got ${JSON.stringify(v)}`), { code: 'CONTROL_ERR_BAD_COMMAND' });
-  return v;
+class BadCommand extends Error {
+  readonly code = 'CONTROL_ERR_BAD_COMMAND';
 }
 
-/** The list's allocator: the node's own, or one that skips pages managed by `avoidManagedBy` (demos/placement.ts). */
-function listAlloc(n: DsmNode, c: Record<string, unknown>): Alloc | undefined {
-  return c.avoidManagedBy === undefined ? undefined : allocAvoidingManager(n, n.options.nodes, num(c, 'avoidManagedBy'));
+/** How one field is checked. */
+type Field =
+  | { kind: 'u32addr' } // an address a u32 is read or written at: 4-aligned, inside the space
+  | { kind: 'addr' } // any byte address inside the space (a list header)
+  | { kind: 'u32' }
+  | { kind: 'int'; lo: number; hi: (n: DsmNode) => number }
+  | { kind: 'node' }
+  | { kind: 'u32addrs' }
+  | { kind: 'u32s' }
+  | { kind: 'nodes' }
+  | { kind: 'probability' }
+  | { kind: 'startAt' }
+  | { kind: 'path' }
+  | { kind: 'bool' };
+
+interface Spec {
+  /** Runs on the application thread (queued), or on the main thread at once. */
+  readonly on: 'app' | 'main';
+  readonly required: Readonly<Record<string, Field>>;
+  readonly optional?: Readonly<Record<string, Field>>;
 }
 
-const handlers: Record<string, Handler> = {
-  alloc: (n, c) => n.alloc(num(c, 'bytes')),
-  read32: (n, c) => n.mem.u32[num(c, 'addr') >>> 2],
-  read32s: (n, c) => {
-    if (!Array.isArray(c.addrs)) throw Object.assign(new Error('addrs must be an array of addresses'), { code: 'CONTROL_ERR_BAD_COMMAND' });
-    return (c.addrs as unknown[]).map((a) => {
-      const addr = num({ addr: a }, 'addr');
-      try {
-        return { value: n.mem.u32[addr >>> 2] };
-      } catch (e) {
-        return { error: errorJson(e) };
-      }
-    });
-  },
-  lock: (n, c) => {
-    n.mem.lock(num(c, 'addr'), c.timeoutMs === undefined ? undefined : num(c, 'timeoutMs'));
-    return null;
-  },
-  unlock: (n, c) => {
-    n.mem.unlock(num(c, 'addr'));
-    return null;
-  },
-  write32: (n, c) => {
-    n.mem.u32[num(c, 'addr') >>> 2] = num(c, 'value');
-    return null;
-  },
-  'list-create': (n, c) => createList(n, listAlloc(n, c)),
-  'list-prepend': (n, c) => {
-    if (!Array.isArray(c.values)) throw Object.assign(new Error('values must be an array of integers'), { code: 'CONTROL_ERR_BAD_COMMAND' });
-    const alloc = listAlloc(n, c);
-    return (c.values as number[]).map((v) => prepend(n, num(c, 'header'), v >>> 0, n.id, alloc));
-  },
-  'list-traverse': (n, c) => traverse(n, num(c, 'header')),
-  'list-stamp': (n, c) => stampOwn(n, num(c, 'header'), n.id),
-  'locked-increment': (n, c) => {
-    const lock = num(c, 'lock');
-    const counter = num(c, 'counter');
-    const times = num(c, 'times');
-    const t0 = performance.now();
-    for (let i = 0; i < times; i++) {
-      n.mem.lock(lock);
-      n.mem.u32[counter >>> 2] = n.mem.u32[counter >>> 2]! + 1;
-      n.mem.unlock(lock);
-    }
-    return { ms: performance.now() - t0 };
-  },
-  'false-share': (n, c) => falseShare(n, num(c, 'base'), num(c, 'words'), num(c, 'threads'), num(c, 'writes')),
-  'write-loop': (n, c) => writeLoop(n, num(c, 'addr'), num(c, 'writes'), c.startAt === undefined ? undefined : num(c, 'startAt')),
-  'jacobi-setup': (n, c) => jacobiSetup(n, num(c, 'rows'), num(c, 'cols'), num(c, 'offset')),
-  'jacobi-flag': (n) => jacobiFlag(n),
-  'jacobi-init': (n, c) => jacobiInit(n, jacobiArgs(c)),
-  'jacobi-run': (n, c) => jacobiRun(n, jacobiArgs(c)),
-  'jacobi-sum': (n, c) => jacobiSum(n, grid(c), num(c, 'iterations')),
-  'timed-read32': (n, c) => timedAccess(n, num(c, 'addr'), undefined),
-  'timed-write32': (n, c) => timedAccess(n, num(c, 'addr'), num(c, 'value')),
-  stats: async (n) => ({ node: await n.stats(), app: n.mem.stats }),
+const U32ADDR: Field = { kind: 'u32addr' };
+const int = (lo: number, hi: number | ((n: DsmNode) => number)): Field => ({ kind: 'int', lo, hi: typeof hi === 'number' ? () => hi : hi });
+const space = (n: DsmNode): number => n.options.pageSize * n.options.pageCount;
+
+const JACOBI_GRID: Readonly<Record<string, Field>> = { a: U32ADDR, b: U32ADDR, rows: int(3, MAX_ITEMS), cols: int(3, MAX_ITEMS) };
+const JACOBI_RUN: Readonly<Record<string, Field>> = {
+  ...JACOBI_GRID, iterations: int(0, MAX_LOOP), lo: int(0, MAX_ITEMS), hi: int(0, MAX_ITEMS), flags: { kind: 'u32addrs' }, me: int(0, MAX_ITEMS),
 };
 
-function grid(c: Record<string, unknown>): JacobiGrid {
-  return { a: num(c, 'a'), b: num(c, 'b'), rows: num(c, 'rows'), cols: num(c, 'cols') };
+const SPECS: Readonly<Record<string, Spec>> = {
+  alloc: { on: 'app', required: { bytes: int(1, space) } },
+  read32: { on: 'app', required: { addr: U32ADDR } },
+  read32s: { on: 'app', required: { addrs: { kind: 'u32addrs' } } },
+  lock: { on: 'app', required: { addr: U32ADDR }, optional: { timeoutMs: int(0, MAX_TIMEOUT_MS) } },
+  unlock: { on: 'app', required: { addr: U32ADDR } },
+  write32: { on: 'app', required: { addr: U32ADDR, value: { kind: 'u32' } } },
+  'list-create': { on: 'app', required: {}, optional: { avoidManagedBy: { kind: 'node' } } },
+  'list-prepend': { on: 'app', required: { header: U32ADDR, values: { kind: 'u32s' } }, optional: { avoidManagedBy: { kind: 'node' } } },
+  'list-traverse': { on: 'app', required: { header: U32ADDR } },
+  'list-stamp': { on: 'app', required: { header: U32ADDR } },
+  'locked-increment': { on: 'app', required: { lock: U32ADDR, counter: U32ADDR, times: int(0, MAX_LOOP) } },
+  // Two of the node's maxThreads thread slots are taken: the main thread and the control thread.
+  'false-share': { on: 'app', required: { base: U32ADDR, words: int(1, (n) => n.options.pageSize / 4), threads: int(1, (n) => n.options.maxThreads - 2), writes: int(0, MAX_LOOP) } },
+  'write-loop': { on: 'app', required: { addr: U32ADDR, writes: int(0, MAX_LOOP) }, optional: { startAt: { kind: 'startAt' } } },
+  'jacobi-setup': { on: 'app', required: { rows: int(3, MAX_ITEMS), cols: int(3, MAX_ITEMS), offset: int(0, (n) => n.options.pageSize - 8) } },
+  'jacobi-flag': { on: 'app', required: {} },
+  'jacobi-init': { on: 'app', required: JACOBI_RUN },
+  'jacobi-run': { on: 'app', required: JACOBI_RUN },
+  'jacobi-sum': { on: 'app', required: { ...JACOBI_GRID, iterations: int(0, MAX_LOOP) } },
+  'timed-read32': { on: 'app', required: { addr: U32ADDR } },
+  'timed-write32': { on: 'app', required: { addr: U32ADDR, value: { kind: 'u32' } } },
+  stats: { on: 'main', required: {} },
+  'page-table': { on: 'main', required: {} },
+  network: { on: 'main', required: {}, optional: { blocked: { kind: 'nodes' }, loss: { kind: 'probability' }, seed: { kind: 'u32' } } },
+  trace: { on: 'main', required: {}, optional: { dir: { kind: 'path' } } },
+  watch: { on: 'main', required: { on: { kind: 'bool' } } },
+  exit: { on: 'main', required: {} },
+};
+
+/** The commands the channel knows, for messages and tools. */
+export const CONTROL_COMMANDS: readonly string[] = Object.keys(SPECS);
+
+const hex = (a: number): string => `0x${a.toString(16)}`;
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 60 ? `${s.slice(0, 57)}...` : s;
+};
+
+function isInt(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
-function jacobiArgs(c: Record<string, unknown>): JacobiRun {
-  if (!Array.isArray(c.flags)) throw Object.assign(new Error('flags must be an array of addresses'), { code: 'CONTROL_ERR_BAD_COMMAND' });
-  const flags = (c.flags as unknown[]).map((f) => num({ f }, 'f'));
-  const me = num(c, 'me');
-  if (me >= flags.length) throw Object.assign(new Error(`me must index flags (${flags.length})`), { code: 'CONTROL_ERR_BAD_COMMAND' });
-  return { ...grid(c), iterations: num(c, 'iterations'), lo: num(c, 'lo'), hi: num(c, 'hi'), flags, me };
+function checkAddress(node: DsmNode, name: string, v: unknown, align: number): void {
+  if (!isInt(v) || v < 0) throw new BadCommand(`${name} must be a non-negative integer byte address, got ${show(v)}`);
+  const size = space(node);
+  if (v > size - align) {
+    throw Object.assign(new Error(`${name} ${hex(v)} is outside the address space (0..${hex(size - 1)}: ${node.options.pageCount} pages of ${node.options.pageSize} bytes)`), { code: 'DSM_ERR_BAD_ADDRESS', address: v });
+  }
+  if (v % align !== 0) throw new BadCommand(`${name} must be a multiple of ${align} (a u32 access), got ${v} (${hex(v)})`);
 }
 
-/**
- * One u32 access (a read, or a write of `value`) timed on the application thread, from just before
- * to just after it, in microseconds; `faulted` says whether it page-faulted. bench:dsm measures
- * fault latency with it, so the control channel's own round trip is never inside the interval.
- */
-function timedAccess(n: DsmNode, addr: number, write: number | undefined): { value: number; us: number; faulted: boolean } {
-  const stats = n.mem.stats;
-  const faults = (): number => (write === undefined ? stats.readFaults : stats.writeFaults);
-  const before = faults();
-  const u32 = n.mem.u32;
-  const i = addr >>> 2;
-  let value: number;
-  const t0 = process.hrtime.bigint();
-  if (write === undefined) value = u32[i]!;
-  else u32[i] = value = write;
-  const t1 = process.hrtime.bigint();
-  return { value, us: Number(t1 - t0) / 1000, faulted: faults() !== before };
-}
-
-/**
- * `writes` increments of the u32 word at `addr` on the application thread, each a read then a
- * write, starting when the wall clock (ms since the epoch, same host) reaches `startAt`, so several
- * nodes can start together. Returns the loop's time, when it ran (wall clock, ms since the epoch,
- * so the loops of several nodes on one host can be compared) and the faults it took.
- */
-function writeLoop(n: DsmNode, addr: number, writes: number, startAt: number | undefined): { ms: number; startedAt: number; endedAt: number; readFaults: number; writeFaults: number } {
-  const wall = (): number => performance.timeOrigin + performance.now();
-  if (startAt !== undefined) while (wall() < startAt); // spin: a start line, not a sleep
-  const r0 = n.mem.stats.readFaults;
-  const w0 = n.mem.stats.writeFaults;
-  const u32 = n.mem.u32;
-  const w = addr >>> 2;
-  const startedAt = wall();
-  for (let i = 0; i < writes; i++) u32[w] = u32[w]! + 1;
-  const endedAt = wall();
-  return { ms: endedAt - startedAt, startedAt, endedAt, readFaults: n.mem.stats.readFaults - r0, writeFaults: n.mem.stats.writeFaults - w0 };
-}
-
-/**
- * `threads` worker threads of this node each get their own `words` consecutive u32 words starting
- * at base + k*words*4 and perform `writes` increments spread over them (word = i mod words), each a
- * plain read then write of a word only that thread writes. A lost write (a store landing in a page
- * the runtime already shipped away) would leave a thread's words summing to less than `writes`.
- */
-async function falseShare(n: DsmNode, base: number, words: number, threads: number, writes: number): Promise<{ ms: number }> {
-  const file = fileURLToPath(new URL('./false-share-worker.js', import.meta.url));
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: threads }, (_, k) => new Promise<void>((resolve, reject) => {
-    const w = new Worker(file, { workerData: { shared: n.shared, base: base + k * words * 4, words, writes } });
-    w.once('error', reject);
-    w.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`false-share worker ${k} exited with ${code}`))));
-  })));
-  return { ms: performance.now() - t0 };
-}
-
-function errorJson(e: unknown): Record<string, unknown> {
-  const x = e as { code?: unknown; message?: unknown; address?: unknown; page?: unknown; node?: unknown };
-  return { code: x?.code ?? 'CONTROL_ERR_INTERNAL', message: String(x?.message ?? e), address: x?.address, page: x?.page, node: x?.node };
-}
-
-/** Serve commands from stdin until it ends or an "exit" command; then resolve. */
-export async function serveControl(node: DsmNode, out: (line: string) => void): Promise<void> {
-  const log = createLogger('control', () => `node${node.id}`);
-  const rl = createInterface({ input: process.stdin });
-  for await (const line of rl) {
-    if (line.trim() === '') continue;
-    let seq: unknown = null;
-    try {
-      const c = JSON.parse(line) as { seq?: unknown; cmd?: unknown };
-      seq = c.seq ?? null;
-      if (c.cmd === 'exit') {
-        out(JSON.stringify({ seq, ok: true, value: null }));
-        break;
-      }
-      const h = typeof c.cmd === 'string' ? handlers[c.cmd] : undefined;
-      if (h === undefined) throw Object.assign(new Error(`unknown command ${JSON.stringify(c.cmd)}; known: ${Object.keys(handlers).join(', ')}, exit`), { code: 'CONTROL_ERR_BAD_COMMAND' });
-      log('%s', line);
-      const value = await h(node, c);
-      const answer = JSON.stringify({ seq, ok: true, value });
-      if (log.enabled) log('→ %s', answer.length > 300 ? `${answer.slice(0, 300)}...` : answer);
-      out(answer);
-    } catch (e) {
-      const answer = JSON.stringify({ seq, ok: false, error: errorJson(e) });
-      log('→ %s', answer);
-      out(answer);
+function checkField(node: DsmNode, name: string, f: Field, v: unknown): void {
+  switch (f.kind) {
+    case 'u32addr':
+      return checkAddress(node, name, v, 4);
+    case 'addr':
+      return checkAddress(node, name, v, 1);
+    case 'u32':
+      if (!isInt(v) || v < 0 || v > 0xffffffff) throw new BadCommand(`${name} must be an integer in [0, 4294967295] (a u32), got ${show(v)}`);
+      return;
+    case 'int': {
+      const hi = f.hi(node);
+      if (!isInt(v) || v < f.lo || v > hi) throw new BadCommand(`${name} must be an integer in [${f.lo}, ${hi}], got ${show(v)}`);
+      return;
+    }
+    case 'node':
+      if (!isInt(v) || !node.options.nodes.includes(v)) throw new BadCommand(`${name} must be a node of the cluster (${node.options.nodes.join(', ')}), got ${show(v)}`);
+      return;
+    case 'nodes':
+      if (!Array.isArray(v) || v.length > node.options.nodes.length) throw new BadCommand(`${name} must be a list of node ids, got ${show(v)}`);
+      v.forEach((x, i) => {
+        if (!isInt(x) || x === node.id || !node.options.nodes.includes(x)) throw new BadCommand(`${name}[${i}] must be another node of the cluster (${node.options.nodes.filter((k) => k !== node.id).join(', ')}), got ${show(x)}`);
+      });
+      return;
+    case 'u32addrs':
+    case 'u32s':
+      if (!Array.isArray(v) || v.length > MAX_ITEMS) throw new BadCommand(`${name} must be a list of at most ${MAX_ITEMS} ${f.kind === 'u32s' ? 'u32 values' : 'addresses'}, got ${show(v)}`);
+      v.forEach((x, i) => checkField(node, `${name}[${i}]`, f.kind === 'u32s' ? { kind: 'u32' } : U32ADDR, x));
+      return;
+    case 'probability':
+      if (typeof v !== 'number' || !(v >= 0 && v <= 1)) throw new BadCommand(`${name} must be a probability in [0, 1], got ${show(v)}`);
+      return;
+    case 'path':
+      if (typeof v !== 'string' || v.trim() === '' || v.length > 4096 || v.includes('\0')) throw new BadCommand(`${name} must be a directory path (a non-empty string of at most 4096 characters), got ${show(v)}`);
+      return;
+    case 'bool':
+      if (typeof v !== 'boolean') throw new BadCommand(`${name} must be true or false, got ${show(v)}`);
+      return;
+    case 'startAt': {
+      const now = performance.timeOrigin + performance.now();
+      if (typeof v !== 'number' || !Number.isFinite(v) || v > now + MAX_START_AHEAD_MS) throw new BadCommand(`${name} must be a wall-clock time (ms since the epoch) at most ${MAX_START_AHEAD_MS} ms ahead, got ${show(v)}`);
+      return;
     }
   }
-  rl.close();
+}
+
+/**
+ * Parse and check one line. Returns the command and its seq, or throws the error to answer
+ * (with the seq, when the seq itself was fine).
+ */
+export function parseCommand(node: DsmNode, line: string): { seq: number | null; command: Record<string, unknown> & { cmd: string }; spec: Spec } {
+  let c: unknown;
+  try {
+    c = JSON.parse(line);
+  } catch (e) {
+    throw Object.assign(new Error(`not JSON: ${(e as Error).message}`), { code: 'CONTROL_ERR_BAD_JSON' });
+  }
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) {
+    throw new BadCommand(`a command must be a JSON object like {"seq":1,"cmd":"stats"}, got ${show(c)}`);
+  }
+  const o = c as Record<string, unknown>;
+  if (o.seq !== undefined && (!isInt(o.seq) || o.seq < 0)) throw new BadCommand(`seq must be a non-negative integer, got ${show(o.seq)}`);
+  const seq = (o.seq as number | undefined) ?? null;
+  try {
+    const spec = typeof o.cmd === 'string' && Object.prototype.hasOwnProperty.call(SPECS, o.cmd) ? SPECS[o.cmd]! : undefined;
+    if (spec === undefined) throw new BadCommand(`unknown command ${show(o.cmd)}; known: ${CONTROL_COMMANDS.join(', ')}`);
+    for (const k of Object.keys(o)) {
+      if (k !== 'seq' && k !== 'cmd' && !(k in spec.required) && !(spec.optional !== undefined && k in spec.optional)) {
+        const known = [...Object.keys(spec.required), ...Object.keys(spec.optional ?? {})];
+        throw new BadCommand(`${o.cmd as string}: unknown field ${show(k)}${known.length > 0 ? `; its fields: ${known.join(', ')}` : ' (it takes none)'}`);
+      }
+    }
+    for (const [k, f] of Object.entries(spec.required)) {
+      if (o[k] === undefined) throw new BadCommand(`${o.cmd as string}: ${k} is required`);
+      checkField(node, k, f, o[k]);
+    }
+    for (const [k, f] of Object.entries(spec.optional ?? {})) if (o[k] !== undefined) checkField(node, k, f, o[k]);
+    return { seq, command: o as Record<string, unknown> & { cmd: string }, spec };
+  } catch (e) {
+    throw Object.assign(e as Error, { seq });
+  }
+}
+
+/**
+ * Split a byte stream into lines of at most `maxBytes`; a longer line is reported once (onTooLong)
+ * and skipped up to its newline, so memory stays bounded whatever the writer sends.
+ */
+export function splitLines(maxBytes: number, onLine: (line: string) => void, onTooLong: () => void): (chunk: Buffer) => void {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let skipping = false;
+  return (chunk) => {
+    let from = 0;
+    for (;;) {
+      const nl = chunk.indexOf(10, from);
+      const end = nl < 0 ? chunk.length : nl;
+      if (!skipping) {
+        if (size + (end - from) > maxBytes) {
+          skipping = true;
+          parts = [];
+          size = 0;
+          onTooLong();
+        } else if (end > from) {
+          parts.push(chunk.subarray(from, end));
+          size += end - from;
+        }
+      }
+      if (nl < 0) return;
+      if (!skipping) {
+        const line = Buffer.concat(parts).toString('utf8');
+        onLine(line.endsWith('\r') ? line.slice(0, -1) : line);
+      }
+      parts = [];
+      size = 0;
+      skipping = false;
+      from = nl + 1;
+    }
+  };
+}
+
+/** Serve commands from stdin until it ends or an "exit" command; then resolve (the caller closes the node). */
+export async function serveControl(node: DsmNode, out: (line: string) => void): Promise<void> {
+  const log = createLogger('control', () => `node${node.id}`);
+  const answer = (a: Record<string, unknown>): void => {
+    const text = JSON.stringify(a);
+    if (log.enabled) log('→ %s', text.length > 300 ? `${text.slice(0, 300)}...` : text);
+    out(text);
+  };
+  const fail = (seq: unknown, e: unknown): void => answer({ seq: seq ?? null, ok: false, error: errorJson(e) });
+
+  const workerData: ControlWorkerData = { shared: node.shared, id: node.id, nodes: node.options.nodes };
+  const worker = new Worker(fileURLToPath(new URL('./control-worker.js', import.meta.url)), { workerData });
+  /** The control thread's fault counters, as of its last answer (it cannot be asked while blocked in a fault). */
+  let app = { readFaults: 0, writeFaults: 0, faultWaitUs: 0 };
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  let done = false;
+  const end = (): void => {
+    if (done) return;
+    done = true;
+    process.stdin.off('data', onData);
+    process.stdin.off('end', end);
+    process.stdin.pause();
+    finish();
+  };
+  worker.on('message', (m: FromWorker) => {
+    app = m.app;
+    answer(m.ok ? { seq: m.seq, ok: true, value: m.value } : { seq: m.seq, ok: false, error: m.error });
+  });
+  worker.on('error', (e) => {
+    process.stderr.write(`pagewire node ${node.id}: the control thread failed: ${e.stack ?? e.message}\n`);
+    end();
+  });
+
+  const onLine = (line: string): void => {
+    if (done || line.trim() === '') return;
+    log('%s', line);
+    let parsed: ReturnType<typeof parseCommand>;
+    try {
+      parsed = parseCommand(node, line);
+    } catch (e) {
+      fail((e as { seq?: unknown }).seq, e);
+      return;
+    }
+    const { seq, command, spec } = parsed;
+    if (spec.on === 'app') {
+      worker.postMessage({ seq, command } satisfies ToWorker);
+      return;
+    }
+    if (command.cmd === 'exit') {
+      answer({ seq, ok: true, value: null });
+      end();
+      return;
+    }
+    void runOnMain(node, command, () => app, out).then((value) => answer({ seq, ok: true, value: value ?? null }), (e: unknown) => fail(seq, e));
+  };
+  const onData = splitLines(MAX_LINE_BYTES, onLine, () => fail(null, Object.assign(new Error(`a command line longer than ${MAX_LINE_BYTES} bytes was skipped`), { code: 'CONTROL_ERR_LINE_TOO_LONG' })));
+  process.stdin.on('data', onData);
+  process.stdin.on('end', end);
+  await finished;
+  await worker.terminate();
+}
+
+function runOnMain(node: DsmNode, c: Record<string, unknown>, app: () => unknown, out: (line: string) => void): Promise<unknown> {
+  switch (c.cmd) {
+    case 'trace':
+      return node.trace((c.dir as string | undefined) ?? null);
+    case 'watch':
+      return node.watch(c.on === true ? (event, skipped) => out(JSON.stringify({ event: 'trace', trace: event, skipped })) : null).then(() => ({ watching: c.on === true }));
+    case 'stats':
+      return node.stats().then((s) => ({ node: s, app: app() }));
+    case 'page-table':
+      return node.pageTable();
+    case 'network':
+      return node.setNetwork({ blockedNodes: c.blocked as number[] | undefined, loss: c.loss as number | undefined, seed: c.seed as number | undefined });
+    default:
+      return Promise.reject(new Error(`no main-thread handler for ${String(c.cmd)}`));
+  }
 }

@@ -12,6 +12,7 @@
  *   npm run demo -- --loss 0.2 --elements 30 --kill 2 --seed 7
  *   DEBUG=pagewire:* npm run demo       # every node's protocol log, merged in time order into a file
  *   npm run demo -- --trace ./trace     # the run as a space-time diagram, ./trace/trace.html
+ *   npm run demo -- --web               # watch it in the browser: the live page map (demos/web.ts)
  */
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
@@ -19,8 +20,9 @@ import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
 import { managerOf } from './placement.js';
-import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table } from './args.js';
+import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table, UsageError } from './args.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
+import { startDemoWeb, type DemoWeb } from './web.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,6 +37,9 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
   --trace DIR    every node writes its trace to DIR; the demo draws DIR/trace.html (a space-time diagram)
   --insecure     no cluster key: the nodes talk in clear text (default: a fresh key for this run,
                  every datagram encrypted and authenticated)
+  --web          show the run in the browser (the live page map, on loopback): the demo prints the URL,
+                 waits for a page to open it, pauses between steps, and keeps the page up until Enter
+  --pace MS      with --web, the pause between steps (0..10000, default 1500)
   --help         this text
 
 DEBUG=pagewire:* writes the protocol log of every node to a file (merged in time order, decoded
@@ -54,7 +59,7 @@ interface Stats {
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace'], ['insecure']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace', 'pace'], ['web', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -64,6 +69,9 @@ async function main(): Promise<number> {
   const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
   const traceDir = traceDirArg(v.trace);
+  const webOn = flags.has('web');
+  if (v.pace !== undefined && !webOn) throw new UsageError('--pace paces the steps for --web; give --web too');
+  const paceMs = intArg(v.pace, 'pace', 0, 10_000, 1500);
   const survivors = IDS.filter((id) => id !== victim);
   const failures: string[] = [];
   const check = (ok: boolean, what: string): void => {
@@ -79,12 +87,17 @@ async function main(): Promise<number> {
     insecure: flags.has('insecure'),
     debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
   });
+  let web: DemoWeb | undefined;
   try {
     say(`  started nodes ${cluster.nodes.map((n) => `${n.id} (${n.address})`).join(', ')} in ${ms(performance.now() - t0)}`);
     say(`  ${securityLine(cluster)}`);
     if (loss > 0) say(`  fault injection: every node drops ${pct(loss)} of the datagrams it sends (seed ${seed})`);
-    return await run(cluster, count, victim, survivors, check, failures, loss);
+    if (webOn) web = await startDemoWeb(cluster, { pageSize: PAGE_SIZE, pageCount: PAGE_COUNT, title: `pagewire demo: a shared linked list loses node ${victim}`, paceMs, say });
+    const code = await run(cluster, count, victim, survivors, check, failures, loss, () => web?.step() ?? Promise.resolve());
+    await web?.hold();
+    return code;
   } finally {
+    await web?.close();
     await cluster.close();
     if (cluster.debugLog !== undefined) say(`the nodes' debug output, merged in time order: ${cluster.debugLog}`);
     if (traceDir !== undefined) say(writeTraceHtml(traceDir, { title: `pagewire demo: a shared linked list loses node ${victim}` }).summary);
@@ -93,7 +106,7 @@ async function main(): Promise<number> {
 
 async function run(
   cluster: Cluster, count: number, victim: number, survivors: number[],
-  check: (ok: boolean, what: string) => void, failures: string[], loss: number,
+  check: (ok: boolean, what: string) => void, failures: string[], loss: number, step: () => Promise<void>,
 ): Promise<number> {
   const owner = initialOwner([...IDS], PAGE_COUNT);
   const per = Math.floor((PAGE_COUNT - 1) / IDS.length);
@@ -119,6 +132,7 @@ async function run(
   say(`   each element is allocated by the node that adds it, in a page it owns; only the header page moves between nodes`);
 
   // 2. Traverse from every node.
+  await step();
   say('');
   say('2. traverse from every node (element, address, page and the node whose page holds it):');
   const full = new Map<number, Traversal>();
@@ -138,6 +152,7 @@ async function run(
 
   // 3. Owners stamp their own elements, the victim last: a stamp walks the list (reading every page),
   //    so a node stamping after the victim would take fresh read copies of the victim's elements.
+  await step();
   say('');
   const perNode = new Map(IDS.map((id) => [id, creators.filter((c) => c === id).length]));
   for (const id of [...survivors, victim]) {
@@ -151,6 +166,7 @@ async function run(
   const victimStats = await cluster.node(victim).call<Stats>({ cmd: 'stats' });
 
   // 4. Kill and traverse again from the survivors, at the same time.
+  await step();
   say('');
   const dead = cluster.node(victim);
   const tk = performance.now();
@@ -192,6 +208,7 @@ async function run(
   }
 
   // 5. Stats.
+  await step();
   say('');
   say(`5. per-node stats (node ${victim} as of the kill):`);
   const stats = new Map<number, Stats>([[victim, victimStats]]);

@@ -14,7 +14,8 @@
 import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
-import { helpCommand, hex, intArg, parseDemoArgs, runMain, table } from './args.js';
+import { helpCommand, hex, intArg, parseDemoArgs, runMain, table, UsageError } from './args.js';
+import { startDemoWeb, type DemoWeb } from './web.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,10 @@ Each node increments its own word; first the words are in separate pages, then i
   --trace DIR  every node writes its trace to DIR; the demo draws DIR/trace.html
                (every page transfer is ~15 events: use a small --writes, e.g. 2000)
   --insecure   no cluster key: the nodes talk in clear text (default: a fresh key for this run)
+  --web        show the run in the browser (the live page map, with a chart of page transfers per
+               page); the demo waits for a page to open it and keeps it up until Enter. Watching
+               costs the nodes a little on every message: the times are then not for comparison
+  --pace MS    with --web, the pause between the runs (0..10000, default 1500)
   --help       this text
 `;
 
@@ -92,13 +97,16 @@ async function run(cluster: Cluster, addrs: number[], writes: number): Promise<R
 }
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes', 'trace'], ['insecure']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['nodes', 'writes', 'trace', 'pace'], ['web', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
   }
   const nodes = intArg(v.nodes, 'nodes', 2, 3, 2);
   const writes = intArg(v.writes, 'writes', 1000, 10_000_000, 200_000);
+  const webOn = flags.has('web');
+  if (v.pace !== undefined && !webOn) throw new UsageError('--pace paces the runs for --web; give --web too');
+  const paceMs = intArg(v.pace, 'pace', 0, 10_000, 1500);
   const ids = Array.from({ length: nodes }, (_, i) => i + 1);
 
   say(`pagewire false-sharing demo: ${nodes} node processes, each increments its own word ${writes.toLocaleString('en')} times`);
@@ -108,8 +116,10 @@ async function main(): Promise<number> {
     debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
     insecure: flags.has('insecure'),
   });
+  let web: DemoWeb | undefined;
   try {
     say(`  ${securityLine(cluster)}`);
+    if (webOn) web = await startDemoWeb(cluster, { pageSize: PAGE, pageCount: 1024, title: `pagewire demo: false sharing between ${nodes} nodes`, paceMs, say });
     const home = cluster.node(1);
     // Every page is allocated on node 1, so both runs start from the same placement.
     const separate: number[] = [];
@@ -124,7 +134,9 @@ async function main(): Promise<number> {
     say(`  words, separate pages: ${separate.map((a) => `${hex(a)} (page ${a / PAGE})`).join(', ')}`);
     say(`  words, one page:       ${together.map(hex).join(', ')} (page ${together[0]! / PAGE}, 64 bytes apart: no word is shared)`);
     await run(cluster, warm, Math.min(writes, 50_000)); // warm-up: JIT, first faults
+    await web?.step();
     const a = await run(cluster, separate, writes);
+    await web?.step();
     let bWrites = writes;
     let b = await run(cluster, together, bWrites);
     const sharedEnough = (r: Run): boolean => overlapMs(r.loops) >= SHARED_FAULTS * faultMs(r);
@@ -153,6 +165,18 @@ async function main(): Promise<number> {
     say(`  writing moves the whole page (a read fault, then a write fault that invalidates the other copy). The chapter:`);
     say(`  "programmers of such DSM systems had to be very careful to organize computations" (here: one page per writer).`);
 
+    if (web !== undefined) {
+      const live = web.live;
+      const pageOf = (addr: number): number => Math.floor(addr / PAGE);
+      const shown = [...separate.map((x) => ['separate', pageOf(x)] as const), ['shared', pageOf(together[0]!)] as const];
+      live.setChart({
+        id: 'transfers', title: `page transfers per page (as the trace saw them, reading the words back included): each of ${nodes} nodes increments its own word`, unit: 'transfers',
+        bars: shown.map(([kind, page]) => ({ label: `${kind}: page ${page}`, value: live.transfers.get(page) ?? 0 })),
+      });
+      const skipped = live.skippedTraceEvents;
+      say(`  the page shows page transfers per page${skipped > 0 ? ` (counted in the trace, which skipped ${skipped} events at its rate limit: at least these)` : ' (counted in the trace)'}: ${shown.map(([kind, page]) => `${kind} page ${page}: ${live.transfers.get(page) ?? 0}`).join(', ')}`);
+    }
+
     const failures: string[] = [];
     for (const [name, r, n] of [['separate pages', a, writes], ['one page', b, bWrites]] as const) {
       r.values.forEach((x, i) => {
@@ -172,8 +196,10 @@ async function main(): Promise<number> {
     }
     const each = bWrites === writes ? writes.toLocaleString('en') : `${writes.toLocaleString('en')}, ${bWrites.toLocaleString('en')} in the one-page run`;
     say(`as expected: no increment lost in either run (each word = ${each}); the shared page moved ${b.pagesSent} times, the separate ones ${a.pagesSent}`);
+    await web?.hold();
     return 0;
   } finally {
+    await web?.close();
     await cluster.close();
     if (cluster.debugLog !== undefined) say(`the nodes' debug output, merged in time order: ${cluster.debugLog}`);
     if (traceDir !== undefined) say(writeTraceHtml(traceDir, { title: 'pagewire demo:false-sharing: one page, two writers' }).summary);

@@ -6,8 +6,8 @@
  *   node 2: peer 3 suspected: nothing heard for 2004 ms
  *   {"event":"membership","kind":"dead","node":3,"reason":"silent for 2511 ms; declared dead by a majority: nodes 2, 1","at":7034.5}
  *
- * The events are printed by the node's application thread, like the answers to commands: while a
- * --control command is blocked in a page fault, they wait for it.
+ * The events are printed by the node's main thread as they arrive from the fault thread, also while
+ * a --control memory command is blocked in a page fault (it runs on another thread: control.ts).
  *
  * A configuration mismatch found before a majority of the cluster is up is a startup error: the
  * node says so on stderr and the launcher exits 1 (both nodes of the mismatch find it at their

@@ -47,7 +47,7 @@ describe('pagewire node: bad arguments exit 2 with a message naming the option a
     ['an unknown flag', [...NODE, '--frobnicate'], /unknown option --frobnicate$/m],
     ['a value given to --control', [...NODE, '--control=yes'], /--control takes no value, got "yes"/],
     ['a positional argument', [...NODE, 'extra'], /unexpected argument "extra"/],
-    ['an unknown command', ['start'], /unknown command "start"; the commands are "node", "keygen" and "trace"/],
+    ['an unknown command', ['start'], /unknown command "start"; the commands are "node", "console", "keygen" and "trace"/],
     ['--trace without a directory', [...NODE, '--trace', ' '], /--trace needs a directory, e\.g\. --trace \.\/trace/],
     ['--config together with --listen', ['node', '--id', '1', '--config', join(dir, 'x.json'), '--listen', '127.0.0.1:7001'], /give either --config or --listen\/--peers, not both/],
     ['a --config file that does not exist', ['node', '--id', '1', '--config', join(dir, 'missing.json')], /cannot read --config .*missing\.json: ENOENT/],
@@ -167,8 +167,10 @@ describe('pagewire node: running', () => {
     const ready = JSON.parse((await it.next()).value as string) as Record<string, unknown>;
     expect(ready).toEqual({ event: 'ready', id: 1, address: `127.0.0.1:${port}`, pageSize: 4096, keyed: false });
     child.stdin!.write('{"seq":1,"cmd":"alloc","bytes":16}\n{"seq":2,"cmd":"nope"}\n');
-    expect(JSON.parse((await it.next()).value as string)).toEqual({ seq: 1, ok: true, value: 4096 }); // node 1's first page
-    const bad = JSON.parse((await it.next()).value as string) as { ok: boolean; error: { code: string; message: string } };
+    // Answers carry their seq: the refusal, checked on the main thread, may overtake the alloc.
+    const answers = [JSON.parse((await it.next()).value as string), JSON.parse((await it.next()).value as string)].sort((a, b) => a.seq - b.seq);
+    expect(answers[0]).toEqual({ seq: 1, ok: true, value: 4096 }); // node 1's first page
+    const bad = answers[1] as { ok: boolean; error: { code: string; message: string } };
     expect(bad.ok).toBe(false);
     expect(bad.error.code).toBe('CONTROL_ERR_BAD_COMMAND');
     expect(bad.error.message).toMatch(/unknown command "nope"; known: alloc, /);

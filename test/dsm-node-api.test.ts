@@ -120,3 +120,55 @@ describe('waitForPeers()', () => {
     expect(a.mem.u32[a.root(0) >>> 2]).toBe(9);
   });
 });
+
+describe('pageTable(): the page table as each node sees it, read without faulting', () => {
+  it('shows the owner with its copy set, the copy holder, and after a write the new owner on the manager’s record', async () => {
+    const [a, b] = await pair();
+    const p = a.alloc(8); // page 1: owned by node 1, managed by node 2 (page mod 2)
+    const page = Math.floor(p / PAGE);
+    a.mem.u32[p >>> 2] = 5;
+    let [ta, tb] = await Promise.all([a.pageTable(), b.pageTable()]);
+    expect(ta.rights).toHaveLength(PAGES);
+    expect(ta.rights[0]).toBe('.');
+    expect([ta.rights[page], tb.rights[page]]).toEqual(['W', '-']);
+    expect(tb.rights[8]).toBe('W'); // node 2's first page, untouched
+    expect(b.mem.u32[p >>> 2]).toBe(5); // node 2 takes a read copy
+    [ta, tb] = await Promise.all([a.pageTable(), b.pageTable()]);
+    expect([ta.rights[page], tb.rights[page]]).toEqual(['R', 'r']);
+    expect(ta.copysets).toEqual({ [page]: [2] });
+    expect(tb.managed).toEqual([]); // the manager's record still says node 1, as placed
+    b.mem.u32[p >>> 2] = 6; // node 2 writes: ownership moves
+    [ta, tb] = await Promise.all([a.pageTable(), b.pageTable()]);
+    expect([ta.rights[page], tb.rights[page]]).toEqual(['-', 'W']);
+    expect(ta.copysets).toEqual({});
+    expect(tb.managed).toEqual([expect.objectContaining({ page, owner: 2 })]);
+  });
+});
+
+describe('setNetwork(): fault injection at runtime', () => {
+  it('cuts a node off from a peer both ways, counts the drops, heals with {}, and refuses what is not a peer or a probability', async () => {
+    const [a, b] = await pair();
+    expect(await a.setNetwork({ blockedNodes: [2] })).toMatchObject({ blockedNodes: [2], loss: 0 });
+    const start = Date.now();
+    for (;;) {
+      const n = (await a.stats()).network;
+      if (n.blockedOut > 0 && n.blockedIn > 0) break; // heartbeats both ways, dropped
+      if (Date.now() - start > 5_000) throw new Error(`no heartbeat dropped within 5 s: ${JSON.stringify(n)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await b.stats()).network.blockedOut).toBe(0);
+    await expect(a.setNetwork({ blockedNodes: [9] })).rejects.toMatchObject({ code: 'DSM_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/9 is not a peer of node 1/) });
+    await expect(a.setNetwork({ loss: 2 })).rejects.toMatchObject({ code: 'DSM_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/loss must be a probability/) });
+    expect((await a.stats()).network.blockedNodes).toEqual([2]); // a refused change keeps the rules
+    expect(await a.setNetwork({})).toMatchObject({ blockedNodes: [], loss: 0 });
+  });
+});
+
+describe('alloc()', () => {
+  it('refuses a size larger than the node’s range, even one that would round to 0 in 32 bits', async () => {
+    const [a] = await pair();
+    for (const bytes of [2 ** 32, 2 ** 32 + 1, 2 ** 40, 8 * PAGE * PAGES]) expect(code(() => a.alloc(bytes)), String(bytes)).toBe('DSM_ERR_OUT_OF_MEMORY');
+    const p = a.alloc(8);
+    expect(a.alloc(8)).toBe(p + 8); // nothing was handed out by the refused calls
+  });
+});

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { mergeTrace, readTraceDir, renderHtml } from '../trace/index.js';
-import { artifactPath, launchBrowser, type Launched } from './support/browser.js';
+import { artifactPath, launchBrowser, pageErrors, type Launched } from './support/browser.js';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/trace/figures', import.meta.url));
 
@@ -27,14 +27,7 @@ describe('HTML space-time diagram in Chromium', () => {
     const merged = mergeTrace(readTraceDir(FIXTURE));
     writeFileSync(file, renderHtml(merged, { title: 'fixture trace' }));
     const page = await browser.page();
-    const errors: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    page.on('pageerror', (e) => errors.push(String(e)));
-    page.on('request', (r) => {
-      if (!r.url().startsWith('file:')) errors.push(`network request: ${r.url()}`);
-    });
+    const errors = pageErrors(page, (url) => url.startsWith('file:'));
     await page.goto(pathToFileURL(file).href, { timeout: 15_000 });
     const visible = (sel: string) => page.$$eval(sel, (els) => els.filter((e) => !e.classList.contains('hidden')).length);
     expect(await visible('g.arrow')).toBe(6);

@@ -4,7 +4,7 @@ import { crc32c } from '../transport/crc32c.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
-  decodeDatagram, describeDatagram, encodeDatagram, F_ACK, F_BUNDLE, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
+  decodeDatagram, decodeInto, describeDatagram, encodeDatagram, F_ACK, F_BUNDLE, Framer, newDatagram, F_CHALLENGE, F_DATA, F_ECHO, F_FIRST, F_LAST, F_SYN, F_TRACE, TRACE_STAMP_BYTES, FIXED_HEADER_BYTES,
   splitBundle,
   MAX_OVERHEAD_BYTES, MIN_DATAGRAM_BYTES, type Datagram,
 } from '../transport/wire.js';
@@ -36,6 +36,34 @@ describe('crc32c', () => {
 });
 
 describe('wire codec', () => {
+  it('frames into one reused buffer per length, byte-identical to encodeDatagram, until the consumer keeps it', () => {
+    const f = new Framer();
+    const a = f.frame(dg());
+    expect(Buffer.from(a)).toEqual(encodeDatagram(dg()));
+    const b = f.frame(dg({ seq: 8 }));
+    expect(b).toBe(a); // same length: same buffer, rewritten
+    expect(decodeDatagram(b, MAX)).toMatchObject({ seq: 8 });
+    expect(f.frame(dg({ payload: Buffer.from('hello!') }))).not.toBe(a); // another length, another buffer
+    f.kept(b);
+    const c = f.frame(dg({ seq: 9 }));
+    expect(c).not.toBe(b); // a kept buffer is never written again
+    expect(decodeDatagram(b, MAX)).toMatchObject({ seq: 8 });
+  });
+
+  it('decodes into one object again and again, every field overwritten (SACK blocks and trace stamp included)', () => {
+    const out = newDatagram();
+    const first = decodeInto(encodeDatagram(dg({ sacks: [20, 22, 30, 31], flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_TRACE, trace: { inc: 5, lc: 2 ** 40 + 3 } })), MAX, true, out);
+    expect(first).toBe(out);
+    expect(out).toMatchObject({ sacks: [20, 22, 30, 31], trace: { inc: 5, lc: 2 ** 40 + 3 } });
+    const sacks = out.sacks;
+    decodeInto(encodeDatagram(dg({ sacks: [40, 41] })), MAX, true, out);
+    expect(out.sacks).toBe(sacks); // the same array, refilled
+    expect(out).toMatchObject({ sacks: [40, 41], trace: undefined, seq: 7 });
+    decodeInto(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: new Uint8Array(0) })), MAX, true, out);
+    expect(out).toMatchObject({ flags: F_ACK, sacks: [], seq: 0, stream: 0 });
+    expect(out.payload.length).toBe(0);
+  });
+
   it('writes the header big-endian at the documented offsets (version 4)', () => {
     const b = encodeDatagram(dg({
       flags: F_DATA | F_SYN | F_ACK | F_FIRST | F_CHALLENGE | F_ECHO, isn: 0xa1b2c3d4, sacks: [20, 22],
@@ -51,7 +79,7 @@ describe('wire codec', () => {
     expect(b.readUInt32BE(20)).toBe(7); // seq
     expect(b.readUInt32BE(24)).toBe(9); // ack
     expect(b[28]).toBe(1); // sackCount
-    expect(b[29]).toBe(0); // flags2: not a bundle
+    expect(b[29]).toBe(0); // accept: nothing said; not a bundle
     expect(b.readUInt32BE(30)).toBe(0xa1b2c3d4); // isn
     expect(b.readBigUInt64BE(34)).toBe(0x0102030405060708n); // challenge
     expect(b.readBigUInt64BE(42)).toBe(0xf1f2f3f4f5f6f7f8n); // echo
@@ -83,6 +111,7 @@ describe('wire codec', () => {
       knowsDst: fc.boolean(), stream: u32, ackStream: u32, seq: fc.nat({ max: 2 ** 32 - 1 }), ack: fc.nat({ max: 2 ** 32 - 1 }),
       isn: fc.nat({ max: 2 ** 32 - 1 }), nsack: fc.integer({ min: 0, max: 4 }), payload: fc.uint8Array({ maxLength: 200 }),
       c1: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), c2: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      accept: fc.integer({ min: 0, max: 64 }),
     });
     fc.assert(fc.property(arb, (r) => {
       const flags = (r.data ? F_DATA | (r.first ? F_FIRST : 0) | (r.last ? F_LAST : 0) | (r.syn ? F_SYN : 0) : 0) |
@@ -93,7 +122,7 @@ describe('wire codec', () => {
         flags, window: r.window, srcInc: r.src, dstInc: flags & F_ACK || r.knowsDst ? r.dst : 0,
         stream: r.data ? r.stream : 0, ackStream: flags & F_ACK ? r.ackStream : 0,
         seq: r.data ? r.seq : 0, ack: flags & F_ACK ? r.ack : 0, isn: flags & F_SYN ? r.isn : 0,
-        challenge: r.chal ? r.c1 : 0n, echo: r.echo ? r.c2 : 0n, sacks, payload: r.data ? r.payload : new Uint8Array(0),
+        challenge: r.chal ? r.c1 : 0n, echo: r.echo ? r.c2 : 0n, accept: r.accept, sacks, payload: r.data ? r.payload : new Uint8Array(0),
       };
       const bytes = encodeDatagram(d);
       const back = decodeDatagram(bytes, MAX);
@@ -153,9 +182,10 @@ describe('wire codec', () => {
     expect(mutate((b) => { b.writeUInt32BE(0, 12); })).toBe('malformed'); // data without a stream
     expect(mutate((b) => { b.writeUInt32BE(0, 16); })).toBe('malformed'); // ack without a stream
     expect(mutate((b) => { b[28] = 5; })).toBe('malformed'); // too many sack blocks
-    expect(mutate((b) => { b[29] = 2; })).toBe('malformed'); // an unknown flags2 bit
-    expect(mutate((b) => { b[1] = F_DATA | F_FIRST | F_ACK; b[29] = 1; })).toBe('malformed'); // a bundle that is not FIRST and LAST
-    expect(mutate((b) => { b[29] = 1; })).toBe('malformed'); // 'hello' is not a bundle's framing
+    expect(mutate((b) => { b[29] = 65; })).toBe('malformed'); // accepts more than 64 KiB: no UDP datagram is that large
+    expect(mutate((b) => { b[29] = 0x80 | 65; })).toBe('malformed'); // the same, in a bundle
+    expect(mutate((b) => { b[1] = F_DATA | F_FIRST | F_ACK; b[29] = 0x80; })).toBe('malformed'); // a bundle that is not FIRST and LAST
+    expect(mutate((b) => { b[29] = 0x80; })).toBe('malformed'); // 'hello' is not a bundle's framing
     expect(mutate((b) => { b[28] = 2; })).toBe('truncated'); // sack blocks run past the end
     expect(decodeDatagram(withCrc(Buffer.from(encodeDatagram(dg({ sacks: [9, 12] })))), MAX)).toBe('malformed'); // sack not above ack
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_ACK, stream: 0, seq: 0, payload: Buffer.from('x') })), MAX)).toBe('malformed');
@@ -168,10 +198,13 @@ describe('wire codec', () => {
   it('carries a bundle: two or more whole messages, each behind a u16 length, filling the payload exactly', () => {
     const bundle = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 0]), Buffer.from([0, 3]), Buffer.from('xyz')]);
     const b = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, payload: bundle }));
-    expect(b[29]).toBe(1);
+    expect(b[29]).toBe(0x80);
     const d = decodeDatagram(b, MAX) as Datagram;
     expect(d.flags & F_BUNDLE).toBe(F_BUNDLE);
     expect(splitBundle(d.payload)!.map((m) => Buffer.from(m).toString())).toEqual(['ab', '', 'xyz']);
+    const withAccept = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, payload: bundle, accept: 64 }));
+    expect(withAccept[29]).toBe(0x80 | 64); // the bundle bit beside what the sender accepts
+    expect(decodeDatagram(withAccept, MAX)).toMatchObject({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, accept: 64 });
     const one = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab')]);
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: one })), MAX)).toBe('malformed'); // one message is no bundle
     const short = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 9]), Buffer.from('xy')]);

@@ -141,7 +141,7 @@ describe('sealed wire format (version 3)', () => {
     const opened = Opener.for(KEY, h)!.open(first, h)!;
     const d = decodeDatagram(opened, Infinity, false);
     if (typeof d === 'string') throw new Error(d);
-    expect({ ...d, payload: Buffer.from(d.payload).toString() }).toEqual({ ...sample, payload: sample.payload.toString(), sacks: [] });
+    expect({ ...d, payload: Buffer.from(d.payload).toString() }).toEqual({ ...sample, payload: sample.payload.toString(), sacks: [], accept: 0 });
     expect(Opener.for(KEY, h)!.nodeId).toBe('node-a');
   });
 

@@ -23,3 +23,8 @@ export function formatAddress(host: string, port: number): string {
 export function invalid(message: string): TransportError {
   return new TransportError('TRANSPORT_ERR_INVALID_ARGUMENT', message);
 }
+
+/** Is `host` (an IP literal) on loopback, where datagrams never cross a link with an MTU below 64 KiB? */
+export function isLoopbackHost(host: string): boolean {
+  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+}

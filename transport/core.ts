@@ -16,7 +16,7 @@
  * whose counter was taken before is counted (`replay`) before it is even decrypted; neither
  * touches any peer state. Only then does the datagram meet the logic above.
  */
-import { formatAddress, parsePeer } from './address.js';
+import { formatAddress, isLoopbackHost, parsePeer } from './address.js';
 import { TransportError } from './errors.js';
 import { Handshake, RateLimiter } from './handshake.js';
 import type { ResolvedOptions } from './options.js';
@@ -29,7 +29,7 @@ import {
 } from './seal.js';
 import type { Logger } from './log.js';
 import {
-  CRC_BYTES, decodeDatagram, encodeDatagram, F_CHALLENGE, F_DATA, F_ECHO, MAX_OVERHEAD_BYTES, WIRE_VERSION,
+  CRC_BYTES, decodeInto, F_CHALLENGE, F_DATA, F_ECHO, Framer, MAX_OVERHEAD_BYTES, newDatagram, WIRE_VERSION,
   type Datagram, type DecodeFailure,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
@@ -42,7 +42,12 @@ export interface Destination {
 }
 
 export interface CoreHooks {
-  transmit(bytes: Buffer, to: Destination): void;
+  /**
+   * Send `bytes` to `to`. Return false if nothing holds on to `bytes` once this returns (the OS
+   * took a copy): the core then writes the next datagram of that length into the same buffer.
+   * Anything else (a send queued, a simulated network keeping it) leaves the buffer to the hook.
+   */
+  transmit(bytes: Buffer, to: Destination): boolean | void;
   message(ev: MessageEvent): void;
   restarted(ev: PeerRestartedEvent): void;
   unreachable(ev: PeerUnreachableEvent): void;
@@ -96,6 +101,18 @@ export class TransportCore {
   private readonly openers = new Map<string, Opener>();
   /** Keyed: key derivations for unknown key ids, at most maxChallengesPerSecond (bursts of a tenth). */
   private readonly derivations: RateLimiter;
+  /** The largest datagram to and from loopback peers (setReceiveBuffer()); datagramBytes until then. */
+  private loopbackBytes: number;
+  /** Sessions holding an ack until the batch of datagrams being read ends (batchAcks()). */
+  private acksOwed: PeerSession[] = [];
+  /** Clear text: encodes outgoing datagrams into reused buffers. */
+  private readonly framer = new Framer();
+  /** The datagram being taken in: one object, overwritten by every receive (decodeInto). */
+  private readonly rx: Datagram = newDatagram();
+  /** The address and session of the last datagram received: a burst from one peer skips formatting its address. */
+  private lastHost = '';
+  private lastPort = -1;
+  private lastKey = '';
 
   constructor(private readonly opts: ResolvedOptions, private readonly hooks: CoreHooks) {
     const rand = opts.random ?? cryptoRandom;
@@ -104,6 +121,7 @@ export class TransportCore {
     // keeps two starts of an endpoint from reusing the same numbers.
     this.nextStreamId = (Math.floor(rand() * 2 ** 30) + 1) >>> 0;
     this.maxPayload = opts.datagramBytes - MAX_OVERHEAD_BYTES;
+    this.loopbackBytes = opts.datagramBytes;
     this.derivations = new RateLimiter(opts.maxChallengesPerSecond, Math.max(1, Math.ceil(opts.maxChallengesPerSecond / 10)));
     const core = this;
     this.ctx = {
@@ -111,7 +129,11 @@ export class TransportCore {
       get maxPayload() {
         return core.maxPayload;
       },
-      frame: opts.key === undefined ? encodeDatagram : (d) => this.sealer!.seal(d),
+      get loopbackBytes() {
+        return core.loopbackBytes;
+      },
+      frame: opts.key === undefined ? (d) => this.framer.frame(d) : (d) => this.sealer!.seal(d),
+      out: newDatagram(),
       handshake: new Handshake(opts.random),
       budget: new ReassemblyBudget(opts.maxReassemblyBytes),
       challenges: new RateLimiter(opts.maxChallengesPerSecond, Math.max(1, Math.ceil(opts.maxChallengesPerSecond / 10))),
@@ -125,6 +147,7 @@ export class TransportCore {
         : typeof initialSeq === 'function' ? () => initialSeq() >>> 0
         : () => Math.floor(rand() * 2 ** 32) >>> 0,
       trace: undefined,
+      deferAck: undefined,
     };
     if (opts.key !== undefined && opts.nodeId !== undefined) this.setIdentity(opts.nodeId);
     for (const p of opts.pinnedPeers) {
@@ -156,6 +179,16 @@ export class TransportCore {
   }
 
   /**
+   * The socket's receive buffer is `bytes` (as the OS reports it: Linux doubles what it grants, for
+   * its bookkeeping, so half of it holds data): datagrams to and from loopback peers may be as large
+   * as loopbackDatagramBytes, as long as that buffer holds a full window of them and 16 more.
+   */
+  setReceiveBuffer(bytes: number): void {
+    const o = this.opts;
+    this.loopbackBytes = Math.max(o.datagramBytes, Math.min(o.loopbackDatagramBytes, Math.floor(bytes / 2 / (o.windowDatagrams + 16))));
+  }
+
+  /**
    * Keyed, when the process is idle (the endpoint calls it from setImmediate): create the cipher
    * contexts the next datagrams will need, ours and the next one from each peer we just heard
    * (seal.ts explains why; only a speed-up: nothing changes if it is never called).
@@ -169,7 +202,7 @@ export class TransportCore {
   /** Take in one datagram from host:port. Returns the session it concerned, if any (to re-arm its timer). */
   receive(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
     if (this.opts.key !== undefined) return this.receiveSealed(buf, host, port, now);
-    const d = decodeDatagram(buf, this.opts.datagramBytes);
+    const d = decodeInto(buf, isLoopbackHost(host) ? this.loopbackBytes : this.opts.datagramBytes, true, this.rx);
     const tn = this.ctx.trace;
     if (typeof d === 'string') {
       this.counters[d]++;
@@ -177,7 +210,7 @@ export class TransportCore {
       this.traceDrop(host, port, d, buf.length);
       return undefined;
     }
-    const key = formatAddress(host, port);
+    const key = this.addressKey(host, port);
     if (tn?.active) traceReceive(tn, d, key, buf.length);
     return this.take(d, key, host, port, now, undefined, 0);
   }
@@ -230,6 +263,26 @@ export class TransportCore {
     return this.find(peer)?.snapshot();
   }
 
+  /**
+   * Read datagrams in batches from now on: acks they call for are held until flushAcks(), which the
+   * owner calls once the batch is read; `schedule` is called when the first ack of a batch is held.
+   */
+  batchAcks(schedule: () => void): void {
+    this.ctx.deferAck = (s) => {
+      if (this.acksOwed.length === 0) schedule();
+      this.acksOwed.push(s);
+    };
+  }
+
+  /** Send the acks held since the last call (batchAcks()); returns the sessions they concern, to re-arm their timers. */
+  flushAcks(now: number): readonly PeerSession[] {
+    const owed = this.acksOwed;
+    if (owed.length === 0) return owed;
+    this.acksOwed = [];
+    for (const s of owed) s.flushDeferredAck(now);
+    return owed;
+  }
+
   /** Publish trace events as node `tn` (the endpoint calls this once it is bound and knows its id). */
   setTrace(tn: TraceNode): void {
     this.ctx.trace = tn;
@@ -241,6 +294,21 @@ export class TransportCore {
   }
 
   // ------------------------------------------------------------------ internals
+
+  /** "host:port" of a sender, formatted once per run of datagrams from the same one. */
+  private addressKey(host: string, port: number): string {
+    if (port !== this.lastPort || host !== this.lastHost) {
+      this.lastKey = formatAddress(host, port);
+      this.lastHost = host;
+      this.lastPort = port;
+    }
+    return this.lastKey;
+  }
+
+  /** Hand a datagram to the hook; a buffer it keeps is never written again (Framer.kept). */
+  private transmit(bytes: Buffer, to: Destination): void {
+    if (this.hooks.transmit(bytes, to) !== false) this.framer.kept(bytes);
+  }
 
   /** A decoded datagram from a sender that got this far (its CRC or its tag checked): to its session, or the stateless path. */
   private take(d: Datagram, key: string, host: string, port: number, now: number, opener: Opener | undefined, counter: number): PeerSession | undefined {
@@ -274,7 +342,7 @@ export class TransportCore {
    * derived from the header (HKDF) and kept only if the datagram then proves itself (session.ts).
    */
   private receiveSealed(buf: Uint8Array, host: string, port: number, now: number): PeerSession | undefined {
-    if (buf.length > this.opts.datagramBytes) {
+    if (buf.length > (isLoopbackHost(host) ? this.loopbackBytes : this.opts.datagramBytes)) {
       this.counters.oversized++;
       this.traceDrop(host, port, 'oversized', buf.length);
       return undefined;
@@ -292,7 +360,7 @@ export class TransportCore {
       }
       return undefined;
     }
-    const key = formatAddress(host, port);
+    const key = this.addressKey(host, port);
     const s = this.sessions.get(key);
     let opener = s?.opener;
     /** Set when the key was derived for this datagram: remembered if the datagram opens. */
@@ -333,7 +401,7 @@ export class TransportCore {
       this.refuse(h, host, port, now);
       return undefined;
     }
-    const d = decodeDatagram(inner, Infinity, false);
+    const d = decodeInto(inner, Infinity, false, this.rx);
     if (typeof d === 'string') {
       this.counters[d]++; // authentic, but not a datagram: a key holder with a bug
       this.traceDrop(host, port, d, buf.length, `sealed by ${opener.nodeId}`);
@@ -366,7 +434,7 @@ export class TransportCore {
       return;
     }
     this.counters.refusalsSent++;
-    this.hooks.transmit(encodeRefusal(h), { host, port });
+    this.transmit(encodeRefusal(h), { host, port });
   }
 
   private authFailed(host: string, port: number, reason: string, now: number, bytes = 0): void {
@@ -422,7 +490,7 @@ export class TransportCore {
       srcInc: ours, dstInc: d.srcInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
       challenge: hs.cookie(key, now), echo: echo ? d.challenge : 0n, sacks: NO_SACKS, payload: EMPTY,
     });
-    if (bytes !== undefined) this.hooks.transmit(bytes, { host, port });
+    if (bytes !== undefined) this.transmit(bytes, { host, port });
   }
 
   /** Make room for and create an unpinned session; undefined (counted) if every one is busy. */
@@ -438,7 +506,7 @@ export class TransportCore {
 
   private create(key: string, host: string, port: number, pinned: boolean): PeerSession {
     const s: PeerSession = new PeerSession(key, host, port, pinned, this.ctx, {
-      transmit: (bytes) => this.hooks.transmit(bytes, s),
+      transmit: (bytes) => this.transmit(bytes, s),
       deliver: (data, session) => this.hooks.message({ peer: key, session, data, peerId: s.peerId }),
       restarted: (oldSession, newSession) => this.hooks.restarted({ peer: key, oldSession, newSession }),
       unreachable: (waitedMs, refused) => this.hooks.unreachable({ peer: key, waitedMs, refused }),

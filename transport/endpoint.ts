@@ -6,10 +6,11 @@
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
-import { invalid, parsePeer } from './address.js';
+import { formatAddress, invalid, parsePeer } from './address.js';
 import { TransportCore, type Destination } from './core.js';
 import { TransportError } from './errors.js';
 import { FaultInjector, type FaultCounters } from './faults.js';
+import { LinkFilter, type LinkRules, type LinkRuleStats } from './link-rules.js';
 import { createLogger, type Logger } from './log.js';
 import { resolveOptions, type EndpointOptions, type ResolvedOptions } from './options.js';
 import { cryptoRandom, randomU32NonZero } from './random.js';
@@ -35,6 +36,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private readonly log: Logger;
   private readonly outFaults: FaultInjector<Destination> | undefined;
   private readonly inFaults: FaultInjector<dgram.RemoteInfo> | undefined;
+  private readonly links = new LinkFilter();
   private boundAddress = '';
   private boundPort = 0;
   private closed = false;
@@ -45,6 +47,11 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private readonly afterSendPrepare = (): void => {
     this.prepareHooked = false;
     this.prepareNow();
+  };
+  private readonly flushAcks = (): void => {
+    if (this.closed) return;
+    const now = this.opts.now();
+    for (const s of this.core.flushAcks(now)) if (!this.closed) this.arm(s, now);
   };
   private datagramsSent = 0;
   private datagramsReceived = 0;
@@ -77,6 +84,9 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
         s.timer = undefined;
       },
     });
+    // Acks owed by a batch of datagrams leave once the batch is read: setImmediate runs right
+    // after the poll phase that read them (libuv reads up to 32 datagrams a socket per turn).
+    this.core.batchAcks(() => setImmediate(this.flushAcks));
     this.socket = dgram.createSocket({
       type: isIP(opts.host) === 6 ? 'udp6' : 'udp4',
       // Peers are IP literals (parsePeer checks), so resolve them synchronously: the default
@@ -171,6 +181,20 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     return { inbound: this.inFaults?.counters, outbound: this.outFaults?.counters };
   }
 
+  /**
+   * Set the link rules (transport/link-rules.ts): peers cut off both ways, and a loss rate on what
+   * this endpoint sends, changed while it runs (a partition, its heal). Replaces the previous rules;
+   * independent of the seeded `faults` injector. Throws TRANSPORT_ERR_INVALID_ARGUMENT.
+   */
+  setLinkRules(rules: LinkRules): void {
+    this.links.set(rules);
+  }
+
+  /** The link rules in force and what they dropped. */
+  linkRuleStats(): LinkRuleStats {
+    return this.links.stats();
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -200,6 +224,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
           this.log('socket error: %s', e.message);
         });
         const a = this.socket.address();
+        this.core.setReceiveBuffer(this.socket.getRecvBufferSize());
         this.boundAddress = a.address;
         this.boundPort = a.port;
         this.socket.on('message', (buf, rinfo) => this.onSocketMessage(buf, rinfo));
@@ -215,6 +240,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private onSocketMessage(buf: Buffer, rinfo: dgram.RemoteInfo): void {
     this.datagramsReceived++;
     this.bytesReceived += buf.length;
+    if (!this.links.idle && this.links.dropInbound(formatAddress(rinfo.address, rinfo.port))) return;
     if (this.inFaults) this.inFaults.push(buf, rinfo);
     else this.ingest(buf, rinfo);
   }
@@ -253,9 +279,20 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
     this.core.prepare();
   }
 
-  private transmit(bytes: Buffer, to: Destination): void {
-    if (this.outFaults) this.outFaults.push(bytes, to);
-    else this.rawSend(bytes, to);
+  /**
+   * Send (or hand to the fault injector, which keeps it; or drop, by a link rule). False when
+   * nothing holds on to `bytes` afterwards: the send went out at once (libuv tries a synchronous
+   * sendmsg first; only when the socket cannot take the datagram now is it queued, with `bytes`),
+   * or it was dropped, so the core may reuse the buffer.
+   */
+  private transmit(bytes: Buffer, to: Destination): boolean {
+    if (!this.links.idle && this.links.dropOutbound(formatAddress(to.host, to.port))) return false;
+    if (this.outFaults) {
+      this.outFaults.push(bytes, to);
+      return true;
+    }
+    this.rawSend(bytes, to);
+    return this.socket.getSendQueueCount() !== 0;
   }
 
   private rawSend(bytes: Uint8Array, to: Destination): void {
@@ -274,7 +311,7 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
   private traceFault(what: 'dropped' | 'corrupted', bytes: Uint8Array, address: string, direction: 'outbound' | 'inbound'): void {
     const tn = this.tn;
     if (tn === undefined || !tn.transport.on) return;
-    const d = decodeDatagram(bytes, this.opts.datagramBytes);
+    const d = decodeDatagram(bytes, 65_507);
     const stamp = typeof d === 'string' ? undefined : d.trace;
     const peer = tn.peerName(address);
     const link = stamp === undefined ? {}

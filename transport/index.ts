@@ -5,6 +5,7 @@
 export { createEndpoint, parsePeer, type UdpEndpoint } from './endpoint.js';
 export { DEFAULTS as TRANSPORT_DEFAULTS, type EndpointOptions } from './options.js';
 export type { FaultOptions, FaultSpec, FaultCounters } from './faults.js';
+export type { LinkRules, LinkRuleStats } from './link-rules.js';
 export { TransportError, isTransportError, type TransportErrorCode } from './errors.js';
 export type {
   Endpoint, EndpointStats, MessageEvent, PeerRestartedEvent, PeerStats, PeerUnreachableEvent, TransportEvents,

@@ -30,6 +30,16 @@ export interface EndpointOptions {
   key?: Uint8Array;
   /** Largest datagram sent or accepted, header included. Fits a 1,500-byte Ethernet MTU with room for IP/UDP and tunnels. @default 1200 */
   datagramBytes?: number;
+  /**
+   * Largest datagram sent to and accepted from peers on loopback (127.0.0.0/8, ::1), where no
+   * Ethernet MTU applies (Linux's loopback MTU is 65,536): like TCP, which takes its segment size
+   * from the interface, a bulk transfer between processes of one machine then needs a fraction of
+   * the datagrams (and of the CPU). Used toward a peer only once it said it accepts as much (every
+   * datagram to a loopback peer carries what its sender accepts), and never more than the socket's
+   * receive buffer holds a full window of (windowDatagrams + 16 of them; the kernel may give less
+   * than socketBufferBytes). @default 65_000, or datagramBytes when that is given
+   */
+  loopbackDatagramBytes?: number;
   /** Largest message send() accepts and the receiver reassembles. @default 1_048_576 (1 MiB) */
   maxMessageBytes?: number;
   /** Receive window advertised to each peer, in datagrams (out-of-order buffer). @default 64 */
@@ -115,6 +125,7 @@ export const DEFAULTS = {
   host: '127.0.0.1',
   port: 0,
   datagramBytes: 1200,
+  loopbackDatagramBytes: 65_000,
   maxMessageBytes: 1_048_576,
   windowDatagrams: 64,
   initialCwnd: 10,
@@ -156,6 +167,7 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
     nodeId: o.nodeId,
     key: undefined,
     datagramBytes: int('datagramBytes', o.datagramBytes ?? DEFAULTS.datagramBytes, MAX_OVERHEAD_BYTES + 64, 65507),
+    loopbackDatagramBytes: 0,
     maxMessageBytes: int('maxMessageBytes', o.maxMessageBytes ?? DEFAULTS.maxMessageBytes, 1, 1 << 30),
     windowDatagrams: int('windowDatagrams', o.windowDatagrams ?? DEFAULTS.windowDatagrams, 1, 65535),
     initialCwnd: int('initialCwnd', o.initialCwnd ?? DEFAULTS.initialCwnd, 1, 65535),
@@ -178,6 +190,9 @@ export function resolveOptions(o: EndpointOptions = {}): ResolvedOptions {
     random: o.random,
   };
   const minBudget = 2 * r.maxMessageBytes;
+  r.loopbackDatagramBytes = o.loopbackDatagramBytes === undefined
+    ? (o.datagramBytes === undefined ? DEFAULTS.loopbackDatagramBytes : r.datagramBytes)
+    : int('loopbackDatagramBytes', o.loopbackDatagramBytes, r.datagramBytes, 65_000);
   r.maxReassemblyBytes = o.maxReassemblyBytes === undefined
     ? Math.max(DEFAULTS.maxReassemblyBytes, minBudget)
     : int('maxReassemblyBytes', o.maxReassemblyBytes, 1, 2 ** 40);

@@ -91,8 +91,8 @@ export class ReceiveStream {
   private inMessage = false;
   private discarding = false;
   private lastAckSent: number;
-  /** Payload bytes taken in order since the last ack left (the "two full datagrams" rule of ackDue). */
-  private unackedBytes = 0;
+  /** Full-sized datagrams taken in order since the last ack left (ackDue). */
+  private unackedFull = 0;
   private ackNow = false;
   /** When a delayed ack falls due (0 = none). */
   ackDueAt = 0;
@@ -140,15 +140,19 @@ export class ReceiveStream {
     }
     // Advance before delivering, so a reply sent from the message handler carries this ack.
     this.rcvNxt = seqAdd(this.rcvNxt, 1);
-    this.unackedBytes += payload.length;
+    this.countFull(frag, payload.length);
     this.consume(frag, payload, charge);
     let next: Held | undefined;
     while (!this.released && (next = this.ooo.get(this.rcvNxt)) !== undefined) {
       this.ooo.delete(this.rcvNxt);
       this.rcvNxt = seqAdd(this.rcvNxt, 1);
-      this.unackedBytes += next.payload.length;
+      this.countFull(next.frag, next.payload.length);
       this.consume(next.frag, next.payload, next.charge);
     }
+  }
+
+  private countFull(frag: number, length: number): void {
+    if (!(frag & F_LAST) || 2 * length >= this.cfg.datagramBytes - MAX_OVERHEAD_BYTES) this.unackedFull++;
   }
 
   /** Will this in-order fragment be kept until its message is complete (as consume() decides)? */
@@ -247,27 +251,33 @@ export class ReceiveStream {
     return out;
   }
 
+  /** Datagrams taken in since the last ack that left. */
+  get unacked(): number {
+    return seqDiff(this.rcvNxt, this.lastAckSent);
+  }
+
   /** An ack carrying rcvNxt is leaving now. */
   acked(): void {
     this.lastAckSent = this.rcvNxt;
-    this.unackedBytes = 0;
+    this.unackedFull = 0;
     this.ackNow = false;
     this.ackDueAt = 0;
   }
 
   /**
-   * After taking in datagrams: true if an ack must leave now (a gap, a duplicate, two full
-   * datagrams' worth unacked, or SMALL_ACK_EVERY small ones); otherwise a delayed ack is
-   * scheduled for ackDelayMs, hoping data leaves first to carry it. Counting bytes, not
-   * datagrams (TCP acks every second full-sized segment): a request that arrives while the
-   * previous small reply from the same peer is still unacked waits for its own reply to carry
-   * the ack, instead of drawing a pure ack a moment before it (the DSM's pattern: one call each
-   * way per fault, and an invalidation's request on the heels of the read copy's grant).
+   * After taking in datagrams: true if an ack is owed now (a gap, a duplicate, two full-sized
+   * datagrams unacked: TCP acks every second full-sized segment; or SMALL_ACK_EVERY small ones);
+   * otherwise a delayed ack is scheduled for ackDelayMs, hoping data leaves first to carry it. A
+   * request answered within ackDelayMs thus costs two datagrams, and a bulk transfer at most one
+   * ack per two datagrams (fewer when they arrive in batches: session.ts, flushAck()). Full-sized:
+   * a fragment of a larger message, or a datagram at least half as large as ours. So a request
+   * arriving while the previous small reply from the same peer is still unacked waits for its own
+   * reply to carry the ack, instead of drawing a pure ack a moment before it (the DSM's pattern:
+   * a call each way per fault, an invalidation on the heels of the read copy's grant).
    */
   ackDue(now: number): boolean {
     const behind = seqDiff(this.rcvNxt, this.lastAckSent);
-    const full = behind >= 2 && this.unackedBytes >= 2 * (this.cfg.datagramBytes - MAX_OVERHEAD_BYTES);
-    if (this.ackNow || full || behind >= SMALL_ACK_EVERY || (behind > 0 && this.cfg.ackDelayMs === 0)) return true;
+    if (this.ackNow || (behind >= 2 && this.unackedFull >= 2) || behind >= SMALL_ACK_EVERY || (behind > 0 && this.cfg.ackDelayMs === 0)) return true;
     if (behind > 0 && !this.ackDueAt) this.ackDueAt = now + this.cfg.ackDelayMs;
     return false;
   }

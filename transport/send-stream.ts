@@ -107,6 +107,8 @@ export class SendStream {
   /** When a data datagram last left (first transmissions and retransmissions). */
   private lastTxAt = -Infinity;
   private abandoned = false;
+  /** Payload bytes per fragment of the messages queued from now on (setMaxPayload()). */
+  private maxPayload: number;
 
   constructor(
     readonly id: number,
@@ -122,6 +124,12 @@ export class SendStream {
     this.sndNxt = this.sndMax = this.sndUna = isn;
     this.cwnd = cfg.initialCwnd;
     this.peerWindow = peerWindow;
+    this.maxPayload = cfg.maxPayload;
+  }
+
+  /** Cut the messages queued from now on into fragments of `bytes` (a loopback peer accepts larger datagrams). */
+  setMaxPayload(bytes: number): void {
+    this.maxPayload = bytes;
   }
 
   /**
@@ -146,7 +154,7 @@ export class SendStream {
    * or alone.
    */
   private cutNext(): void {
-    const max = this.cfg.maxPayload;
+    const max = this.maxPayload;
     const q = this.queued;
     const first = q[this.queuedHead]!;
     let k = 1;

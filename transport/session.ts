@@ -36,9 +36,10 @@ import { advertisedWindow, ReceiveStream, type ReassemblyBudget, type ReceiveCon
 import { RtoEstimator, type RtoOptions } from './rto.js';
 import { SendStream, type SendConfig } from './send-stream.js';
 import { seqLt } from './seq.js';
+import { isLoopbackHost } from './address.js';
 import type { PeerStats } from './types.js';
 import {
-  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, type Datagram,
+  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, setDatagram, type Datagram,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
 import { stampSend } from './trace.js';
@@ -59,8 +60,15 @@ export interface SessionContext {
   readonly cfg: SessionConfig;
   /** Fragment payload bytes per data datagram (what is left of datagramBytes after the headers, sealed or not). */
   readonly maxPayload: number;
-  /** Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are used up). */
+  /** The largest datagram to and from loopback peers (options.ts, loopbackDatagramBytes; core.ts, setReceiveBuffer()). */
+  readonly loopbackBytes: number;
+  /**
+   * Encode a datagram for the wire: with its CRC, or sealed (undefined once the key's counters are
+   * used up). The buffer is the transmit hook's to send, not to keep (core.ts).
+   */
   frame(d: Datagram): Buffer | undefined;
+  /** The datagram being sent: one object every session overwrites and frames at once (nothing allocated per datagram). */
+  readonly out: Datagram;
   readonly handshake: Handshake;
   readonly budget: ReassemblyBudget;
   /** Bounds challenges sent by the whole endpoint (they answer datagrams anyone can forge). */
@@ -70,6 +78,13 @@ export interface SessionContext {
   newIsn(): number;
   /** The endpoint's trace node, once it is bound (trace/README.md); events are published only while it traces. */
   trace: TraceNode | undefined;
+  /**
+   * Set when the owner reads datagrams in batches (the endpoint: all those the socket has ready in
+   * one turn of the event loop): an ack that is owed is handed here, and leaves once the batch is
+   * read (flushDeferredAck()), so a burst that arrives together is acknowledged once. Unset (the
+   * simulated network): it leaves at once.
+   */
+  deferAck: ((s: PeerSession) => void) | undefined;
 }
 
 export interface SessionHooks {
@@ -133,9 +148,18 @@ export class PeerSession {
   private now = 0;
   private closed = false;
   private readonly rxOut: ReceiveOutput;
-  private readonly maxPayload: number;
+  /** On loopback: datagrams may be larger than datagramBytes (loopbackDatagramBytes), both ways. */
+  readonly loopback: boolean;
+  /** Loopback: the largest datagram the peer said it accepts (0: it said nothing; we send datagramBytes). */
+  private peerAccepts = 0;
+  /** The receive streams' configuration: datagramBytes is the largest datagram this peer may send us. */
+  private rxCfg: ReceiveConfig;
   /** While tracing: the sequence number of the data datagram being taken in (for duplicate-received). */
   private rxSeq = 0;
+  /** An ack is owed and handed to ctx.deferAck (it will call flushDeferredAck()). */
+  private ackDeferred = false;
+  /** Unacknowledged datagrams at which an ack leaves even in the middle of a batch. */
+  private readonly ackBatchMax: number;
 
   constructor(
     readonly address: string,
@@ -149,7 +173,9 @@ export class PeerSession {
     this.localInc = ctx.handshake.incarnationFor(address);
     this.rto = new RtoEstimator(cfg);
     this.peerWindow = cfg.windowDatagrams;
-    this.maxPayload = ctx.maxPayload;
+    this.loopback = isLoopbackHost(host);
+    this.rxCfg = cfg;
+    this.ackBatchMax = Math.max(2, Math.floor(cfg.windowDatagrams / 4));
     this.stats = {
       peer: address, peerId: undefined, incarnation: 0, pinned, datagramsSent: 0, datagramsReceived: 0, retransmits: 0, bundles: 0, messagesSent: 0,
       messagesDelivered: 0, duplicatesDropped: 0, pureAcksSent: 0, srttUs: 0, rttvarUs: 0, rtoUs: 0, cwnd: 0,
@@ -267,6 +293,10 @@ export class PeerSession {
       resend = true; // what we sent before we knew who is there was not accepted (see onData)
     }
     this.heardAt = now; // from the proven peer (under its key): it can read us, or it would not answer
+    if (this.loopback && (d.accept ?? 0) * 1024 !== this.peerAccepts) {
+      this.peerAccepts = (d.accept ?? 0) * 1024;
+      this.tx?.setMaxPayload(this.payloadBytes());
+    }
     if (d.dstInc !== 0 && d.dstInc !== this.localInc) {
       // Meant for an earlier incarnation of ours: tell the sender who is here now (our srcInc),
       // with a challenge, so its answer lets it prove us.
@@ -393,6 +423,7 @@ export class PeerSession {
   /** The peer's proven new incarnation replaces the old one: it restarted. */
   private restart(newInc: number): void {
     const old = this.peerInc;
+    this.peerAccepts = 0; // until the new incarnation says what it accepts
     if (old !== newInc) this.retired.push(old); // (a new key with the same 32-bit incarnation: retire only the key)
     if (this.retired.length > RETIRED_INCARNATIONS) this.retired.shift();
     if (this.rxOpener !== undefined) {
@@ -443,7 +474,7 @@ export class PeerSession {
 
   private newSendStream(): SendStream {
     const cfg = this.ctx.cfg;
-    return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.maxPayload }, this.rto,
+    return new SendStream(this.ctx.newStreamId(), this.ctx.newIsn(), { ...cfg, maxPayload: this.payloadBytes() }, this.rto,
       (flags, seq, payload, tx) => this.emit(flags, seq, payload, tx), this.stats, this.peerWindow, this.address);
   }
 
@@ -474,10 +505,8 @@ export class PeerSession {
       echo = this.echo;
     }
     this.stats.datagramsSent++;
-    const d: Datagram = {
-      flags, window: this.window(), srcInc: this.localInc, dstInc, stream: 0, ackStream: 0, seq: 0, ack: 0, isn: 0,
-      challenge: flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, sacks: NO_SACKS, payload: EMPTY,
-    };
+    const d = setDatagram(this.ctx.out, flags, this.window(), this.localInc, dstInc, 0, 0, 0, 0, 0,
+      flags & F_CHALLENGE ? this.challengeCookie(now) : 0n, echo, this.acceptKiB(), NO_SACKS, EMPTY);
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address) : d);
     if (bytes !== undefined) this.hooks.transmit(bytes);
@@ -505,7 +534,7 @@ export class PeerSession {
       if (!(d.flags & F_SYN) || (rx !== undefined && !seqLt(rx.id, d.stream))) return 'staleSession';
       const replaced = rx !== undefined;
       rx?.release();
-      rx = this.rx = new ReceiveStream(d.stream, d.isn, this.ctx.cfg, this.ctx.budget, this.rxOut);
+      rx = this.rx = new ReceiveStream(d.stream, d.isn, this.receiveConfig(), this.ctx.budget, this.rxOut);
       this.stats.streamsReceived++;
       const tn = this.ctx.trace;
       if (replaced && tn?.transport.on) {
@@ -517,12 +546,56 @@ export class PeerSession {
     return undefined;
   }
 
+  /**
+   * After a datagram was taken in: the ack it calls for (receive-stream.ts, ackDue()) leaves now,
+   * or, when the owner batches, at the end of the batch, unless ACK_BATCH_MAX datagrams are
+   * already unacknowledged (the sender may be waiting for window) or a datagram leaving for the
+   * peer carries it first (a reply: then no pure ack at all).
+   */
   private flushAck(now: number): void {
+    const rx = this.rx;
+    if (rx === undefined || !rx.ackDue(now)) return;
+    const defer = this.ctx.deferAck;
+    if (defer !== undefined && rx.unacked < this.ackBatchMax) {
+      if (!this.ackDeferred) {
+        this.ackDeferred = true;
+        defer(this);
+      }
+      return;
+    }
+    this.sendPureAck();
+  }
+
+  /** The batch of datagrams the deferred ack waited for is read: send it if it is still owed. */
+  flushDeferredAck(now: number): void {
+    this.ackDeferred = false;
+    if (this.closed) return;
+    this.now = now;
     if (this.rx?.ackDue(now)) this.sendPureAck();
   }
 
   private window(): number {
-    return this.rx !== undefined ? this.rx.window() : advertisedWindow(this.ctx.cfg, this.ctx.budget, 0);
+    return this.rx !== undefined ? this.rx.window() : advertisedWindow(this.receiveConfig(), this.ctx.budget, 0);
+  }
+
+  /** Fragment payload for this peer: more than datagramBytes allows on loopback, up to what both ends accept. */
+  private payloadBytes(): number {
+    const ctx = this.ctx;
+    const larger = Math.min(ctx.loopbackBytes, this.peerAccepts) - ctx.cfg.datagramBytes;
+    return ctx.maxPayload + (larger > 0 ? larger : 0);
+  }
+
+  /** What the peer's datagrams may be at most (its window is reckoned in them): larger on loopback. */
+  private receiveConfig(): ReceiveConfig {
+    const bytes = this.loopback ? this.ctx.loopbackBytes : this.ctx.cfg.datagramBytes;
+    if (this.rxCfg.datagramBytes !== bytes) this.rxCfg = { ...this.ctx.cfg, datagramBytes: bytes };
+    return this.rxCfg;
+  }
+
+  /** KiB this endpoint accepts per datagram, said to loopback peers (0 to others, and when no more than datagramBytes). */
+  private acceptKiB(): number {
+    const b = this.ctx.loopbackBytes;
+    return this.loopback && b > this.ctx.cfg.datagramBytes ? Math.floor(b / 1024) : 0;
   }
 
   // ------------------------------------------------------------------ sending
@@ -561,10 +634,8 @@ export class PeerSession {
       challenge = this.challengeCookie(this.now);
     }
     if (this.hasEcho) flags |= F_ECHO;
-    const d: Datagram = {
-      flags, window: rx !== undefined ? rx.window() : this.window(), srcInc: this.localInc, dstInc: this.peerInc,
-      stream, ackStream, seq, ack, isn, challenge, echo: this.echo, sacks, payload,
-    };
+    const d = setDatagram(this.ctx.out, flags, rx !== undefined ? rx.window() : this.window(), this.localInc, this.peerInc,
+      stream, ackStream, seq, ack, isn, challenge, this.echo, this.acceptKiB(), sacks, payload);
     const tn = this.ctx.trace;
     const bytes = this.ctx.frame(tn?.active ? stampSend(tn, d, this.address, txCount) : d);
     this.stats.datagramsSent++;

@@ -97,7 +97,7 @@ export interface EndpointStats {
     badChecksum: number;
     /** Well-formed bytes, impossible meaning (flag combinations, an ack of data never sent, ...). */
     malformed: number;
-    /** Longer than datagramBytes. */
+    /** Longer than datagramBytes (from a loopback peer: than loopbackDatagramBytes, as the socket buffer allows). */
     oversized: number;
     /** For an earlier incarnation of ours, from a retired incarnation of the peer, or of a stream the peer abandoned. */
     staleSession: number;

@@ -36,8 +36,12 @@ export class Allocator {
     if (!Number.isInteger(bytes) || bytes <= 0) {
       throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `alloc(bytes): bytes must be a positive integer, got ${String(bytes)}`);
     }
-    const size = (bytes + 7) & ~7;
     const { base, end, pageSize } = this.s;
+    if (bytes > end - base) {
+      // Also keeps the rounding below in 32-bit range (2^32 bytes would round to a block of 0).
+      throw new DsmError('DSM_ERR_OUT_OF_MEMORY', `alloc(${bytes}): larger than this node's whole range (${end - base} bytes, pages ${base / pageSize}..${end / pageSize - 1})`);
+    }
+    const size = (bytes + 7) & ~7;
     for (;;) {
       const cur = Atomics.load(this.next, 0);
       let start = base + cur;

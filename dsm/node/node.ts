@@ -16,7 +16,8 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, RuntimeEvent, RuntimeRequest, SecurityEvent } from './runtime-handler.js';
+import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, SecurityEvent, TraceState } from './runtime-handler.js';
+import type { TraceEvent } from '../../trace/index.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
 /** What another application thread of the same node needs (structured-cloneable). */
@@ -46,6 +47,30 @@ export interface DsmNode extends DsmThread {
   readonly shared: DsmShared;
   /** Counters of the fault thread: protocol, membership, page store, transport. */
   stats(): Promise<DsmNodeStats>;
+  /**
+   * This node's view of the page table (its rights on every page, the copy sets of the pages it
+   * owns, its records as manager), read from the fault thread without faulting: for tools that
+   * draw the page map. Answers while application threads are blocked in faults.
+   */
+  pageTable(): Promise<PageTable>;
+  /**
+   * Fault injection at runtime: cut this node off from `blockedNodes` (datagrams dropped both ways,
+   * a partition when set on both sides) and drop `loss` of what it sends. Replaces the previous
+   * rules; `{}` heals. Counted in stats().network. Rejects DSM_ERR_INVALID_ARGUMENT.
+   */
+  setNetwork(rules: NetworkRules): Promise<NetworkState>;
+  /**
+   * Start writing this node's trace (every layer) to DIR/node-<id>.jsonl, as `--trace DIR` does
+   * from the start, or stop (null) and close the file. Read the directory with `pagewire trace DIR`.
+   */
+  trace(dir: string | null): Promise<TraceState>;
+  /**
+   * Receive this node's DSM trace events as they happen (fault begin/end, requests to managers,
+   * forwards, grants, owner changes, invalidations; trace/README.md), on this thread, at most
+   * WATCH_EVENTS_PER_SECOND (`skipped` counts the rest); null stops. For tools that draw the
+   * protocol live. While watched the node traces, which costs a little on every message.
+   */
+  watch(listener: ((event: TraceEvent, skipped: number) => void) | null): Promise<void>;
   /**
    * Resolves once every peer has been heard from (nodes may start in any order; a fault that needs
    * a peer which is not up yet waits for it, up to the fault timeout, so this is a convenience).
@@ -95,8 +120,13 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   };
   const events = new EventEmitter<{ membership: [MembershipEvent]; security: [SecurityEvent] }>();
   const past: MembershipEvent[] = [];
+  let watcher: ((event: TraceEvent, skipped: number) => void) | null = null;
   const onEvent = (e: unknown): void => {
     const ev = e as RuntimeEvent;
+    if (ev?.type === 'trace') {
+      watcher?.(ev.event, ev.skipped);
+      return;
+    }
     if (ev?.type === 'security') {
       events.emit('security', ev.event);
       return;
@@ -115,8 +145,24 @@ export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const thread = attachThread(shared);
   let closed = false;
   const stats = (): Promise<DsmNodeStats> => faultThread.call<DsmNodeStats>({ type: 'stats' } satisfies RuntimeRequest);
+  /** A request the fault thread may refuse: its refusal arrives as a DsmError (DSM_ERR_INVALID_ARGUMENT). */
+  const ask = async <T>(request: RuntimeRequest): Promise<T> => {
+    try {
+      return await faultThread.call<T>(request);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      throw code === 'DSM_ERR_INVALID_ARGUMENT' ? new DsmError(code, (e as Error).message) : e;
+    }
+  };
   return {
     id: o.id, options: o, shared, mem: thread.mem, alloc: thread.alloc, root: thread.root, stats,
+    pageTable: () => faultThread.call<PageTable>({ type: 'pages' } satisfies RuntimeRequest),
+    trace: (dir) => ask<TraceState>({ type: 'trace', dir }),
+    watch: async (listener) => {
+      watcher = listener;
+      await faultThread.call({ type: 'watch', on: listener !== null } satisfies RuntimeRequest);
+    },
+    setNetwork: (rules) => ask<NetworkState>({ type: 'network', rules }),
     async waitForPeers(timeoutMs = 30_000) {
       const deadline = performance.now() + timeoutMs;
       for (;;) {

@@ -75,6 +75,13 @@ export interface ResolvedDsmNodeOptions {
   readonly appFaultTimeoutMs: number;
 }
 
+/**
+ * The most DSM trace events DsmNode.watch() forwards per second (the rest are counted as
+ * `skipped`): a page ping-ponging between two nodes produces tens of thousands a second, more than
+ * anyone can look at, and the feed must cost the node neither its speed nor its memory.
+ */
+export const WATCH_EVENTS_PER_SECOND = 2000;
+
 export const DSM_NODE_DEFAULTS = { pageSize: 4096, pageCount: 1024, maxThreads: 16 } as const;
 
 /** Room in a page-sized datagram for the transport header, the RPC header and the grant around the page. */

@@ -20,12 +20,70 @@ import { RpcClient, RpcServer, type RpcServerStats } from '../../rpc/runtime/ind
 import type { CallContext } from '../../rpc/index.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../memory/index.js';
 import { IvyClient, IvyDescriptor, IvyNode, type MembershipEvent } from '../protocol/index.js';
-import { initialOwner, transportNodeId, type ResolvedDsmNodeOptions } from './options.js';
-import { startTraceWriter, traceNode, type TraceNode } from '../../trace/index.js';
+import { initialOwner, transportNodeId, WATCH_EVENTS_PER_SECOND, type ResolvedDsmNodeOptions } from './options.js';
+import { DsmError } from '../errors.js';
+import { startTraceWriter, subscribeTrace, traceNode, type TraceEvent, type TraceNode, type TraceWriter } from '../../trace/index.js';
 import type { Access } from '../contract.js';
 
 /** What the application thread can ask the fault thread (FaultThread.call). */
-export type RuntimeRequest = { type: 'stats' };
+export type RuntimeRequest =
+  | { type: 'stats' }
+  | { type: 'pages' }
+  | { type: 'network'; rules: NetworkRules }
+  /** Start writing this node's trace to `dir` (DIR/node-<id>.jsonl), or stop (dir null). */
+  | { type: 'trace'; dir: string | null }
+  /** Start or stop forwarding this node's DSM trace events to the application thread (RuntimeEvent 'trace'). */
+  | { type: 'watch'; on: boolean };
+
+/** What DsmNode.trace() reports: where the trace goes (null: not tracing) and what was written. */
+export interface TraceState {
+  readonly dir: string | null;
+  readonly events: number;
+  readonly dropped: number;
+}
+
+
+/**
+ * Network faults set while the node runs (DsmNode.setNetwork), for tools that break a live cluster:
+ * the transport's link rules (transport/link-rules.ts) with peers named by node id.
+ */
+export interface NetworkRules {
+  /** Nodes this node can no longer exchange datagrams with (both directions). @default [] */
+  readonly blockedNodes?: readonly number[];
+  /** Probability each datagram this node sends is dropped, in [0, 1]. @default 0 */
+  readonly loss?: number;
+  /** Seed of the loss decisions. @default the node id */
+  readonly seed?: number;
+}
+
+/** The network rules in force and what they dropped (peers by node id). */
+export interface NetworkState {
+  readonly blockedNodes: number[];
+  readonly loss: number;
+  /** Datagrams to / from a blocked node dropped, and datagrams dropped by the loss rule. */
+  readonly blockedOut: number;
+  readonly blockedIn: number;
+  readonly lossDrops: number;
+}
+
+/**
+ * This node's view of the page table (DsmNode.pageTable), compact: one character per page, and the
+ * few pages where more is known. Assembled from IvyNode.inspect(), read-only.
+ */
+export interface PageTable {
+  readonly node: number;
+  readonly pageCount: number;
+  /**
+   * Character p is page p as this node holds it: 'W' owner with write rights, 'R' owner with a read
+   * copy (others may hold copies), 'r' a read copy, 'o' owner holding no rights (mid-transfer), '-'
+   * nothing; page 0 (null) is '.'.
+   */
+  readonly rights: string;
+  /** Pages this node owns that have copy holders: page → holders. */
+  readonly copysets: Record<number, number[]>;
+  /** Records this node keeps as manager that differ from the initial placement, are unsettled or lost. */
+  readonly managed: { readonly page: number; readonly owner: number; readonly pending: boolean; readonly lost?: number }[];
+}
 
 /**
  * Datagrams the node's transport dropped because they did not authenticate under the cluster key
@@ -43,6 +101,8 @@ export interface SecurityEvent {
 /** An event of the fault thread, posted to the application thread. */
 export type RuntimeEvent =
   | { readonly type: 'membership'; readonly event: MembershipEvent }
+  /** A DSM trace event (trace/events.ts DsmEvent) while watched; `skipped`: events not forwarded since the last one (rate limit). */
+  | { readonly type: 'trace'; readonly event: TraceEvent; readonly skipped: number }
   | { readonly type: 'security'; readonly event: SecurityEvent };
 
 /** How often the fault thread looks for (and reports) unauthenticated or replayed datagrams. */
@@ -62,6 +122,8 @@ export interface DsmNodeStats {
   readonly ivy: IvyNode['stats'];
   readonly store: FaultThreadContext['pages']['stats'];
   readonly transport: ReturnType<UdpEndpoint['stats']>;
+  /** Runtime network rules (DsmNode.setNetwork) and what they dropped. */
+  readonly network: NetworkState;
   /** The node's RPC server: calls refused as unauthenticated among them. */
   readonly rpc: RpcServerStats;
 }
@@ -71,7 +133,8 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   // Node ids name the node in logs and traces ("node 1"); peers are named by id, not by port.
   // With a cluster key it is also the identity the key authenticates (transportNodeId).
   const nodeId = transportNodeId(o.id);
-  const writer = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  let writer: TraceWriter | undefined = o.traceDir !== undefined ? startTraceWriter(o.traceDir) : undefined;
+  let unwatch: (() => void) | undefined;
   const tn = traceNode(nodeId);
   for (const p of o.peers) tn.namePeer(p.address, String(p.id));
   // The cluster's nodes are pinned: strangers flooding the port can never evict their state.
@@ -141,15 +204,66 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
     } satisfies RuntimeEvent);
   }, SECURITY_REPORT_MS);
   security.unref();
+  const network = (): NetworkState => {
+    const l = ep.linkRuleStats();
+    return { blockedNodes: l.blocked.map((a) => idOf.get(a)!).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
+  };
   return {
     fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
-    onMessage(msg: unknown): DsmNodeStats {
+    onMessage(msg: unknown): DsmNodeStats | PageTable | NetworkState | TraceState | { watching: boolean } {
       const m = msg as RuntimeRequest;
-      if (m?.type !== 'stats') throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
-      return {
-        id: o.id, address: ep.address, manager: ivy.mode, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
-        ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), rpc: server.stats(),
-      };
+      switch (m?.type) {
+        case 'stats':
+          return {
+            id: o.id, address: ep.address, manager: ivy.mode, deadNodes: ivy.deadNodes, evicted: ivy.evicted ?? null, peers: ivy.peers(),
+            ivy: ivy.stats, store: { ...ctx.pages.stats }, transport: ep.stats(), rpc: server.stats(), network: network(),
+          };
+        case 'pages':
+          return pageTable(ivy, o.id, o.pageCount);
+        case 'network': {
+          const r = m.rules ?? {};
+          const blocked = r.blockedNodes ?? [];
+          if (!Array.isArray(blocked)) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'blockedNodes must be a list of node ids');
+          const addresses = blocked.map((n) => {
+            const a = addressOf.get(n);
+            if (a === undefined) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', `blockedNodes: ${JSON.stringify(n)} is not a peer of node ${o.id} (peers: ${[...addressOf.keys()].join(', ')})`);
+            return a;
+          });
+          try {
+            ep.setLinkRules({ blocked: addresses, loss: r.loss, seed: r.seed ?? o.id });
+          } catch (e) {
+            throw new DsmError('DSM_ERR_INVALID_ARGUMENT', (e as Error).message, { cause: e });
+          }
+          return network();
+        }
+        case 'trace': {
+          if (m.dir !== null && (typeof m.dir !== 'string' || m.dir.length === 0)) throw new DsmError('DSM_ERR_INVALID_ARGUMENT', 'trace: dir must be a non-empty directory path, or null to stop');
+          if (writer !== undefined && (m.dir === null || m.dir !== writer.dir)) {
+            const done = writer.stats();
+            writer.close();
+            writer = undefined;
+            if (m.dir === null) return { dir: null, events: done.events, dropped: done.dropped } satisfies TraceState;
+          }
+          if (m.dir !== null && writer === undefined) {
+            try {
+              writer = startTraceWriter(m.dir);
+            } catch (e) {
+              throw new DsmError('DSM_ERR_INVALID_ARGUMENT', (e as Error).message, { cause: e });
+            }
+          }
+          const st = writer?.stats();
+          return { dir: writer?.dir ?? null, events: st?.events ?? 0, dropped: st?.dropped ?? 0 } satisfies TraceState;
+        }
+        case 'watch':
+          if (m.on && unwatch === undefined) unwatch = watchDsm(ctx.emit);
+          if (!m.on && unwatch !== undefined) {
+            unwatch();
+            unwatch = undefined;
+          }
+          return { watching: unwatch !== undefined };
+        default:
+          throw new Error(`unknown runtime request ${JSON.stringify(msg)}`);
+      }
     },
     async close(): Promise<void> {
       clearInterval(security);
@@ -157,9 +271,29 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
       await Promise.allSettled(rpcClients.map((c) => c.close()));
       await server.close();
       await ep.close();
+      unwatch?.();
       writer?.close();
     },
   };
+}
+
+/** The page table as this node sees it (PageTable), from IvyNode.inspect over every page. */
+function pageTable(ivy: IvyNode, node: number, pageCount: number): PageTable {
+  const chars: string[] = ['.'];
+  const copysets: Record<number, number[]> = {};
+  const managed: PageTable['managed'] = [];
+  const initial = initialOwner(ivy.nodes, pageCount);
+  for (let p = 1; p < pageCount; p++) {
+    const i = ivy.inspect(p);
+    const owns = i.copyset !== null;
+    chars.push(owns ? (i.rights === 'write' ? 'W' : i.rights === 'read' ? 'R' : 'o') : i.rights === 'read' ? 'r' : i.rights === 'write' ? 'W' : '-');
+    if (i.copyset !== null && i.copyset.length > 0) copysets[p] = [...i.copyset];
+    const m = i.manager;
+    if (m !== undefined && (m.owner !== initial(p) || m.pending || m.lost !== undefined)) {
+      managed.push(m.lost === undefined ? { page: p, owner: m.owner, pending: m.pending } : { page: p, owner: m.owner, pending: m.pending, lost: m.lost });
+    }
+  }
+  return { node, pageCount, rights: chars.join(''), copysets, managed };
 }
 
 /** A fault as the trace shows it: a fault-begin, the protocol's messages, a fault-end with its latency. */
@@ -182,4 +316,25 @@ async function tracedFault(tn: TraceNode, ivy: IvyNode, ctx: FaultThreadContext,
       });
     }
   }
+}
+
+/** Forward the DSM layer's trace events to the application thread, at most WATCH_EVENTS_PER_SECOND. */
+function watchDsm(emit: (e: unknown) => void): () => void {
+  let windowStart = performance.now();
+  let sent = 0;
+  let skipped = 0;
+  return subscribeTrace((event) => {
+    const now = performance.now();
+    if (now - windowStart >= 1000) {
+      windowStart = now;
+      sent = 0;
+    }
+    if (sent >= WATCH_EVENTS_PER_SECOND) {
+      skipped++;
+      return;
+    }
+    sent++;
+    emit({ type: 'trace', event, skipped } satisfies RuntimeEvent);
+    skipped = 0;
+  }, { layers: ['dsm'] });
 }

@@ -10,7 +10,7 @@
  */
 import './trace-labels.js'; // how Ivy's messages are labelled in traces
 export { IvyNode, managerOf, MAX_NODES } from './ivy-node.js';
-export type { IvyNodeInit, IvyNodeStats } from './ivy-node.js';
+export type { IvyNodeInit, IvyNodeStats, PageInspection } from './ivy-node.js';
 export { IVY_DEFAULTS, MANAGER_MODES, resolveIvyOptions } from './options.js';
 export type { IvyOptions, ManagerMode, ResolvedIvyOptions } from './options.js';
 export type { IvyStats, IvyProcedure, LatencyHistogram } from './stats.js';

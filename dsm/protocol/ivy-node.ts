@@ -90,7 +90,7 @@ import { randomInt } from 'node:crypto';
 import type { Access, LocalPages, PageFaultHandler } from '../contract.js';
 import { DsmError } from '../errors.js';
 import type { CallContext } from '../../rpc/index.js';
-import { IvyClient, ManagerMode, type Ack, type Config, type IvyHandlers, type View } from './ivy.stubs.js';
+import { Holding, IvyClient, ManagerMode, type Ack, type Config, type IvyHandlers, type View } from './ivy.stubs.js';
 import { PageEpochs } from './epochs.js';
 import { OwnerHints } from './hints.js';
 import { Manager } from './manager.js';
@@ -134,6 +134,26 @@ export interface IvyNodeInit {
   /** This process's incarnation (non-zero uint32). @default random */
   readonly incarnation?: number;
   readonly options?: IvyOptions;
+}
+
+/**
+ * What one node knows of one page (IvyNode.inspect): the introspection tools read, never the
+ * protocol's internals. Only the page's manager knows its owner for sure; only the owner knows its
+ * copy set; every node knows its own rights.
+ */
+export interface PageInspection {
+  readonly page: number;
+  /** This node's rights on the page now. */
+  readonly rights: 'none' | 'read' | 'write';
+  /** When this node owns the page: its copy holders (empty when none); null when it does not own it. */
+  readonly copyset: readonly number[] | null;
+  /** Where this node would send its next request for the page (its probable owner: hints.ts). */
+  readonly probableOwner: number;
+  /**
+   * Only on the page's manager, in fixed mode (the dynamic mode has none): the owner on record,
+   * whether a transfer is unsettled, and the dead node it was lost with.
+   */
+  readonly manager?: { readonly owner: number; readonly pending: boolean; readonly lost: number | undefined };
 }
 
 /** IvyNode.stats: the protocol's counters, the membership's, and what is kept for unfinished transfers. */
@@ -314,6 +334,22 @@ export class IvyNode implements PageFaultHandler {
       probableOwner: this.#hints.route(page), known: f.node, knownEpoch: f.epoch, owns: this.#owner.owns(page),
       handedTo: w.holding === 2 ? w.node : undefined, lost: this.#owner.lostWith(page),
     };
+  }
+
+  /**
+   * What this node knows of `page` right now, for tools that draw the page table (the console's
+   * `map`, the live page map): read-only, no message, no state created. Throws
+   * DSM_ERR_BAD_ADDRESS for a page outside 1..pageCount-1.
+   */
+  inspect(page: number): PageInspection {
+    if (!this.#validPage(page)) throw new DsmError('DSM_ERR_BAD_ADDRESS', `page ${page} is outside 1..${this.#local.pageCount - 1}`, { page });
+    const info: PageInspection = { page, rights: this.#local.rights(page), copyset: this.#owner.peek(page), probableOwner: this.#hints.route(page) };
+    const r = this.mode === 'fixed' ? this.#manager.record(page) : undefined;
+    if (r === undefined) return info;
+    // The directory (fixed mode, on the page's manager): unsettled while the move it knows of was
+    // only announced, or handed over from here and not confirmed.
+    const pending = (r.via !== undefined && r.via !== r.node) || this.#owner.where(page).holding === Holding.Handed;
+    return { ...info, manager: { owner: r.node, pending, lost: this.#owner.lostWith(page) } };
   }
 
   get stats(): IvyNodeStats {

@@ -116,6 +116,13 @@ export class Owner {
     return this.state(page) !== null;
   }
 
+  /** Read-only (creates no state): the copy holders of `page` if this node owns it, else null. */
+  peek(page: number): number[] | null {
+    const o = this.#owned.get(page);
+    if (o === undefined) return this.#i.initialOwner(page) === this.#i.id ? [] : null;
+    return o === null ? null : [...o.copyset.keys()].sort((a, b) => a - b);
+  }
+
   /** Pages handed over whose transfer is not known installed (retained contents). */
   get retained(): number {
     return this.#handed.size;

@@ -84,3 +84,19 @@ export async function launchBrowser(): Promise<Launched> {
     },
   };
 }
+
+/**
+ * What a page must not do, collected as it happens: console errors, uncaught exceptions, and
+ * requests that `allowed(url)` refuses (anything fetched from elsewhere). A test expects it empty.
+ */
+export function pageErrors(page: Page, allowed: (url: string) => boolean): string[] {
+  const errors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  page.on('request', (r) => {
+    if (!allowed(r.url())) errors.push(`network request: ${r.url()}`);
+  });
+  return errors;
+}
