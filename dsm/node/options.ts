@@ -44,12 +44,9 @@ export interface DsmNodeOptions {
    */
   readonly key?: Uint8Array;
   /**
-   * Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). When every node is
-   * on loopback and these leave datagramBytes (and windowDatagrams) unset, a node sends a page in
-   * one datagram: datagramBytes = pageSize + PAGE_DATAGRAM_SLACK (at most 65,507) and
-   * windowDatagrams = 32, so a read fault costs two datagrams like a null RPC, not five plus acks.
-   * Loopback has no MTU to respect; on a network the transport's defaults (1,200-byte datagrams)
-   * apply. See resolveDsmNodeOptions.
+   * Transport options (plain data only: faults, giveUpMs, windows, RTO bounds). On loopback the
+   * transport's datagrams grow to loopbackDatagramBytes by itself (transport/README.md), so a page
+   * travels in one datagram and a read fault costs two datagrams, like a null RPC.
    */
   readonly transport?: Omit<EndpointOptions, 'host' | 'port' | 'nodeId' | 'now' | 'random' | 'key'>;
   /** Coherence-protocol options (timeouts, heartbeat). */
@@ -84,16 +81,6 @@ export const WATCH_EVENTS_PER_SECOND = 2000;
 
 export const DSM_NODE_DEFAULTS = { pageSize: 4096, pageCount: 1024, maxThreads: 16 } as const;
 
-/** Room in a page-sized datagram for the transport header, the RPC header and the grant around the page. */
-export const PAGE_DATAGRAM_SLACK = 512;
-/** Receive window with page-sized datagrams: about the kernel buffer the default 64 small datagrams take. */
-const PAGE_DATAGRAM_WINDOW = 32;
-
-/** 127.0.0.0/8, ::1 and localhost: no MTU on the way. */
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
 function bad(message: string): DsmError {
   return new DsmError('DSM_ERR_INVALID_ARGUMENT', message);
 }
@@ -120,7 +107,6 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
   const nodes = [id, ...peers.map((p) => p.id)].sort((a, b) => a - b);
   if (new Set(nodes).size !== nodes.length) throw bad(`node ids must be distinct, got [${nodes.join(', ')}]`);
   const addrs = [listen.key, ...peers.map((p) => p.address)];
-  const allLoopback = isLoopback(listen.host) && peers.every((p) => isLoopback(parsePeer(p.address).host));
   if (new Set(addrs).size !== addrs.length) throw bad(`node addresses must be distinct, got [${addrs.join(', ')}]`);
   const pageSize = o.pageSize ?? DSM_NODE_DEFAULTS.pageSize;
   const pageCount = o.pageCount ?? DSM_NODE_DEFAULTS.pageCount;
@@ -141,10 +127,7 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
     }
   }
   if ((o.transport as { key?: unknown } | undefined)?.key !== undefined) throw bad('give the cluster key as the node\'s `key` option, not transport.key');
-  const pageDatagrams = allLoopback && o.transport?.datagramBytes === undefined && Number.isInteger(pageSize) && pageSize > 0;
-  const transport = pageDatagrams
-    ? { ...o.transport, datagramBytes: Math.min(65_507, pageSize + PAGE_DATAGRAM_SLACK), windowDatagrams: o.transport?.windowDatagrams ?? PAGE_DATAGRAM_WINDOW }
-    : o.transport;
+  const transport = o.transport;
   return {
     id, host: listen.host, port: listen.port, peers, nodes, pageSize, pageCount,
     maxThreads: o.maxThreads ?? DSM_NODE_DEFAULTS.maxThreads,
