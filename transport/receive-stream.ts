@@ -256,6 +256,11 @@ export class ReceiveStream {
     return seqDiff(this.rcvNxt, this.lastAckSent);
   }
 
+  /** A gap, a filled gap, a duplicate or a refusal: the sender should hear of it at once. */
+  get ackUrgent(): boolean {
+    return this.ackNow;
+  }
+
   /** An ack carrying rcvNxt is leaving now. */
   acked(): void {
     this.lastAckSent = this.rcvNxt;

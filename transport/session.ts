@@ -556,7 +556,7 @@ export class PeerSession {
     const rx = this.rx;
     if (rx === undefined || !rx.ackDue(now)) return;
     const defer = this.ctx.deferAck;
-    if (defer !== undefined && rx.unacked < this.ackBatchMax) {
+    if (defer !== undefined && !rx.ackUrgent && rx.unacked < this.ackBatchMax) {
       if (!this.ackDeferred) {
         this.ackDeferred = true;
         defer(this);
