@@ -122,7 +122,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
   changedAt = Date.now();
   readonly charts = new Map<string, Chart>();
   list: ListView = { header: undefined, elements: [], walks: {} };
-  /** Page transfers seen in the nodes' traces (a manager forwarding a request to the owner), per page. */
+  /** Page transfers seen in the nodes' traces (an owner's grant to a requester), per page. */
   readonly transfers = new Map<number, number>();
   /** Addresses handed out by alloc and the list, for the console's map. */
   readonly allocated = new Map<number, { address: number; node: number; bytes: number }>();
@@ -447,11 +447,11 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
         flow(n.id, peer, 'request', `${access} p${page}`);
         break;
       case 'forward':
-        // The manager asks the owner to hand the page over: one page transfer.
-        if (page !== undefined) this.transfers.set(page, (this.transfers.get(page) ?? 0) + 1);
         flow(n.id, peer, 'forward', `forward p${page}`);
         break;
       case 'grant':
+        // The owner hands the page (a read copy or the page itself) to the requester: one page transfer.
+        if (page !== undefined && peer !== n.id) this.transfers.set(page, (this.transfers.get(page) ?? 0) + 1);
         flow(n.id, peer, 'grant', `grant p${page}${access === 'write' ? ' (write)' : ''}`);
         this.#soon();
         break;
