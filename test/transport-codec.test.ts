@@ -196,12 +196,12 @@ describe('wire codec', () => {
   });
 
   it('carries a bundle: two or more whole messages, each behind a u16 length, filling the payload exactly', () => {
-    const bundle = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 0]), Buffer.from([0, 3]), Buffer.from('xyz')]);
+    const bundle = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 1]), Buffer.from('-'), Buffer.from([0, 3]), Buffer.from('xyz')]);
     const b = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, payload: bundle }));
     expect(b[29]).toBe(0x80);
     const d = decodeDatagram(b, MAX) as Datagram;
     expect(d.flags & F_BUNDLE).toBe(F_BUNDLE);
-    expect(splitBundle(d.payload)!.map((m) => Buffer.from(m).toString())).toEqual(['ab', '', 'xyz']);
+    expect(splitBundle(d.payload)!.map((m) => Buffer.from(m).toString())).toEqual(['ab', '-', 'xyz']);
     const withAccept = encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, payload: bundle, accept: 64 }));
     expect(withAccept[29]).toBe(0x80 | 64); // the bundle bit beside what the sender accepts
     expect(decodeDatagram(withAccept, MAX)).toMatchObject({ flags: F_DATA | F_FIRST | F_LAST | F_ACK | F_BUNDLE, accept: 64 });
@@ -209,6 +209,10 @@ describe('wire codec', () => {
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: one })), MAX)).toBe('malformed'); // one message is no bundle
     const short = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 9]), Buffer.from('xy')]);
     expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: short })), MAX)).toBe('malformed'); // runs past the end
+    // An empty entry: an empty message travels alone, so a bundle of 32,000 empty messages (a cheap flood) is no bundle.
+    const empty = Buffer.concat([Buffer.from([0, 2]), Buffer.from('ab'), Buffer.from([0, 0])]);
+    expect(decodeDatagram(encodeDatagram(dg({ flags: F_DATA | F_FIRST | F_LAST | F_BUNDLE, ackStream: 0, ack: 0, payload: empty })), MAX)).toBe('malformed');
+    expect(splitBundle(empty)).toBeUndefined();
   });
 
   it('never throws on arbitrary bytes (fuzz)', () => {

@@ -168,6 +168,20 @@ describe('transport over UDP', () => {
     expect(after.messagesSent - before.messagesSent).toBe(200);
   });
 
+  it('holds each message of a bundle to the receiver\'s maxMessageBytes: larger ones are dropped and counted, the others delivered', async () => {
+    const a = await eps.make({ datagramBytes: 1200 });
+    const b = await eps.make({ datagramBytes: 1200, maxMessageBytes: 100 });
+    const got = collect(b);
+    await a.send(b.address, Buffer.from('hello'));
+    await waitFor(() => got.length === 1, 'first delivery');
+    // Ten messages in one tick, every other one larger than b takes: they share datagrams.
+    const sends = Array.from({ length: 10 }, (_, i) => a.send(b.address, Buffer.alloc(i % 2 === 0 ? 50 : 300, i)));
+    await within(Promise.all(sends), 5_000, 'the burst acknowledged');
+    await waitFor(() => b.stats().dropped.messageTooLarge === 5, 'five counted drops');
+    expect(a.peerStats(b.address)!.bundles).toBeGreaterThan(0);
+    expect(got.slice(1).map((m) => [m.data.length, m.data[0]])).toEqual([[50, 0], [50, 2], [50, 4], [50, 6], [50, 8]]);
+  });
+
   it('sends a message alone in its tick as one datagram of its own (no bundle)', async () => {
     const a = await eps.make();
     const b = await eps.make();

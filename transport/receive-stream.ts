@@ -176,7 +176,9 @@ export class ReceiveStream {
       this.budget.release(charge);
       for (const m of splitBundle(payload) ?? []) {
         if (this.released) return;
-        this.out.deliver(m);
+        // Each message of a bundle meets the limit a message alone meets (a receiver may take less than a datagram holds).
+        if (m.length > this.cfg.maxMessageBytes) this.out.dropped('messageTooLarge');
+        else this.out.deliver(m);
       }
       return;
     }

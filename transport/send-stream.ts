@@ -161,12 +161,12 @@ export class SendStream {
     let bytes = BUNDLE_ENTRY_BYTES + first.data.length;
     while (this.queuedHead + k < q.length) {
       const next = q[this.queuedHead + k]!.data.length;
-      if (next > MAX_BUNDLE_ENTRY_BYTES || bytes + BUNDLE_ENTRY_BYTES + next > max) break;
+      if (next === 0 || next > MAX_BUNDLE_ENTRY_BYTES || bytes + BUNDLE_ENTRY_BYTES + next > max) break;
       bytes += BUNDLE_ENTRY_BYTES + next;
       k++;
     }
     const seq = this.sndNxt;
-    if (k >= 2 && first.data.length <= MAX_BUNDLE_ENTRY_BYTES) {
+    if (k >= 2 && first.data.length > 0 && first.data.length <= MAX_BUNDLE_ENTRY_BYTES) {
       const payload = new Uint8Array(bytes);
       const v = new DataView(payload.buffer);
       let off = 0;

@@ -384,7 +384,7 @@ export function describeDatagram(d: Datagram): string {
 
 /**
  * The messages a bundle holds (a view each), or undefined when it is not one: two or more entries
- * of a u16 length and that many bytes, filling the payload exactly.
+ * of a non-zero u16 length and that many bytes, filling the payload exactly.
  */
 export function splitBundle(payload: Uint8Array): Uint8Array[] | undefined {
   if (bundleCount(payload) < 2) return undefined;
@@ -403,7 +403,9 @@ function bundleCount(payload: Uint8Array): number {
   let off = 0;
   while (off < payload.length) {
     if (off + BUNDLE_ENTRY_BYTES > payload.length) return -1;
-    off += BUNDLE_ENTRY_BYTES + ((payload[off]! << 8) | payload[off + 1]!);
+    const n = (payload[off]! << 8) | payload[off + 1]!;
+    if (n === 0) return -1; // an empty message always travels alone: 32,000 of them in one datagram would be a cheap flood
+    off += BUNDLE_ENTRY_BYTES + n;
     k++;
   }
   return off === payload.length ? k : -1;
