@@ -229,7 +229,9 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_FAIL_CODE, 0);
     Atomics.store(ctl, base + P_FAIL_NODE, 0);
     Atomics.store(ctl, base + P_FAIL_TEXT, 0);
-    if (data !== null) this.frames.set(data, page * this.pageSize);
+    // V8 copies 8-byte words only when source and frame are both aligned: a reader racing this copy
+    // must never see an f64 half old, half new (app.ts, "Reads"), so an unaligned source is copied first.
+    if (data !== null) this.frames.set(data.byteOffset % 8 === 0 ? data : data.slice(), page * this.pageSize);
     Atomics.store(ctl, base + P_STATE, next);
     Atomics.add(ctl, base + P_GEN, 1);
     Atomics.notify(ctl, base + P_GEN);
