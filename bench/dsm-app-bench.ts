@@ -11,7 +11,7 @@ import { startCluster, type NodeProc } from '../demos/cluster.js';
 import { jacobiReference, type JacobiGrid, type JacobiResult } from '../demos/jacobi.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { ManagerMode } from '../dsm/protocol/index.js';
-import { parseBenchArgs, round } from './stats.js';
+import { parseBenchArgs, round, pad, lpad } from './stats.js';
 
 const USAGE = `usage: node dist/bench/dsm-app-bench.js [--quick] [--json] [--nodes 1,2,3,4] [--manager fixed|dynamic]
        (or: npm run bench:dsm-app -- [flags])
@@ -97,12 +97,6 @@ async function run(n: number, layout: (typeof LAYOUTS)[number], reference: numbe
   }
 }
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-function lpad(s: string, n: number): string {
-  return s.length >= n ? s : ' '.repeat(n - s.length) + s;
-}
 function avg(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }

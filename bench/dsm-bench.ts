@@ -22,7 +22,7 @@ import { RpcClient } from '../rpc/runtime/index.js';
 import { LabClient } from '../rpc/examples/lab.stubs.js';
 import { freeUdpPorts, startCluster, type Cluster, type NodeProc } from '../demos/cluster.js';
 import { waitForReady } from './child.js';
-import { parseBenchArgs, percentile, round } from './stats.js';
+import { parseBenchArgs, percentile, round, pad, lpad } from './stats.js';
 import { startBenchTrace } from './trace.js';
 
 const USAGE = `usage: node dist/bench/dsm-bench.js [--quick] [--json]   (or: npm run bench:dsm -- [flags])
@@ -458,12 +458,6 @@ async function benchMulti(manager: ManagerMode): Promise<MultiResults> {
 
 // ------------------------------------------------------------------ main
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-function lpad(s: string, n: number): string {
-  return s.length >= n ? s : ' '.repeat(n - s.length) + s;
-}
 function us1(x: number): string {
   return round(x, 1).toFixed(1);
 }

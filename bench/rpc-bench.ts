@@ -15,7 +15,7 @@ import { RpcClient } from '../rpc/runtime/index.js';
 import { encodeRequestBody, frame, MsgType } from '../rpc/runtime/wire.js';
 import { LabClient, LabDescriptor } from '../rpc/examples/lab.stubs.js';
 import { waitForReady } from './child.js';
-import { parseBenchArgs, percentile, round } from './stats.js';
+import { parseBenchArgs, percentile, round, pad, lpad } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';
 import { canPin, pinnedNode, pinSelf } from './affinity.js';
@@ -307,12 +307,6 @@ async function benchPinned(): Promise<{ p50: number; keyedP50: number }> {
 
 // ------------------------------------------------------------------ main
 
-function pad(s: string, n: number): string {
-  return s.length >= n ? s : s + ' '.repeat(n - s.length);
-}
-function lpad(s: string, n: number): string {
-  return s.length >= n ? s : ' '.repeat(n - s.length) + s;
-}
 
 async function main(): Promise<void> {
   log(`pagewire RPC benchmark${QUICK ? ' (--quick: small counts, numbers not meaningful)' : ''}: node ${process.version}, ${availableParallelism()} CPUs, loopback, every server in its own process`);

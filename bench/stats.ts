@@ -42,3 +42,11 @@ export function parseBenchArgs(argv: string[], known: Record<string, 'flag' | 'v
     process.exit(2);
   }
 }
+
+/** `s` padded with spaces on the right (pad) or the left (lpad) to `n` characters, for tables. */
+export function pad(s: string, n: number): string {
+  return s.length >= n ? s : s + ' '.repeat(n - s.length);
+}
+export function lpad(s: string, n: number): string {
+  return s.length >= n ? s : ' '.repeat(n - s.length) + s;
+}
