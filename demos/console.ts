@@ -21,7 +21,7 @@ import { startCluster, type ControlErrorFields, type NodeProc } from './cluster.
 import { ControlError } from './cluster.js';
 import { initialOwner } from '../dsm/node/index.js';
 import type { DsmNodeStats } from '../dsm/node/index.js';
-import { managerOf } from '../dsm/protocol/index.js';
+import { managerOf, type ManagerMode } from '../dsm/protocol/index.js';
 import { formatMs, hex, histogramP50, intArg, MAX_LOSS, parseCommandLine, probabilityArg, table, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { complete, ConsoleError, helpText, parseLine, type ClusterShape, type Command, type Parsed, type WaitState } from './console-commands.js';
 import { LiveCluster, type LiveEvent, type NodeStatus } from './live.js';
@@ -39,6 +39,8 @@ kill, pause and partition nodes, and watch the failure model answer.
   --nodes N      node processes (2..7, default 3; 3 or more survive a death)
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       seed of the loss decisions (default 1)
+  --manager M    how the nodes find a page's owner: fixed (default; page p's directory is on
+                 node p mod N) or dynamic (no manager: probable-owner chains), as pagewire node
   --key-file F   seal every datagram with the cluster key in F (pagewire keygen); default: a fresh key
                  for this session, removed when it ends
   --insecure     no cluster key: the nodes talk in clear text
@@ -54,7 +56,7 @@ const HELP_HINT = 'pagewire console --help';
 const OPTIONS = {
   nodes: { type: 'string', value: 'N' }, loss: { type: 'string', value: 'P' }, seed: { type: 'string', value: 'N' },
   script: { type: 'string', value: 'FILE' }, web: { type: 'boolean' }, 'web-port': { type: 'string', value: 'N' },
-  'key-file': { type: 'string', value: 'FILE' }, insecure: { type: 'boolean' },
+  'key-file': { type: 'string', value: 'FILE' }, insecure: { type: 'boolean' }, manager: { type: 'string', value: 'M' },
 } as const satisfies Record<string, OptionSpec>;
 
 const PAGE_SIZE = 4096;
@@ -143,7 +145,7 @@ export class ConsoleSession {
         const addr = await this.#call<number>(id, { cmd: 'alloc', bytes: c.bytes }, MEMORY_TIMEOUT_MS);
         const page = Math.floor(addr / live.pageSize);
         const pages = Math.ceil(c.bytes / live.pageSize);
-        out(`node ${id}: allocated ${c.bytes} bytes at ${hex(addr)} (page ${page}${pages > 1 ? `..${page + pages - 1}` : ''}: owned by node ${this.#initialOwner(page)}, managed by node ${managerOf(live.ids, page)})`);
+        out(`node ${id}: allocated ${c.bytes} bytes at ${hex(addr)} (page ${page}${pages > 1 ? `..${page + pages - 1}` : ''}: owned by node ${this.#initialOwner(page)}, ${this.#managedBy(page)})`);
         return;
       }
       case 'read':
@@ -336,11 +338,14 @@ export class ConsoleSession {
     const live = this.live;
     const header = live.list.header;
     if (c.op === 'new') {
+      if (c.avoid !== undefined && live.manager === 'dynamic') {
+        throw new ConsoleError('CONSOLE_ERR_BAD_ARGUMENT', `avoid ${c.avoid} keeps the list off the pages node ${c.avoid} manages, and in dynamic mode no node manages any`);
+      }
       const id = this.#target(c.on);
       const h = await this.#call<number>(id, c.avoid === undefined ? { cmd: 'list-create' } : { cmd: 'list-create', avoidManagedBy: c.avoid }, MEMORY_TIMEOUT_MS);
       this.#avoid = c.avoid;
       const page = Math.floor(h / live.pageSize);
-      out(`node ${id}: list header at ${hex(h)} (page ${page}, managed by node ${managerOf(live.ids, page)})${c.avoid === undefined ? '' : `; the list keeps off pages node ${c.avoid} manages`}`);
+      out(`node ${id}: list header at ${hex(h)} (page ${page}, ${this.#managedBy(page)})${c.avoid === undefined ? '' : `; the list keeps off pages node ${c.avoid} manages`}`);
       return;
     }
     if (header === undefined) throw new ConsoleError('CONSOLE_ERR_BAD_ARGUMENT', 'no list yet: list new first');
@@ -384,6 +389,11 @@ export class ConsoleSession {
 
   #avoid: number | undefined;
 
+  /** "managed by node M" (fixed mode), or that no node manages it (dynamic mode). */
+  #managedBy(page: number): string {
+    return this.live.manager === 'fixed' ? `managed by node ${managerOf(this.live.ids, page)}` : 'no manager: dynamic mode';
+  }
+
   // ---------------------------------------------------------------- the page table
 
   #rightsCell(id: number, c: string | undefined): string {
@@ -398,7 +408,7 @@ export class ConsoleSession {
     const rights = this.live.ids.map((id) => `${id}:${this.#rightsCell(id, v.rights[id])}`).join(' ');
     const fate = v.lost !== undefined ? `LOST with node ${v.lost} (declared dead): every access fails DSM_ERR_PAGE_LOST` : v.pending ? 'a transfer is unsettled on its manager' : '';
     return [
-      `page ${p} (${hex(p * size)}..${hex((p + 1) * size - 1)}): owner node ${v.owner}, manager node ${v.manager}${v.managerGone ? ' (dead: a fault on this page that needs its directory fails DSM_ERR_MANAGER_DEAD)' : ''}`,
+      `page ${p} (${hex(p * size)}..${hex((p + 1) * size - 1)}): owner node ${v.owner}, ${v.manager === undefined ? 'no manager (dynamic mode)' : `manager node ${v.manager}`}${v.managerGone ? ' (dead: a fault on this page that needs its directory fails DSM_ERR_MANAGER_DEAD)' : ''}`,
       `  copies: ${v.copies.length > 0 ? v.copies.map((c) => `node ${c}`).join(', ') : 'none'}; rights ${rights}${fate ? `; ${fate}` : ''}`,
     ].join('\n');
   }
@@ -415,7 +425,7 @@ export class ConsoleSession {
       if (v.pending) notes.push('transfer unsettled');
       if (v.managerGone && v.lost === undefined) notes.push(`manager ${v.manager} dead: faults that need its directory fail DSM_ERR_MANAGER_DEAD`);
       if (p === live.pageCount - 1) notes.push('root page');
-      rows.push([String(p), hex(p * live.pageSize), String(v.manager), String(v.owner), v.copies.join(',') || '-',
+      rows.push([String(p), hex(p * live.pageSize), v.manager === undefined ? '-' : String(v.manager), String(v.owner), v.copies.join(',') || '-',
         live.ids.map((id) => this.#rightsCell(id, v.rights[id])).join(' '), notes.join('; ')]);
     }
     if (pages.length === 0) out('no page touched yet: every page is at its initial owner (map all shows them)');
@@ -537,12 +547,15 @@ export function describeError(id: number, e: Pick<ControlErrorFields, 'code' | '
 
 
 /** The console's command line, as runConsole reads it. */
-function consoleOptions(argv: string[]): { nodes: number; loss: number; seed: number; script?: string; web: boolean; webPort?: number; keyFile?: string; insecure: boolean } | 'help' {
+function consoleOptions(argv: string[]): { nodes: number; loss: number; seed: number; script?: string; web: boolean; webPort?: number; keyFile?: string; insecure: boolean; manager: ManagerMode } | 'help' {
   const { values, flags, help } = parseCommandLine(argv, OPTIONS);
   if (help) return 'help';
   if (values['key-file'] !== undefined && flags.has('insecure')) throw new UsageError('give either --key-file or --insecure, not both');
   if (values['key-file'] !== undefined && values['key-file'].trim() === '') throw new UsageError('--key-file needs a file (pagewire keygen --out cluster.key makes one)');
+  const manager = values.manager ?? 'fixed';
+  if (manager !== 'fixed' && manager !== 'dynamic') throw new UsageError(`--manager must be fixed or dynamic, got ${JSON.stringify(manager)}`);
   return {
+    manager,
     keyFile: values['key-file'],
     insecure: flags.has('insecure'),
     nodes: intArg(values.nodes, 'nodes', 2, 7, 3),
@@ -587,13 +600,13 @@ export async function runConsole(argv: string[]): Promise<number> {
   try {
     cluster = await startCluster({
       ids, echoStderr: !!process.env.DEBUG, insecure: o.insecure, keyFile: o.keyFile === undefined ? undefined : resolve(o.keyFile),
-      args: ['--page-size', String(PAGE_SIZE), '--pages', String(PAGE_COUNT)],
+      args: ['--page-size', String(PAGE_SIZE), '--pages', String(PAGE_COUNT), '--manager', o.manager],
     });
   } catch (e) {
     process.stderr.write(`pagewire console: the cluster did not start: ${(e as Error).message}\n`);
     return 1;
   }
-  const live = new LiveCluster(cluster, { pageSize: PAGE_SIZE, pageCount: PAGE_COUNT });
+  const live = new LiveCluster(cluster, { pageSize: PAGE_SIZE, pageCount: PAGE_COUNT, manager: o.manager });
   let rl: Interface | undefined;
   let busy = false;
   const print = (s: string): void => {
@@ -618,7 +631,7 @@ export async function runConsole(argv: string[]): Promise<number> {
       const owner = initialOwner(ids, PAGE_COUNT);
       const pages = Array.from({ length: PAGE_COUNT - 1 }, (_, i) => i + 1).filter((p) => owner(p) === id);
       return `node ${id} owns ${pages[0]}..${pages.at(-1)}`;
-    }).join(', ')}; page p is managed by node [${ids.join(', ')}][p mod ${ids.length}]`);
+    }).join(', ')}; ${o.manager === 'fixed' ? `page p is managed by node [${ids.join(', ')}][p mod ${ids.length}] (--manager fixed)` : 'no managers: faults follow probable-owner chains (--manager dynamic)'}`);
     if (o.nodes === 2) say('  2 nodes: a majority of 2 is 2, so neither can ever declare the other dead; after a kill, faults on its pages fail DSM_ERR_NO_QUORUM (use 3 or more nodes to see DSM_ERR_PAGE_LOST)');
     if (o.loss > 0) await live.setLoss(o.loss);
     live.on('event', onEvent);

@@ -17,7 +17,7 @@ import { EventEmitter } from 'node:events';
 import type { Cluster, ControlAnswer, NodeEvent, NodeProc } from './cluster.js';
 import type { DsmNodeStats, PageTable } from '../dsm/node/index.js';
 import { initialOwner } from '../dsm/node/index.js';
-import { managerOf } from '../dsm/protocol/index.js';
+import { managerOf, type ManagerMode } from '../dsm/protocol/index.js';
 import { describeMembership } from './membership-events.js';
 import type { Traversal } from './list.js';
 import { formatMs } from './args.js';
@@ -104,6 +104,8 @@ export interface LiveOptions {
   readonly pollMs?: number;
   /** Bound on one node command (stats, page table, network). @default 1_500 */
   readonly commandTimeoutMs?: number;
+  /** How the nodes find a page's owner (what they were started with). @default 'fixed' */
+  readonly manager?: ManagerMode;
 }
 
 /** Events kept for the page and the console. */
@@ -113,6 +115,8 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
   readonly ids: number[];
   readonly pageSize: number;
   readonly pageCount: number;
+  /** fixed: page p's directory is on node ids[p mod N]; dynamic: no manager at all. */
+  readonly manager: ManagerMode;
   readonly nodes = new Map<number, LiveNode>();
   readonly events: LiveEvent[] = [];
   /** The groups of the partition in force (undefined: none). */
@@ -144,6 +148,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
     this.ids = cluster.nodes.map((n) => n.id).sort((a, b) => a - b);
     this.pageSize = o.pageSize;
     this.pageCount = o.pageCount;
+    this.manager = o.manager ?? 'fixed';
     this.#pollMs = o.pollMs ?? 100;
     this.#timeoutMs = o.commandTimeoutMs ?? 1_500;
     this.#initialOwner = initialOwner(this.ids, this.pageCount);
@@ -363,7 +368,7 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
 
   /** Owner, copies, rights per node and fate of `page`, from what the nodes reported last. */
   page(p: number): PageView {
-    const manager = managerOf(this.ids, p);
+    const manager = this.manager === 'fixed' ? managerOf(this.ids, p) : undefined;
     const rights: Record<number, string> = {};
     const claims: number[] = [];
     const copies: number[] = [];
@@ -375,14 +380,14 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
       if ((c === 'r' || c === 'R') && n.process !== 'killed') copies.push(n.id);
     }
     const gone = (id: number): boolean => this.nodes.get(id)!.process === 'killed' || this.status(id) === 'dead' || this.status(id) === 'fenced';
-    const record = this.nodes.get(manager)!.table?.managed.find((m) => m.page === p);
+    const record = manager === undefined ? undefined : this.nodes.get(manager)!.table?.managed.find((m) => m.page === p);
     const recorded = record?.owner ?? this.#initialOwner(p);
     const live = claims.filter((id) => !gone(id));
     const owner = live.length === 1 ? live[0]! : claims.length === 1 ? claims[0]! : recorded;
     const lost = record?.lost ?? (gone(owner) && live.length === 0 ? owner : undefined);
     return {
       page: p, manager, owner, recordedOwner: recorded, copies: copies.filter((c) => c !== owner || rights[c] === 'R'), rights, lost,
-      pending: record?.pending ?? false, managerGone: gone(manager),
+      pending: record?.pending ?? false, managerGone: manager !== undefined && gone(manager),
     };
   }
 
@@ -533,7 +538,8 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
 
 export interface PageView {
   readonly page: number;
-  readonly manager: number;
+  /** Its manager (fixed mode); undefined in dynamic mode, which has none. */
+  readonly manager: number | undefined;
   /** The owner: the live node holding it as owner, else the manager's record. */
   readonly owner: number;
   readonly recordedOwner: number;

@@ -363,11 +363,11 @@ function showPage(i) {
   for (const c of document.querySelectorAll('.cell.sel')) c.classList.remove('sel');
   state.cells[i]?.classList.add('sel');
   const ids = v.nodes.map((n) => n.id);
-  const manager = ids[i % ids.length];
+  const manager = v.manager === 'dynamic' ? 'no manager (dynamic: probable-owner chains)' : 'manager node ' + ids[i % ids.length] + ' (page mod ' + ids.length + ')';
   const copies = v.pages.copies[i] || [];
   const lost = v.pages.lost.includes(i);
   const orphan = v.pages.orphaned.includes(i);
-  $('pageinfo').textContent = 'page ' + i + ' · ' + hex(i * v.pageSize) + '..' + hex((i + 1) * v.pageSize - 1) + ' · owner node ' + v.pages.owner[i] + ' · manager node ' + manager + ' (page mod ' + ids.length + ') · read copies: ' + (copies.length ? copies.map((c) => 'node ' + c).join(', ') : 'none') + (lost ? ' · LOST: its only valid copy was on a dead node' : '') + (orphan ? ' · its manager is dead: a fault on it that needs the directory fails DSM_ERR_MANAGER_DEAD, its read copies stay readable' : '');
+  $('pageinfo').textContent = 'page ' + i + ' · ' + hex(i * v.pageSize) + '..' + hex((i + 1) * v.pageSize - 1) + ' · owner node ' + v.pages.owner[i] + ' · ' + manager + ' · read copies: ' + (copies.length ? copies.map((c) => 'node ' + c).join(', ') : 'none') + (lost ? ' · LOST: its only valid copy was on a dead node' : '') + (orphan ? ' · its manager is dead: a fault on it that needs the directory fails DSM_ERR_MANAGER_DEAD, its read copies stay readable' : '');
 }
 
 function renderList(v) {

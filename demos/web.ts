@@ -91,7 +91,7 @@ export function viewOf(live: LiveCluster, o: { controls: boolean; title: string 
   });
   return {
     title: o.title, controls: o.controls, now: Date.now(), changedAt: live.changedAt,
-    pageSize: live.pageSize, pageCount: live.pageCount, nodes,
+    pageSize: live.pageSize, pageCount: live.pageCount, manager: live.manager, nodes,
     network: { groups: live.groups ?? null, loss: live.loss },
     pages,
     list: live.list,

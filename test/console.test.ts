@@ -218,6 +218,45 @@ describe('pagewire console --script', () => {
     for (const t of [given, clear]) expect(t.code, t.stdout + t.stderr).toBe(0);
   });
 
+  it('--manager dynamic: no page has a manager; a read whose probable-owner chain runs through the killed node 3 locates the live owner; node 3\'s own page is lost, naming it', async () => {
+    const t = await script('dynamic', [
+      'alloc 16 on 2',
+      'write 0x156000 42 on 2',
+      'read 0x156000 on 1',
+      // Node 3 takes the page (node 1's copy is invalidated, naming node 3), then node 2 takes it back: node 1, holding no copy, is not told.
+      'write 0x156000 43 on 3',
+      'write 0x156000 44 on 2',
+      'alloc 16 on 3',
+      'write 0x2ab000 7 on 3',
+      'owner 342',
+      'map',
+      'list new avoid 3 on 1',
+      'kill 3',
+      'read 0x156000 on 1',
+      'read 0x2ab000 on 1',
+    ], ['--manager', 'dynamic']);
+    expect(t.code, t.stdout + t.stderr).toBe(0);
+    expect(t.stdout).toMatch(/no managers: faults follow probable-owner chains \(--manager dynamic\)/);
+    expectBlocks(t, [
+      ['alloc 16 on 2', /^node 2: allocated 16 bytes at 0x00156000 \(page 342: owned by node 2, no manager: dynamic mode\)\n$/],
+      ['write 0x156000 42 on 2', /no fault/],
+      ['read 0x156000 on 1', /^node 1: read 0x00156000 = 42 \(0x2a\)\n {2}read fault on page 342: .*messages: request 1→2 \(2 messages/],
+      ['write 0x156000 43 on 3', /^node 3: wrote 43 \(0x2b\) at 0x00156000\n {2}write fault on page 342/],
+      ['write 0x156000 44 on 2', /^node 2: wrote 44 \(0x2c\) at 0x00156000\n {2}write fault on page 342/],
+      ['alloc 16 on 3', /\(page 683: owned by node 3, no manager: dynamic mode\)/],
+      ['write 0x2ab000 7 on 3', /no fault/],
+      ['owner 342', /^page 342 \(0x00156000\.\.0x00156fff\): owner node 2, no manager \(dynamic mode\)\n/],
+      ['map', /^page +address +manager +owner/, /\n342 +0x00156000 +- +2 +/, /\n683 +0x002ab000 +- +3 +/],
+      ['list new avoid 3 on 1', /CONSOLE_ERR_BAD_ARGUMENT.*in dynamic mode no node manages any/],
+      ['kill 3', /^node 3 killed/],
+      // Node 1's hint names node 3: once a majority declared it dead, node 1 asks every live node (a locate) and finds node 2.
+      ['read 0x156000 on 1', /^node 1: read 0x00156000 = 44 \(0x2c\)\n {2}read fault on page 342: [\d.]+ s; messages: .*locate 1→2/],
+      ['read 0x2ab000 on 1', /^node 1: DSM_ERR_PAGE_LOST at 0x002ab000 \(page 683, node 3\)/],
+    ]);
+    expect(t.stdout).not.toMatch(/DSM_ERR_MANAGER_DEAD/);
+    expect(t.stderr).toBe('');
+  });
+
   it('--help prints the usage; bad options exit 2 with one line of hint', async () => {
     const help = await runNode('demos/cli.js', ['console', '--help']);
     expect(help.code).toBe(0);
@@ -227,6 +266,7 @@ describe('pagewire console --script', () => {
       [['--loss', '0.8'], /--loss must be a probability in \[0, 0\.5\]/],
       [['--script', join(dir, 'missing.txt')], /cannot read --script .*missing\.txt: ENOENT/],
       [['--frob'], /unknown option --frob/],
+      [['--manager', 'central'], /--manager must be fixed or dynamic, got "central"/],
       [['--key-file', join(dir, 'k'), '--insecure'], /give either --key-file or --insecure, not both/],
     ] as [string[], RegExp][]) {
       const r = await runNode('demos/cli.js', ['console', ...args]);
