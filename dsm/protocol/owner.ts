@@ -248,13 +248,20 @@ export class Owner {
     }
     // Handed to a node declared dead: it may have installed the page and passed it on to a node
     // that had not heard of the death, so only asking everyone can tell (requester.ts, locate).
-    if (this.#i.membership.isDead(h.to)) return this.#redirectTo(page, requester, h.to, 0);
-    const { hints } = this.#i;
-    // Someone this node sent on after the hand-off went further than h.to (Li & Hudak's
-    // compression): send this one there too; else to h.to, naming the transfer.
+    const { hints, membership, id } = this.#i;
+    if (membership.isDead(h.to)) return this.#redirectTo(page, requester, h.to, 0);
+    // A writer this node sent on after the hand-off may have gone further than h.to (Li &
+    // Hudak's compression): send this one there too, but only while that writer is another node
+    // and neither suspected nor dead. A guess is no pointer to the page: if it names this node (its own write
+    // fault) or a writer that died on its way to h.to, sending requesters there sends them round
+    // a cycle back here that nobody settles, since only a requester that reaches h.to with the
+    // transfer brings back h.to's NotInstalled. Else to h.to, naming the transfer.
     const further = hints.guessAfter(page, h.at);
-    if (want === Want.Write) hints.guess(page, requester);
-    if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(page, requester, further, 0);
+    if (want === Want.Write && requester !== id) hints.guess(page, requester);
+    const st = further === undefined ? undefined : membership.status(further);
+    if (further !== undefined && further !== id && further !== requester && further !== h.to && st !== 'dead' && st !== 'suspected') {
+      return this.#redirectTo(page, requester, further, 0);
+    }
     return this.#redirectTo(page, requester, h.to, h.epoch);
   }
 

@@ -72,7 +72,16 @@ export interface RequesterInit extends RoleContext {
   readonly closed: () => boolean;
 }
 
-type Located = { readonly kind: 'owner'; readonly node: number } | { readonly kind: 'lost'; readonly node: number } | { readonly kind: 'busy'; readonly why: string; readonly node?: number };
+/**
+ * What a locate found: the node to ask next (`expect` and `by` set when a previous owner, `by`,
+ * handed the page to `node` under that transfer, unconfirmed: the walk goes to `node` naming it,
+ * and brings a NotInstalled answer back to `by`), the dead node the page is lost with, or nothing
+ * decided yet.
+ */
+type Located =
+  | { readonly kind: 'owner'; readonly node: number; readonly expect?: number; readonly by?: number }
+  | { readonly kind: 'lost'; readonly node: number }
+  | { readonly kind: 'busy'; readonly why: string; readonly node?: number };
 
 export class Requester {
   readonly #i: RequesterInit;
@@ -185,7 +194,7 @@ export class Requester {
           await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
           continue;
         }
-        target = found.node;
+        [target, expect, handedBy] = [found.node, found.expect ?? 0, found.by ?? handedBy];
         visited.clear();
         continue;
       }
@@ -249,11 +258,13 @@ export class Requester {
           }
           counters.c.redirects++; // (the route is not changed: only what a node sees happen is a fact, hints.ts)
           if (guessed) {
-            // The guess was wrong: go where this node itself saw the page go.
+            // The guess was wrong: go where this node itself saw the page go, unless the node
+            // guessed is a previous owner that names the transfer it handed the page over under
+            // (first hand, and newer than anything this node saw: follow it, below).
             guessed = false;
             hints.unguess(page);
             const fact = hints.route(page);
-            if (fact !== target && !visited.has(fact)) {
+            if (g.epoch === 0 && fact !== target && !visited.has(fact)) {
               target = fact;
               continue;
             }
@@ -298,7 +309,7 @@ export class Requester {
               target = hints.route(page);
               continue;
             }
-            target = found.node;
+            [target, expect, handedBy] = [found.node, found.expect ?? 0, found.by ?? handedBy];
             continue;
           }
           target = next;
@@ -409,7 +420,9 @@ export class Requester {
       if (w.holding === Holding.Lost && w.node !== undefined) return { kind: 'lost', node: w.node };
       if (w.holding === Holding.Handed && w.node !== undefined) {
         if (membership.isDead(w.node)) return lost(w.node, `node ${node} handed it to node ${w.node}, declared dead`);
-        return { kind: 'owner', node }; // it settles its transfer when asked
+        // Ask the node it went to, naming the transfer (a NotInstalled answer goes back to `node`,
+        // which then takes the page back). This node is that node: ask `node`, below the transfer.
+        return w.node === id ? { kind: 'owner', node } : { kind: 'owner', node: w.node, expect: w.epoch, by: node };
       }
     }
     if (unanswered !== undefined) return { kind: 'busy', why: `locating page ${page}: ${unanswered.why}`, node: unanswered.node };
