@@ -130,3 +130,74 @@ describe('a walk that started from a guess', () => {
     expect(c.nodes[1]!.stats.pagesTakenBack).toBe(1);
   });
 });
+
+describe('a grant the local store cannot install (review 14, item 2)', () => {
+  /**
+   * Page 4 owned by Y = 0; X = 1 holds a read copy, and the owner's copy set names a later grant
+   * than the one X installed (a late copy of X's read request was served), so X's write fault is
+   * granted with the contents, over X's read copy: the grant PageStore.install refuses when an app
+   * thread stays inside an access for installSpinMs. X's store refuses the first `refusals` such
+   * installs, as PageStore does (rights left as they were).
+   */
+  async function refusingWriter(refusals: number) {
+    const c = await started({ nodes: 4, initialOwner: () => 0 });
+    c.checkInvariantEachStep();
+    await c.sched.settle(c.write(0, 4, 0, 61));
+    expect(await c.sched.settle(c.read(1, 4, 0))).toBe(61);
+    const late = await c.sched.settle(Promise.resolve(c.nodes[0]!.handlers.request(viewOf(4, 1, 'fixed'), 4, Want.Read, 0, false, 0, undefined, { peer: 'node1', callId: 'late' })));
+    expect(late.outcome).toBe(Outcome.Granted);
+    const x = c.pages[1]!;
+    const install = x.install.bind(x);
+    let refused = 0;
+    x.install = (page, data, rights) => {
+      if (page === 4 && data !== null && rights === 'write' && refused < refusals) {
+        refused++;
+        throw Object.assign(new Error('install(page 4): app threads stayed inside an access for more than 200 ms'), { code: 'DSM_ERR_FAULT_TIMEOUT' });
+      }
+      install(page, data, rights);
+    };
+    const owners = () => c.ids.filter((n) => c.nodes[n]!.owns(4));
+    return { c, owners, refusedSoFar: () => refused };
+  }
+
+  it('is refused once: the fault asks again, the previous owner takes the page back and serves it anew; one owner throughout', async () => {
+    const { c, owners, refusedSoFar } = await refusingWriter(1);
+    const step = c.sched.afterStep!;
+    c.sched.afterStep = () => {
+      step();
+      if (owners().length > 1) throw new Error(`two owners of page 4 at t=${c.sched.now}: ${owners().join(', ')}`);
+    };
+    const failed = await failureOf(c, c.write(1, 4, 0, 62));
+    expect(refusedSoFar()).toBe(1);
+    const afterWrite = owners();
+    const takenBack = c.nodes[0]!.stats.pagesTakenBack;
+    await c.sched.run(() => c.nodes[0]!.stats.retainedPages === 0, c.sched.now + 1_200);
+    const retained = c.nodes[0]!.stats.retainedPages;
+    // The page moves on from X to Q = 3, and a reader R = 2 asking the previous owner Y finds it.
+    // (Had X taken the ownership of the grant it never installed, Y, asked about that transfer,
+    // would hear NotInstalled from X and take the page back while Q owns it: two owners.)
+    await c.sched.settle(c.write(3, 4, 0, 63));
+    await c.sched.run(() => false, c.sched.now + 1_200); // Q's confirmation reaches X
+    expect(await c.sched.settle(c.read(2, 4, 0))).toBe(63);
+    expect(owners()).toEqual([3]);
+    expect({ failed, afterWrite, takenBack, retained }).toEqual({ failed: undefined, afterWrite: [1], takenBack: 1, retained: 0 });
+  });
+
+  it('refused until the deadline: the fault fails DSM_ERR_FAULT_TIMEOUT saying why, X never owns it, and the next requester gets the page back from Y', async () => {
+    const { c, owners } = await refusingWriter(Number.POSITIVE_INFINITY);
+    let err: unknown;
+    try {
+      await c.sched.settle(c.write(1, 4, 0, 62));
+    } catch (e) {
+      err = e;
+    }
+    // X owns nothing it did not install (taking the ownership first left X owning the page with
+    // its old read copy while Y still kept the transfer, ready to take it back on X's NotInstalled).
+    expect({ xOwns: c.nodes[1]!.owns(4), handedTo: c.nodes[0]!.ownerInfo(4).handedTo, owners: owners() }).toEqual({ xOwns: false, handedTo: 1, owners: [] });
+    expect(err).toMatchObject({ code: 'DSM_ERR_FAULT_TIMEOUT', message: expect.stringContaining('could not be installed here: install(page 4): app threads stayed inside an access') });
+    // Q = 3 asks Y, which sends it to X naming the last transfer; X never installed it; Y takes
+    // the page back and serves Q the value it held.
+    expect(await c.sched.settle(c.read(3, 4, 0))).toBe(61);
+    expect(owners()).toEqual([0]);
+  });
+});

@@ -334,11 +334,17 @@ export class Requester {
             counters.c.staleGrants++;
             continue;
           }
-          if (!this.#install(page, access, g, target, have, holding)) {
+          const installed = this.#install(page, access, g, target, have, holding);
+          if (installed === true) return;
+          if (installed === false) {
             counters.c.staleGrants++;
             continue;
           }
-          return;
+          // The store could not install it (app threads stayed inside an access): nothing was
+          // recorded, so asking again, below the transfer, makes its owner take it back and serve anew.
+          cause = `node ${target}'s grant could not be installed here: ${installed}`;
+          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          continue;
         }
         default:
           counters.c.protocolErrors++;
@@ -348,11 +354,19 @@ export class Requester {
   }
 
   /**
-   * Installs a grant from `from`. A write grant without contents upgrades this node's read copy,
-   * which must still be the one the request named; if it is not (a late invalidation took it), the
-   * grant is discarded, and asking again below it makes the previous owner take the page back.
+   * Installs a grant from `from`: true when installed, false when discarded as stale, or why the
+   * local store refused it. A write grant without contents upgrades this node's read copy, which
+   * must still be the one the request named; if it is not (a late invalidation took it), the grant
+   * is discarded, and asking again below it makes the previous owner take the page back.
+   *
+   * The store installs first and only then does this node record anything (ownership, epochs, the
+   * confirmation): PageStore.install throws when it cannot take a read copy away because app
+   * threads stay inside an access (installSpinMs), and a node that took the ownership of a grant
+   * it never installed would serve the page under an epoch below the transfer while its previous
+   * owner, asked about that transfer, would hear NotInstalled and take the page back: two owners.
+   * A refused grant is never installed later (seen), so the fault asks again below it.
    */
-  #install(page: number, access: Access, g: Grant, from: number, have: number, holding: boolean): boolean {
+  #install(page: number, access: Access, g: Grant, from: number, have: number, holding: boolean): boolean | string {
     const { id, local, epochs, owner, counters, hints, membership, mode } = this.#i;
     const data = g.data;
     if (data !== undefined && data.length !== local.pageSize) {
@@ -364,13 +378,15 @@ export class Requester {
         epochs.see(page, g.epoch); // never install it later
         return false;
       }
-      owner.becomeOwner(page, g.epoch);
-      local.install(page, null, 'write');
-    } else {
-      if (access === 'write') owner.becomeOwner(page, g.epoch);
-      else hints.learn(page, from, g.epoch);
-      local.install(page, data, access);
     }
+    try {
+      local.install(page, data ?? null, access);
+    } catch (e) {
+      epochs.see(page, g.epoch); // never install it later
+      return messageOf(e);
+    }
+    if (access === 'write') owner.becomeOwner(page, g.epoch);
+    else hints.learn(page, from, g.epoch);
     epochs.setInstalled(page, g.epoch);
     if (access === 'write') {
       // Li & Hudak's confirmation, piggybacked on the next heartbeat: the previous owner may
