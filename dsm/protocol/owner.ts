@@ -27,8 +27,9 @@
  * - X asks Y again with `have` < T: X never got the grant (its reply was lost, and a failed RPC
  *   never delivers a late reply): Y takes the page back exactly as it was (abort) and serves anew;
  * - someone else, Q, asks Y first: Y redirects Q to X with `expect` = T. X installed T: it serves
- *   Q (or redirects it on). X never did and is not asking for the page: it promises never to
- *   install T (it has seen T) and answers NotInstalled; Q brings that claim back to Y, which takes
+ *   Q (or redirects it on). X never did and is not asking for the page: it cannot install T any
+ *   more (no request of it is outstanding, and a failed call never delivers a late reply), so it
+ *   answers NotInstalled; Q brings that claim back to Y, which takes
  *   the page back and serves Q. X is still asking: Busy, and Q asks again later. So an unconfirmed
  *   transfer costs a third party nothing but the hop to X, and Y never waits on X;
  * - X is declared dead: X may have installed T, written, and handed the page on to a node that
@@ -79,6 +80,12 @@ export interface OwnerInit extends RoleContext {
   readonly hints: OwnerHints;
   /** True while this node's requester is resolving a fault on `page` (it may still install a transfer). */
   readonly faulting: (page: number) => boolean;
+  /**
+   * The node this node's requester is waiting on for an answer to its request for `page` right
+   * now, if any: the only node whose grant can still arrive here (a failed call never delivers a
+   * late reply).
+   */
+  readonly asking: (page: number) => number | undefined;
   /**
    * Fixed mode: the directory record a Redirect of a page this node manages names (the manager
    * answers from what it was told, never from a guess). Undefined: answer with the route.
@@ -183,7 +190,8 @@ export class Owner {
       if (expect > 0 && requester !== id && epochs.installed(page) < expect) {
         // A previous owner says it handed this node transfer `expect`, which it never installed.
         if (this.#i.faulting(page)) return this.#busy(`node ${id} is still acquiring page ${page} (transfer ${expect})`, id);
-        epochs.see(page, expect); // a promise: that grant is stale here from now on
+        // Not faulting: no grant can reach this node any more, so it need not (and does not)
+        // record `expect` as seen: a number a peer merely names never makes later grants stale.
         return { view: this.#i.view(), outcome: Outcome.NotInstalled, epoch: expect, node: id };
       }
       return this.#redirect(page, want, requester);
@@ -418,17 +426,28 @@ export class Owner {
    * copy set may name a later grant than the one this node installed, when a late retry of its
    * request was served after the request that brought its copy), and keeps one granted after (a
    * late invalidation never drops a newer copy). The page is on its way to `newOwner` under
-   * transfer `epoch`.
+   * transfer `epoch`. Resolves to what is wrong with the invalidation if it contradicts this
+   * node's state (nothing was changed), else undefined.
    */
-  async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<void> {
+  async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<string | undefined> {
     const { epochs, local, counters, hints } = this.#i;
     counters.c.invalidationsReceived++;
-    epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
+    if (this.owns(page)) {
+      // A late copy of an invalidation (the owner's grants are numbered after every copy it
+      // ever held); one naming a copy epoch above all this node has seen is no invalidation at
+      // all, and recording it would make this owner number its next grant past uint32.
+      return copyEpoch > epochs.seen(page) ? `an invalidation of page ${page} names copy epoch ${copyEpoch}, but node ${this.#i.id} owns the page at epoch ${epochs.seen(page)}` : undefined;
+    }
+    // A grant of that copy still on its way here is stale. Only `from`'s answer to this node's
+    // request for the page can still bring one, so only then is the number recorded: an
+    // invalidation never makes every later grant stale by naming a huge epoch.
+    if (this.#i.asking(page) === from) epochs.see(page, copyEpoch);
     hints.learn(page, newOwner, epoch, from);
-    if (epochs.installed(page) > copyEpoch || this.owns(page)) return;
-    if (local.rights(page) === 'none') return;
+    if (epochs.installed(page) > copyEpoch) return undefined;
+    if (local.rights(page) === 'none') return undefined;
     if (!local.discard(page)) await local.invalidate(page);
     if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'invalidated', page, label: `read copy of p${page} dropped` });
+    return undefined;
   }
 
   #granted(epoch: number, data?: Uint8Array): Grant {

@@ -86,6 +86,8 @@ type Located =
 export class Requester {
   readonly #i: RequesterInit;
   readonly #inflight = new Map<number, { readonly access: Access; readonly done: Promise<boolean> }>();
+  /** Per page, the node whose answer to this node's request is awaited now. */
+  readonly #asking = new Map<number, number>();
   /** Longest walk along redirects before asking everyone. */
   readonly #maxHops: number;
   readonly #tn: TraceNode;
@@ -99,6 +101,11 @@ export class Requester {
   /** True while a fault on `page` is being resolved. */
   faulting(page: number): boolean {
     return this.#inflight.has(page);
+  }
+
+  /** The node whose answer to this node's request for `page` is awaited now (the only node whose grant can still arrive). */
+  asking(page: number): number | undefined {
+    return this.#asking.get(page);
   }
 
   async fault(page: number, access: Access): Promise<void> {
@@ -163,6 +170,8 @@ export class Requester {
     let pending: { node: number; epoch: number; by: number } | undefined;
     let cause: string | undefined;
     let blocker: number | undefined;
+    /** Grants this walk discarded as stale. */
+    let staleGrants = 0;
     const lost = owner.lostWith(page);
     if (lost !== undefined) throw pageLost(page, lost);
     for (;;) {
@@ -212,9 +221,16 @@ export class Requester {
         const to = target === manager && askedManager ? `its manager, node ${target}` : target === id ? 'its own owner role' : `node ${target}`;
         this.#tn.dsm.emit({ type: 'request', page, access, peer: String(target), label: `${access} request for p${page} to ${to}` });
       }
-      const r: Result<Grant> = target === id
-        ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
-        : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
+      const to = target;
+      this.#asking.set(page, to);
+      let r: Result<Grant>;
+      try {
+        r = to === id
+          ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
+          : await peers.call(to, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
+      } finally {
+        this.#asking.delete(page);
+      }
       this.#checkAlive(page);
       if (!r.ok) {
         switch (r.kind) {
@@ -241,7 +257,17 @@ export class Requester {
       const g = r.value;
       switch (g.outcome) {
         case Outcome.PageLost:
-          if (g.node !== undefined) owner.markLost(page, g.node);
+          // Only a node a majority declared dead takes a page with it, and the answer's view (merged
+          // before this) carries that death: anything else is a false loss, never recorded here.
+          if (g.node === undefined || !membership.isDead(g.node)) {
+            counters.c.protocolErrors++;
+            throw new FaultFailed({
+              code: 'DSM_ERR_INTERNAL',
+              message: `page ${page}: node ${target} answered that the page is lost with ${g.node === undefined ? 'no node' : `node ${g.node}, which is not declared dead`}`,
+              node: target,
+            });
+          }
+          owner.markLost(page, g.node);
           throw pageLost(page, g.node);
         case Outcome.Busy:
           counters.c.busyRetries++;
@@ -329,9 +355,11 @@ export class Requester {
         case Outcome.Granted: {
           if (target === id) return; // this node's own owner role did it (an upgrade in place, or nothing to do)
           if (epochs.isStale(page, g.epoch)) {
-            // Something newer about this page arrived first (its invalidation overtook a read grant,
-            // or this node promised the previous owner it never got it): discard, ask again.
+            // Something newer about this page arrived first (its invalidation overtook a read
+            // grant, or the grant was refused here before): discard, ask again, at once the first
+            // time, then after a pause (the grants keep arriving stale: not a copy per round trip).
             counters.c.staleGrants++;
+            if (++staleGrants > 1) await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
             continue;
           }
           const installed = this.#install(page, access, g, target, have, holding);
@@ -424,8 +452,16 @@ export class Requester {
     let unanswered: { node: number; why: string } | undefined;
     others.forEach((n, k) => {
       const r = results[k]!;
-      if (r.kind === 'answer') answers.push({ node: n, w: r.where });
-      else if (r.kind === 'unanswered') unanswered ??= { node: n, why: r.why };
+      if (r.kind === 'answer') {
+        const wrong = this.#wrongWhere(r.where);
+        if (wrong === undefined) answers.push({ node: n, w: r.where });
+        else {
+          // Counted and dropped: none of it is learned or decided on (the locate cannot decide
+          // without it unless a node answers that it owns the page).
+          counters.c.protocolErrors++;
+          unanswered ??= { node: n, why: `node ${n} answered ${wrong}` };
+        }
+      } else if (r.kind === 'unanswered') unanswered ??= { node: n, why: r.why };
     });
     for (const { w } of answers) if (w.knownEpoch > 0) hints.learn(page, w.known, w.knownEpoch, w.knownVia);
     const ownerAnswer = answers.find((a) => a.w.holding === Holding.Owner);
@@ -453,6 +489,23 @@ export class Requester {
       return lost(best.knownVia, `node ${best.knownVia}, declared dead, was handing it to node ${best.known}, which never installed it`);
     }
     return { kind: 'busy', why: `locating page ${page}: no live node holds it, and its last known owner, node ${best.known}, is not declared dead`, node: best.known };
+  }
+
+  /**
+   * What is wrong with a locate answer (its view already merged), or undefined: every node it
+   * names is a member, a hand-off names its transfer, and a page is lost only with a node a
+   * majority declared dead (the answerer knew of that death, and its view carried it here).
+   */
+  #wrongWhere(w: Where): string | undefined {
+    const { membership } = this.#i;
+    if (!membership.isMember(w.known)) return `that the page's owner is node ${w.known}, not a member`;
+    if (w.knownVia !== undefined && !membership.isMember(w.knownVia)) return `that node ${w.knownVia}, not a member, handed the page on`;
+    if (w.node !== undefined && !membership.isMember(w.node)) return `that it holds the page for node ${w.node}, not a member`;
+    if (w.holding === Holding.Handed && (w.node === undefined || w.epoch === 0)) return 'that it handed the page over, naming no node or no transfer';
+    if (w.holding === Holding.Lost && (w.node === undefined || !membership.isDead(w.node))) {
+      return `that the page is lost with ${w.node === undefined ? 'no node' : `node ${w.node}, which is not declared dead`}`;
+    }
+    return undefined;
   }
 
   async #askWhere(node: number, page: number, deadline: number): Promise<{ kind: 'answer'; where: Where } | { kind: 'dead' } | { kind: 'unanswered'; why: string }> {
