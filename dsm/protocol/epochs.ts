@@ -5,10 +5,12 @@
  *
  * - installed(page): the epoch of the last grant this node installed;
  * - seen(page): the highest epoch this node has acted on for the page (installed, served,
- *   invalidated, refused as never installed, aborted). A grant whose epoch is not above seen
- *   arrived after something that superseded it (its reply was late, or the node already told
- *   the manager it never got it): it is discarded and the fault asks again. This is what makes
- *   every state-moving call safe to repeat and safe to receive out of order.
+ *   aborted, a grant discarded or refused by the store, a copy invalidated by the node whose
+ *   answer to this node's request is still outstanding). A grant whose epoch is not above seen
+ *   arrived after something that superseded it (its invalidation overtook it): it is discarded
+ *   and the fault asks again. This is what makes every state-moving call safe to repeat and safe
+ *   to receive out of order. An epoch a peer merely names is never recorded otherwise: a number
+ *   no owner handed out must not make this node's later grants stale (requester.ts, owner.ts).
  */
 export class PageEpochs {
   readonly #installed = new Map<number, number>();

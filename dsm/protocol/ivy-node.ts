@@ -242,6 +242,7 @@ export class IvyNode implements PageFaultHandler {
     this.#owner = new Owner({
       ...roles, hints: this.#hints, serveTimeoutMs: opts.serveTimeoutMs, callTimeoutMs: opts.callTimeoutMs, queueWaitMs: opts.queueWaitMs,
       faulting: (p) => this.#requester.faulting(p),
+      asking: (p) => this.#requester.asking(p),
       directory: this.mode === 'fixed' ? (p) => this.#manager.record(p) : undefined,
     });
     this.#requester = new Requester({
@@ -262,7 +263,9 @@ export class IvyNode implements PageFaultHandler {
       }),
       invalidate: (v, page, copyEpoch, newOwner, epoch, ctx) => this.#guard('invalidate', ctx, v, page, async (caller) => {
         if (!this.#membership.isMember(newOwner)) return this.#violation(`invalidation of page ${page} names node ${newOwner}, not a member, as its new owner`);
-        await this.#owner.invalidate(page, copyEpoch, newOwner, epoch, caller);
+        if (epoch <= copyEpoch) return this.#violation(`invalidation of page ${page} names transfer ${epoch}, not after the copy it invalidates (epoch ${copyEpoch})`);
+        const wrong = await this.#owner.invalidate(page, copyEpoch, newOwner, epoch, caller);
+        if (wrong !== undefined) return this.#violation(wrong);
         return ack();
       }),
       locate: (v, page, ctx) => this.#guard('locate', ctx, v, page, () => this.#owner.where(page)),

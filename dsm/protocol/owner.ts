@@ -27,8 +27,9 @@
  * - X asks Y again with `have` < T: X never got the grant (its reply was lost, and a failed RPC
  *   never delivers a late reply): Y takes the page back exactly as it was (abort) and serves anew;
  * - someone else, Q, asks Y first: Y redirects Q to X with `expect` = T. X installed T: it serves
- *   Q (or redirects it on). X never did and is not asking for the page: it promises never to
- *   install T (it has seen T) and answers NotInstalled; Q brings that claim back to Y, which takes
+ *   Q (or redirects it on). X never did and is not asking for the page: it cannot install T any
+ *   more (no request of it is outstanding, and a failed call never delivers a late reply), so it
+ *   answers NotInstalled; Q brings that claim back to Y, which takes
  *   the page back and serves Q. X is still asking: Busy, and Q asks again later. So an unconfirmed
  *   transfer costs a third party nothing but the hop to X, and Y never waits on X;
  * - X is declared dead: X may have installed T, written, and handed the page on to a node that
@@ -79,6 +80,12 @@ export interface OwnerInit extends RoleContext {
   readonly hints: OwnerHints;
   /** True while this node's requester is resolving a fault on `page` (it may still install a transfer). */
   readonly faulting: (page: number) => boolean;
+  /**
+   * The node this node's requester is waiting on for an answer to its request for `page` right
+   * now, if any: the only node whose grant can still arrive here (a failed call never delivers a
+   * late reply).
+   */
+  readonly asking: (page: number) => number | undefined;
   /**
    * Fixed mode: the directory record a Redirect of a page this node manages names (the manager
    * answers from what it was told, never from a guess). Undefined: answer with the route.
@@ -183,7 +190,8 @@ export class Owner {
       if (expect > 0 && requester !== id && epochs.installed(page) < expect) {
         // A previous owner says it handed this node transfer `expect`, which it never installed.
         if (this.#i.faulting(page)) return this.#busy(`node ${id} is still acquiring page ${page} (transfer ${expect})`, id);
-        epochs.see(page, expect); // a promise: that grant is stale here from now on
+        // Not faulting: no grant can reach this node any more, so it need not (and does not)
+        // record `expect` as seen: a number a peer merely names never makes later grants stale.
         return { view: this.#i.view(), outcome: Outcome.NotInstalled, epoch: expect, node: id };
       }
       return this.#redirect(page, want, requester);
@@ -248,13 +256,20 @@ export class Owner {
     }
     // Handed to a node declared dead: it may have installed the page and passed it on to a node
     // that had not heard of the death, so only asking everyone can tell (requester.ts, locate).
-    if (this.#i.membership.isDead(h.to)) return this.#redirectTo(page, requester, h.to, 0);
-    const { hints } = this.#i;
-    // Someone this node sent on after the hand-off went further than h.to (Li & Hudak's
-    // compression): send this one there too; else to h.to, naming the transfer.
+    const { hints, membership, id } = this.#i;
+    if (membership.isDead(h.to)) return this.#redirectTo(page, requester, h.to, 0);
+    // A writer this node sent on after the hand-off may have gone further than h.to (Li &
+    // Hudak's compression): send this one there too, but only while that writer is another node
+    // and neither suspected nor dead. A guess is no pointer to the page: if it names this node (its own write
+    // fault) or a writer that died on its way to h.to, sending requesters there sends them round
+    // a cycle back here that nobody settles, since only a requester that reaches h.to with the
+    // transfer brings back h.to's NotInstalled. Else to h.to, naming the transfer.
     const further = hints.guessAfter(page, h.at);
-    if (want === Want.Write) hints.guess(page, requester);
-    if (further !== undefined && further !== requester && further !== h.to) return this.#redirectTo(page, requester, further, 0);
+    if (want === Want.Write && requester !== id) hints.guess(page, requester);
+    const st = further === undefined ? undefined : membership.status(further);
+    if (further !== undefined && further !== id && further !== requester && further !== h.to && st !== 'dead' && st !== 'suspected') {
+      return this.#redirectTo(page, requester, further, 0);
+    }
     return this.#redirectTo(page, requester, h.to, h.epoch);
   }
 
@@ -411,17 +426,28 @@ export class Owner {
    * copy set may name a later grant than the one this node installed, when a late retry of its
    * request was served after the request that brought its copy), and keeps one granted after (a
    * late invalidation never drops a newer copy). The page is on its way to `newOwner` under
-   * transfer `epoch`.
+   * transfer `epoch`. Resolves to what is wrong with the invalidation if it contradicts this
+   * node's state (nothing was changed), else undefined.
    */
-  async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<void> {
+  async invalidate(page: number, copyEpoch: number, newOwner: number, epoch: number, from: number): Promise<string | undefined> {
     const { epochs, local, counters, hints } = this.#i;
     counters.c.invalidationsReceived++;
-    epochs.see(page, copyEpoch); // a grant of that copy arriving later is stale
+    if (this.owns(page)) {
+      // A late copy of an invalidation (the owner's grants are numbered after every copy it
+      // ever held); one naming a copy epoch above all this node has seen is no invalidation at
+      // all, and recording it would make this owner number its next grant past uint32.
+      return copyEpoch > epochs.seen(page) ? `an invalidation of page ${page} names copy epoch ${copyEpoch}, but node ${this.#i.id} owns the page at epoch ${epochs.seen(page)}` : undefined;
+    }
+    // A grant of that copy still on its way here is stale. Only `from`'s answer to this node's
+    // request for the page can still bring one, so only then is the number recorded: an
+    // invalidation never makes every later grant stale by naming a huge epoch.
+    if (this.#i.asking(page) === from) epochs.see(page, copyEpoch);
     hints.learn(page, newOwner, epoch, from);
-    if (epochs.installed(page) > copyEpoch || this.owns(page)) return;
-    if (local.rights(page) === 'none') return;
+    if (epochs.installed(page) > copyEpoch) return undefined;
+    if (local.rights(page) === 'none') return undefined;
     if (!local.discard(page)) await local.invalidate(page);
     if (this.#tn.dsm.on) this.#tn.dsm.emit({ type: 'invalidated', page, label: `read copy of p${page} dropped` });
+    return undefined;
   }
 
   #granted(epoch: number, data?: Uint8Array): Grant {

@@ -72,11 +72,22 @@ export interface RequesterInit extends RoleContext {
   readonly closed: () => boolean;
 }
 
-type Located = { readonly kind: 'owner'; readonly node: number } | { readonly kind: 'lost'; readonly node: number } | { readonly kind: 'busy'; readonly why: string; readonly node?: number };
+/**
+ * What a locate found: the node to ask next (`expect` and `by` set when a previous owner, `by`,
+ * handed the page to `node` under that transfer, unconfirmed: the walk goes to `node` naming it,
+ * and brings a NotInstalled answer back to `by`), the dead node the page is lost with, or nothing
+ * decided yet.
+ */
+type Located =
+  | { readonly kind: 'owner'; readonly node: number; readonly expect?: number; readonly by?: number }
+  | { readonly kind: 'lost'; readonly node: number }
+  | { readonly kind: 'busy'; readonly why: string; readonly node?: number };
 
 export class Requester {
   readonly #i: RequesterInit;
   readonly #inflight = new Map<number, { readonly access: Access; readonly done: Promise<boolean> }>();
+  /** Per page, the node whose answer to this node's request is awaited now. */
+  readonly #asking = new Map<number, number>();
   /** Longest walk along redirects before asking everyone. */
   readonly #maxHops: number;
   readonly #tn: TraceNode;
@@ -90,6 +101,11 @@ export class Requester {
   /** True while a fault on `page` is being resolved. */
   faulting(page: number): boolean {
     return this.#inflight.has(page);
+  }
+
+  /** The node whose answer to this node's request for `page` is awaited now (the only node whose grant can still arrive). */
+  asking(page: number): number | undefined {
+    return this.#asking.get(page);
   }
 
   async fault(page: number, access: Access): Promise<void> {
@@ -154,6 +170,8 @@ export class Requester {
     let pending: { node: number; epoch: number; by: number } | undefined;
     let cause: string | undefined;
     let blocker: number | undefined;
+    /** Grants this walk discarded as stale. */
+    let staleGrants = 0;
     const lost = owner.lostWith(page);
     if (lost !== undefined) throw pageLost(page, lost);
     for (;;) {
@@ -185,7 +203,7 @@ export class Requester {
           await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
           continue;
         }
-        target = found.node;
+        [target, expect, handedBy] = [found.node, found.expect ?? 0, found.by ?? handedBy];
         visited.clear();
         continue;
       }
@@ -203,9 +221,16 @@ export class Requester {
         const to = target === manager && askedManager ? `its manager, node ${target}` : target === id ? 'its own owner role' : `node ${target}`;
         this.#tn.dsm.emit({ type: 'request', page, access, peer: String(target), label: `${access} request for p${page} to ${to}` });
       }
-      const r: Result<Grant> = target === id
-        ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
-        : await peers.call(target, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
+      const to = target;
+      this.#asking.set(page, to);
+      let r: Result<Grant>;
+      try {
+        r = to === id
+          ? await peers.local(() => owner.request(page, want, id, have, holding, ex, cl))
+          : await peers.call(to, 'request', left, (c, o) => c.request(this.#i.view(), page, want, have, holding, ex, cl, o));
+      } finally {
+        this.#asking.delete(page);
+      }
       this.#checkAlive(page);
       if (!r.ok) {
         switch (r.kind) {
@@ -232,7 +257,17 @@ export class Requester {
       const g = r.value;
       switch (g.outcome) {
         case Outcome.PageLost:
-          if (g.node !== undefined) owner.markLost(page, g.node);
+          // Only a node a majority declared dead takes a page with it, and the answer's view (merged
+          // before this) carries that death: anything else is a false loss, never recorded here.
+          if (g.node === undefined || !membership.isDead(g.node)) {
+            counters.c.protocolErrors++;
+            throw new FaultFailed({
+              code: 'DSM_ERR_INTERNAL',
+              message: `page ${page}: node ${target} answered that the page is lost with ${g.node === undefined ? 'no node' : `node ${g.node}, which is not declared dead`}`,
+              node: target,
+            });
+          }
+          owner.markLost(page, g.node);
           throw pageLost(page, g.node);
         case Outcome.Busy:
           counters.c.busyRetries++;
@@ -249,11 +284,13 @@ export class Requester {
           }
           counters.c.redirects++; // (the route is not changed: only what a node sees happen is a fact, hints.ts)
           if (guessed) {
-            // The guess was wrong: go where this node itself saw the page go.
+            // The guess was wrong: go where this node itself saw the page go, unless the node
+            // guessed is a previous owner that names the transfer it handed the page over under
+            // (first hand, and newer than anything this node saw: follow it, below).
             guessed = false;
             hints.unguess(page);
             const fact = hints.route(page);
-            if (fact !== target && !visited.has(fact)) {
+            if (g.epoch === 0 && fact !== target && !visited.has(fact)) {
               target = fact;
               continue;
             }
@@ -298,7 +335,7 @@ export class Requester {
               target = hints.route(page);
               continue;
             }
-            target = found.node;
+            [target, expect, handedBy] = [found.node, found.expect ?? 0, found.by ?? handedBy];
             continue;
           }
           target = next;
@@ -318,16 +355,24 @@ export class Requester {
         case Outcome.Granted: {
           if (target === id) return; // this node's own owner role did it (an upgrade in place, or nothing to do)
           if (epochs.isStale(page, g.epoch)) {
-            // Something newer about this page arrived first (its invalidation overtook a read grant,
-            // or this node promised the previous owner it never got it): discard, ask again.
+            // Something newer about this page arrived first (its invalidation overtook a read
+            // grant, or the grant was refused here before): discard, ask again, at once the first
+            // time, then after a pause (the grants keep arriving stale: not a copy per round trip).
+            counters.c.staleGrants++;
+            if (++staleGrants > 1) await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+            continue;
+          }
+          const installed = this.#install(page, access, g, target, have, holding);
+          if (installed === true) return;
+          if (installed === false) {
             counters.c.staleGrants++;
             continue;
           }
-          if (!this.#install(page, access, g, target, have, holding)) {
-            counters.c.staleGrants++;
-            continue;
-          }
-          return;
+          // The store could not install it (app threads stayed inside an access): nothing was
+          // recorded, so asking again, below the transfer, makes its owner take it back and serve anew.
+          cause = `node ${target}'s grant could not be installed here: ${installed}`;
+          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          continue;
         }
         default:
           counters.c.protocolErrors++;
@@ -337,11 +382,19 @@ export class Requester {
   }
 
   /**
-   * Installs a grant from `from`. A write grant without contents upgrades this node's read copy,
-   * which must still be the one the request named; if it is not (a late invalidation took it), the
-   * grant is discarded, and asking again below it makes the previous owner take the page back.
+   * Installs a grant from `from`: true when installed, false when discarded as stale, or why the
+   * local store refused it. A write grant without contents upgrades this node's read copy, which
+   * must still be the one the request named; if it is not (a late invalidation took it), the grant
+   * is discarded, and asking again below it makes the previous owner take the page back.
+   *
+   * The store installs first and only then does this node record anything (ownership, epochs, the
+   * confirmation): PageStore.install throws when it cannot take a read copy away because app
+   * threads stay inside an access (installSpinMs), and a node that took the ownership of a grant
+   * it never installed would serve the page under an epoch below the transfer while its previous
+   * owner, asked about that transfer, would hear NotInstalled and take the page back: two owners.
+   * A refused grant is never installed later (seen), so the fault asks again below it.
    */
-  #install(page: number, access: Access, g: Grant, from: number, have: number, holding: boolean): boolean {
+  #install(page: number, access: Access, g: Grant, from: number, have: number, holding: boolean): boolean | string {
     const { id, local, epochs, owner, counters, hints, membership, mode } = this.#i;
     const data = g.data;
     if (data !== undefined && data.length !== local.pageSize) {
@@ -353,13 +406,15 @@ export class Requester {
         epochs.see(page, g.epoch); // never install it later
         return false;
       }
-      owner.becomeOwner(page, g.epoch);
-      local.install(page, null, 'write');
-    } else {
-      if (access === 'write') owner.becomeOwner(page, g.epoch);
-      else hints.learn(page, from, g.epoch);
-      local.install(page, data, access);
     }
+    try {
+      local.install(page, data ?? null, access);
+    } catch (e) {
+      epochs.see(page, g.epoch); // never install it later
+      return messageOf(e);
+    }
+    if (access === 'write') owner.becomeOwner(page, g.epoch);
+    else hints.learn(page, from, g.epoch);
     epochs.setInstalled(page, g.epoch);
     if (access === 'write') {
       // Li & Hudak's confirmation, piggybacked on the next heartbeat: the previous owner may
@@ -397,8 +452,16 @@ export class Requester {
     let unanswered: { node: number; why: string } | undefined;
     others.forEach((n, k) => {
       const r = results[k]!;
-      if (r.kind === 'answer') answers.push({ node: n, w: r.where });
-      else if (r.kind === 'unanswered') unanswered ??= { node: n, why: r.why };
+      if (r.kind === 'answer') {
+        const wrong = this.#wrongWhere(r.where);
+        if (wrong === undefined) answers.push({ node: n, w: r.where });
+        else {
+          // Counted and dropped: none of it is learned or decided on (the locate cannot decide
+          // without it unless a node answers that it owns the page).
+          counters.c.protocolErrors++;
+          unanswered ??= { node: n, why: `node ${n} answered ${wrong}` };
+        }
+      } else if (r.kind === 'unanswered') unanswered ??= { node: n, why: r.why };
     });
     for (const { w } of answers) if (w.knownEpoch > 0) hints.learn(page, w.known, w.knownEpoch, w.knownVia);
     const ownerAnswer = answers.find((a) => a.w.holding === Holding.Owner);
@@ -409,7 +472,9 @@ export class Requester {
       if (w.holding === Holding.Lost && w.node !== undefined) return { kind: 'lost', node: w.node };
       if (w.holding === Holding.Handed && w.node !== undefined) {
         if (membership.isDead(w.node)) return lost(w.node, `node ${node} handed it to node ${w.node}, declared dead`);
-        return { kind: 'owner', node }; // it settles its transfer when asked
+        // Ask the node it went to, naming the transfer (a NotInstalled answer goes back to `node`,
+        // which then takes the page back). This node is that node: ask `node`, below the transfer.
+        return w.node === id ? { kind: 'owner', node } : { kind: 'owner', node: w.node, expect: w.epoch, by: node };
       }
     }
     if (unanswered !== undefined) return { kind: 'busy', why: `locating page ${page}: ${unanswered.why}`, node: unanswered.node };
@@ -424,6 +489,23 @@ export class Requester {
       return lost(best.knownVia, `node ${best.knownVia}, declared dead, was handing it to node ${best.known}, which never installed it`);
     }
     return { kind: 'busy', why: `locating page ${page}: no live node holds it, and its last known owner, node ${best.known}, is not declared dead`, node: best.known };
+  }
+
+  /**
+   * What is wrong with a locate answer (its view already merged), or undefined: every node it
+   * names is a member, a hand-off names its transfer, and a page is lost only with a node a
+   * majority declared dead (the answerer knew of that death, and its view carried it here).
+   */
+  #wrongWhere(w: Where): string | undefined {
+    const { membership } = this.#i;
+    if (!membership.isMember(w.known)) return `that the page's owner is node ${w.known}, not a member`;
+    if (w.knownVia !== undefined && !membership.isMember(w.knownVia)) return `that node ${w.knownVia}, not a member, handed the page on`;
+    if (w.node !== undefined && !membership.isMember(w.node)) return `that it holds the page for node ${w.node}, not a member`;
+    if (w.holding === Holding.Handed && (w.node === undefined || w.epoch === 0)) return 'that it handed the page over, naming no node or no transfer';
+    if (w.holding === Holding.Lost && (w.node === undefined || !membership.isDead(w.node))) {
+      return `that the page is lost with ${w.node === undefined ? 'no node' : `node ${w.node}, which is not declared dead`}`;
+    }
+    return undefined;
   }
 
   async #askWhere(node: number, page: number, deadline: number): Promise<{ kind: 'answer'; where: Where } | { kind: 'dead' } | { kind: 'unanswered'; why: string }> {
