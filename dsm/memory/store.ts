@@ -29,7 +29,7 @@
  * Operations that take rights away are serialised per page (a promise chain), so two downgrades
  * never interleave their drains.
  */
-import { PerKeySerializer } from './serial.js';
+import { PerKeySerializer } from '../serial.js';
 import { performance } from 'node:perf_hooks';
 import type { Access, LocalPages, PageFailure, PageFaultHandler } from '../contract.js';
 import { DsmError, isDsmError } from '../errors.js';

@@ -7,7 +7,7 @@
  * Li & Hudak's dynamic manager makes the owner serve its page directly; here the fixed manager's
  * faults do the same whenever the requester's probable-owner hint is right (hints.ts), and the
  * manager is only the directory that finds the owner when it is not (manager.ts). So every change
- * of a page happens at its owner, one at a time per page (a PageQueue: Li & Hudak's
+ * of a page happens at its owner, one at a time per page (a PerKeySerializer: Li & Hudak's
  * `PTable[p].lock`), whoever asked and however they found it:
  *   read:  downgrade to read (LocalPages.downgrade waits for in-flight local stores), add the
  *          requester to the copy set under a new copy epoch, return the contents;
@@ -48,7 +48,7 @@
  * deadline the request fails (nothing moved) with Busy. Only a decided death lets a write go
  * ahead without a holder's answer.
  */
-import { PageQueue } from './page-queue.js';
+import { PerKeySerializer } from '../serial.js';
 import { Holding, Outcome, Want, type Claim, type Grant, type Where } from './ivy.stubs.js';
 import type { OwnerHints } from './hints.js';
 import type { RoleContext } from './role.js';
@@ -101,7 +101,7 @@ export class Owner {
   readonly #owned = new Map<number, Owned | null>();
   readonly #handed = new Map<number, Handed>();
   readonly #lost = new Map<number, number>();
-  readonly #lock = new PageQueue();
+  readonly #lock = new PerKeySerializer<number>();
   readonly #tn: TraceNode;
 
   constructor(init: OwnerInit) {

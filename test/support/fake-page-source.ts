@@ -9,7 +9,7 @@
  * operation just reinstalled would drop writes.
  */
 import { compiled } from './compiled.js';
-import { PerKeySerializer } from '../../dsm/memory/serial.js';
+import { PerKeySerializer } from '../../dsm/serial.js';
 import type { Access, PageFailure } from '../../dsm/contract.js';
 import type { FaultThreadContext, FaultThreadHandler } from '../../dsm/memory/fault-thread.js';
 import type { PageStore } from '../../dsm/memory/store.js';

@@ -1,4 +1,9 @@
-/** Runs async operations one at a time per key (per page), in call order; a failure does not block the next. */
+/**
+ * Runs async operations one at a time per key (per page), in call order; operations on different
+ * keys run concurrently, and a failure does not block the next. The page store serialises its
+ * changes of one page with it, and an Ivy owner its requests for one page (Li & Hudak's
+ * `PTable[p].lock`, dsm/protocol/owner.ts).
+ */
 export class PerKeySerializer<K> {
   private readonly chains = new Map<K, Promise<unknown>>();
 
