@@ -18,10 +18,6 @@ export { PageStore } from './store.js';
 export type { PageStoreOptions, PageStoreStats } from './store.js';
 export { startFaultThread } from './fault-thread.js';
 export type { FaultThread, FaultThreadContext, FaultThreadHandler, StartFaultThreadOptions } from './fault-thread.js';
-// The old names of the fault thread's API (dsm/memory/runtime.ts), kept only until
-// dsm/node/runtime-handler.ts and the branches still using them move to the new ones.
-/** @deprecated use startFaultThread */
-export { startFaultThread as startRuntime } from './fault-thread.js';
 /** @deprecated use FaultThread, FaultThreadHandler, FaultThreadContext, StartFaultThreadOptions */
 export type {
   FaultThread as RuntimeHandle, FaultThreadHandler as RuntimeHandler, FaultThreadContext as RuntimeHandlerContext,
