@@ -18,8 +18,3 @@ export { PageStore } from './store.js';
 export type { PageStoreOptions, PageStoreStats } from './store.js';
 export { startFaultThread } from './fault-thread.js';
 export type { FaultThread, FaultThreadContext, FaultThreadHandler, StartFaultThreadOptions } from './fault-thread.js';
-/** @deprecated use FaultThread, FaultThreadHandler, FaultThreadContext, StartFaultThreadOptions */
-export type {
-  FaultThread as RuntimeHandle, FaultThreadHandler as RuntimeHandler, FaultThreadContext as RuntimeHandlerContext,
-  StartFaultThreadOptions as StartRuntimeOptions,
-} from './fault-thread.js';
