@@ -60,7 +60,7 @@ const PAGE_SIZE = 4096;
 /** Counts. Fault rounds are split into BLOCKS blocks interleaved with the RPC blocks. */
 const C = QUICK
   ? { localReps: 2, rawN: 1_000_000, proxyN: 100_000, structN: 200_000, rpcWarm: 100, rpcN: 200, faultWarm: 20, faults: 100, multiWarm: 10, multi: 30, turns: 20, blocks: 2 }
-  : { localReps: 7, rawN: 20_000_000, proxyN: 1_000_000, structN: 5_000_000, rpcWarm: 2_000, rpcN: 5_000, faultWarm: 1_000, faults: 2_000, multiWarm: 100, multi: 400, turns: 200, blocks: 10 };
+  : { localReps: 7, rawN: 20_000_000, proxyN: 1_000_000, structN: 5_000_000, rpcWarm: 2_000, rpcN: 5_000, faultWarm: 1_000, faults: 2_000, multiWarm: 800, multi: 400, turns: 200, blocks: 10 };
 const READER_COUNTS = [0, 1, 2, 4] as const;
 /** A command to a child that takes longer than this fails the run (a fault is bounded by ~12 s). */
 const COMMAND_TIMEOUT_MS = 20_000;

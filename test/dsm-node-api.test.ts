@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolveDsmNodeOptions, rootPage, startDsmNode, type DsmNode } from '../dsm/node/index.js';
 import { freePorts } from './support/dsm-procs.js';
+import { RPC_CLIENT_DEFAULTS } from '../rpc/runtime/index.js';
 
 const PAGE = 1024;
 const PAGES = 16;
@@ -142,6 +143,37 @@ describe('pageTable(): the page table as each node sees it, read without faultin
     expect([ta.rights[page], tb.rights[page]]).toEqual(['-', 'W']);
     expect(ta.copysets).toEqual({});
     expect(tb.managed).toEqual([expect.objectContaining({ page, owner: 2 })]);
+  });
+});
+
+describe('acknowledging replies: the next call carries it, not a message of its own', () => {
+  it('waits two heartbeat intervals (heartbeats on), the RPC default without heartbeats', () => {
+    const o = { id: 1, listen: '127.0.0.1:1', peers: [{ id: 2, address: '127.0.0.1:2' }] };
+    expect(resolveDsmNodeOptions(o).replyAckDelayMs).toBe(1_000); // heartbeat every 500 ms
+    expect(resolveDsmNodeOptions({ ...o, ivy: { heartbeatIntervalMs: 100, deadAfterMs: 1_000 } }).replyAckDelayMs).toBe(200);
+    expect(resolveDsmNodeOptions({ ...o, ivy: { heartbeat: false } }).replyAckDelayMs).toBe(RPC_CLIENT_DEFAULTS.ackDelayMs);
+  });
+
+  it('coherence calls further apart than the RPC default ACK delay send no standalone ACKs, and their saved replies are still dropped', async () => {
+    const [a, b] = await pair();
+    const p = a.alloc(8);
+    for (let i = 1; i <= 6; i++) {
+      a.mem.u32[p >>> 2] = i; // node 1 writes: invalidates node 2's copy (a call 1 -> 2)
+      expect(b.mem.u32[p >>> 2]).toBe(i); // node 2 reads: a read fault (a call 2 -> 1)
+      await new Promise((r) => setTimeout(r, 2 * RPC_CLIENT_DEFAULTS.ackDelayMs)); // past the RPC default's ACK
+    }
+    const start = Date.now();
+    for (;;) {
+      const [ra, rb] = (await Promise.all([a.stats(), b.stats()])).map((s) => s.rpc);
+      // The heartbeat pings carry the acknowledgement: each server keeps at most the last reply of its one client.
+      if (ra!.replyCache.entries <= 1 && rb!.replyCache.entries <= 1) {
+        expect(ra!.executed + rb!.executed).toBeGreaterThanOrEqual(11);
+        expect(ra!.acks + rb!.acks).toBeLessThanOrEqual(1); // with the RPC default: one per call, 11 or more
+        break;
+      }
+      if (Date.now() - start > 5_000) throw new Error(`saved replies not acknowledged within 5 s: ${JSON.stringify([ra!.replyCache, rb!.replyCache])}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   });
 });
 

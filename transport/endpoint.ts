@@ -348,7 +348,17 @@ export class UdpEndpoint extends EventEmitter<TransportEvents> implements Endpoi
    */
   private arm(s: PeerSession, now: number): void {
     const at = s.nextDeadline();
-    if (at === Infinity || s.timerAt <= at) return;
+    if (at === Infinity) {
+      // Nothing in flight and no ack owed: a pending timer would only wake an idle thread for
+      // nothing (an RPC server's reply, acked, left its RTO timer behind: one wake-up per call).
+      if (s.timer !== undefined) {
+        clearTimeout(s.timer as NodeJS.Timeout);
+        s.timer = undefined;
+        s.timerAt = Infinity;
+      }
+      return;
+    }
+    if (s.timerAt <= at) return;
     if (s.timer !== undefined) clearTimeout(s.timer as NodeJS.Timeout);
     s.timerAt = at;
     s.timer = setTimeout(() => {

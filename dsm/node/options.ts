@@ -6,6 +6,7 @@
 import type { EndpointOptions } from '../../transport/index.js';
 import { isTransportError, parsePeer } from '../../transport/index.js';
 import { checkClusterKey } from '../../transport/cluster-key.js';
+import { RPC_CLIENT_DEFAULTS } from '../../rpc/runtime/index.js';
 import { DsmError } from '../errors.js';
 import { resolveIvyOptions, type IvyOptions, type ManagerMode } from '../protocol/index.js';
 
@@ -70,6 +71,8 @@ export interface ResolvedDsmNodeOptions {
   readonly traceDir: string | undefined;
   /** Bound of one blocked access on the app thread: the protocol's fault timeout plus slack. */
   readonly appFaultTimeoutMs: number;
+  /** How long the node's RPC clients wait before acknowledging a reply with a message of its own (replyAckDelayMs). */
+  readonly replyAckDelayMs: number;
 }
 
 /**
@@ -118,7 +121,8 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
     throw bad(`manager ('${String(o.manager)}') and ivy.manager ('${String(o.ivy.manager)}') disagree; give one`);
   }
   const ivy = o.manager === undefined ? o.ivy : { ...o.ivy, manager: o.manager };
-  const protocolTimeout = resolveIvyOptions(ivy).faultTimeoutMs;
+  const resolvedIvy = resolveIvyOptions(ivy);
+  const protocolTimeout = resolvedIvy.faultTimeoutMs;
   if (o.key !== undefined) {
     try {
       checkClusterKey(o.key, 'key');
@@ -134,7 +138,23 @@ export function resolveDsmNodeOptions(o: DsmNodeOptions): ResolvedDsmNodeOptions
     key: o.key === undefined ? undefined : Uint8Array.from(o.key),
     transport, ivy, traceDir: o.traceDir,
     appFaultTimeoutMs: protocolTimeout + 2_000,
+    replyAckDelayMs: replyAckDelayMs(resolvedIvy),
   };
+}
+
+/**
+ * How long a node's RPC client waits before it sends a reply's acknowledgement as a message of its
+ * own (RpcClientOptions.ackDelayMs). Every request and probe already carries the acknowledgement
+ * (its ackBelow watermark), and a node calls every peer at least once a heartbeat interval (the
+ * heartbeat ping), so waiting two intervals lets the next call carry it. With the RPC default
+ * (50 ms) a coherence call that was not followed by another to the same peer within 50 ms cost a
+ * standalone ACK and the transport's pure ack of it: in bench:dsm's 6-node rounds (a reader's read
+ * fault and its invalidation) 1.4 ACK messages and 12.8 datagrams per reader, now 0.1 and 10.3.
+ * A server's saved reply waits that much longer for its acknowledgement (its reply cache is
+ * bounded either way). Without heartbeats, the RPC default.
+ */
+export function replyAckDelayMs(ivy: { readonly heartbeat: boolean; readonly heartbeatIntervalMs: number }): number {
+  return ivy.heartbeat ? 2 * ivy.heartbeatIntervalMs : RPC_CLIENT_DEFAULTS.ackDelayMs;
 }
 
 /** The transport identity of node `id`: its nodeId ("3"), which names it in logs and traces and which a cluster key authenticates. */

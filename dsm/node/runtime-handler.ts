@@ -166,7 +166,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   const peer = (n: number): IvyClient => {
     let c = stubs.get(n);
     if (c === undefined) {
-      const rpc = new RpcClient(ep, { server: addressOf.get(n)! });
+      const rpc = new RpcClient(ep, { server: addressOf.get(n)!, ackDelayMs: o.replyAckDelayMs });
       rpcClients.push(rpc);
       c = new IvyClient(rpc);
       stubs.set(n, c);
