@@ -7,7 +7,7 @@
  *   node.mem.u32[q >>> 2];                 // q on another node: blocks until the page arrives
  *   node.mem.u32[node.root(0) >>> 2] = p;  // a well-known word: every node finds p there
  *
- * The node's fault thread (dsm/memory/fault-thread.ts) owns the network (dsm/node/runtime-handler.ts)
+ * The node's fault thread (dsm/memory/fault-thread.ts) owns the network (dsm/node/network-side.ts)
  * and keeps serving peers while this thread is blocked in a fault. Other application threads attach with
  * `attachThread(node.shared)` inside a worker_thread.
  */
@@ -16,7 +16,7 @@ import { AppMemory, createDsmBuffers, startFaultThread, type DsmBuffers, type Fa
 import { DsmError } from '../errors.js';
 import { Allocator, createAllocatorState, type AllocatorState } from './allocator.js';
 import { allocatableRange, rootPage, resolveDsmNodeOptions, type DsmNodeOptions, type ResolvedDsmNodeOptions } from './options.js';
-import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, SecurityEvent, TraceState } from './runtime-handler.js';
+import type { DsmNodeStats, NetworkRules, NetworkState, PageTable, RuntimeEvent, RuntimeRequest, SecurityEvent, TraceState } from './network-side.js';
 import type { TraceEvent } from '../../trace/index.js';
 import type { MembershipEvent } from '../protocol/index.js';
 
@@ -109,7 +109,7 @@ export function attachThread(shared: DsmShared): DsmThread {
 const PEER_POLL_MS = 50;
 
 /** The fault thread's handler module: the compiled sibling of this module (vitest sees the same layout). */
-const HANDLER_MODULE = new URL('./runtime-handler.js', import.meta.url);
+const HANDLER_MODULE = new URL('./network-side.js', import.meta.url);
 
 export async function startDsmNode(options: DsmNodeOptions): Promise<DsmNode> {
   const o = resolveDsmNodeOptions(options);
