@@ -330,7 +330,7 @@ export class ConsoleSession {
     // Nodes whose process exists but could not be asked (paused): their calls are not in the count.
     const missing = this.live.present().filter((id) => !after.has(id) || !before.has(id));
     const note = missing.length > 0 ? ` (not counted: node ${missing.join(', ')}, paused or not answering)` : '';
-    if (calls === 0) return `; no message between nodes (the manager and the owner were this node)${note}`;
+    if (calls === 0) return `; no message between nodes (this node held the page, or owned it and had no copy holder to invalidate)${note}`;
     return `; messages: ${parts.join(', ')} (${2 * calls} messages: each call a request and a reply)${note}`;
   }
 

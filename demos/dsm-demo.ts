@@ -112,7 +112,8 @@ async function run(
   const per = Math.floor((PAGE_COUNT - 1) / IDS.length);
   say(`  placement: each node allocates in the pages it owns (${IDS.map((id, k) => `node ${id}: ${1 + k * per}..${k === IDS.length - 1 ? PAGE_COUNT - 1 : (k + 1) * per}`).join(', ')});`);
   say(`             list pages skip those node ${victim} manages (Ivy's fixed distributed manager: page mod ${IDS.length}), so its death`);
-  say(`             shows as lost pages, not as a lost page directory (DSM_ERR_MANAGER_DEAD, see NOTES.md)`);
+  say(`             shows as lost pages even to a node whose probable-owner hint is wrong and must ask the page's`);
+  say(`             directory (which would fail DSM_ERR_MANAGER_DEAD with node ${victim}: see NOTES.md)`);
 
   // 1. Build: a header on a survivor, then prepends round-robin with the victim first in each round,
   //    so the list (newest first) starts with survivors' elements and then points into the victim's page.
@@ -224,7 +225,7 @@ async function run(
       ...(loss > 0 ? [String(s.transport.bad.injectedDrops)] : []), histogramP50(s.ivy.faultLatency)]);
   }
   say(table(srows, '   '));
-  say(`   (faults = those that asked a manager; fault p50 = the latency histogram's median bucket, failed faults included)`);
+  say(`   (faults = those that asked another node; fault p50 = the latency histogram's median bucket, failed faults included)`);
   if (loss > 0) {
     const retx = survivors.reduce((a, id) => a + stats.get(id)!.node.transport.peers.reduce((b, p) => b + p.retransmits, 0), 0);
     check(retx > 0, 'loss was injected but the survivors retransmitted nothing');

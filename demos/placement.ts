@@ -6,9 +6,10 @@
  * distributed manager, sorted(nodes)[page mod N] (dsm/protocol/ivy-node.ts, IvyNode.managerOf).
  *
  * Under the fixed distributed manager a node's death costs two things: the pages it owned
- * (DSM_ERR_PAGE_LOST) and the directory of the pages it managed (DSM_ERR_MANAGER_DEAD: nobody can
- * say who owns them, even when the owner is alive). The DSM demo keeps the list off pages the
- * victim manages, so the kill shows the first loss on its own; the demo prints that it does so.
+ * (DSM_ERR_PAGE_LOST) and the directory of the pages it managed (DSM_ERR_MANAGER_DEAD for a fault
+ * whose probable-owner hint is wrong: nobody can say who owns the page, even when the owner is
+ * alive). The DSM demo keeps the list off pages the victim manages, so the kill shows the first
+ * loss on its own whatever the survivors' hints; the demo prints that it does so.
  */
 import type { DsmThread } from '../dsm/node/index.js';
 import { DsmError } from '../dsm/errors.js';

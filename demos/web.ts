@@ -96,7 +96,7 @@ export function viewOf(live: LiveCluster, o: { controls: boolean; title: string 
     pages,
     list: live.list,
     charts: [
-      { id: 'latency', title: 'fault latency (all nodes, faults that asked a manager)', unit: 'faults', bars: latency.counts.map((c, i) => ({ label: i < latency.bucketsMs.length ? `≤${latency.bucketsMs[i]}` : `>${latency.bucketsMs.at(-1)}`, value: c })) },
+      { id: 'latency', title: 'fault latency (all nodes, faults that asked another node)', unit: 'faults', bars: latency.counts.map((c, i) => ({ label: i < latency.bucketsMs.length ? `≤${latency.bucketsMs[i]}` : `>${latency.bucketsMs.at(-1)}`, value: c })) },
       { id: 'retransmits', title: 'retransmissions per node', unit: 'datagrams', bars: nodes.map((n) => ({ label: `node ${n.id}`, value: n.counters?.retransmits ?? 0, node: n.id })) },
       ...live.charts.values(),
     ],

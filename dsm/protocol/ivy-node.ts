@@ -32,8 +32,9 @@
  * ## One fault (requester R, owner O)
  * R sends `request` to its probable owner. If that is O, O serves it (owner.ts) and the fault
  * costs one RPC: 2 messages. If not, the node answers Redirect and R asks the manager (fixed) or
- * follows the chain (dynamic). Li & Hudak's confirmations (new owner -> previous owner: installed;
- * new owner -> manager: owns) ride on the next heartbeats, so a healthy fault costs no extra message.
+ * follows the chain (dynamic). Li & Hudak's confirmation (new owner -> previous owner: installed)
+ * rides on the next heartbeat; in fixed mode the new owner also tells the manager in one `owns`
+ * call off the fault's path (on its heartbeat if that call fails): 2 messages per change of owner.
  *   Read fault:  O downgrades itself to read, adds R to the copy set, returns the contents; R installs
  *                a read copy and points its hint at O.
  *   Write fault: O invalidates every copy holder except R IN PARALLEL (each invalidation names R as

@@ -5,8 +5,9 @@
  *
  * It no longer sits on the path of a fault. The owner serves its page itself (owner.ts), so a
  * fault whose hint is right costs 2 messages whoever manages the page, and ownership moves
- * without the manager. The manager learns of every move from the new owner's confirmation,
- * piggybacked on the heartbeat (`owns` in ping), so its record can lag by a heartbeat; a
+ * without the manager. The manager learns of every move from the new owner's `owns` call, sent
+ * as the grant is installed, off the fault's path (piggybacked on the heartbeat, `owns` in ping,
+ * when that call fails), so its record can lag behind a move; a
  * requester sent to a previous owner is redirected onwards by it (it knows where it handed the
  * page), and a record that names a dead node makes the requester ask every live node (locate).
  * So the directory is never needed for safety, only to find the owner:

@@ -5,10 +5,10 @@
  * - a copy holder that does not answer an invalidation within callTimeoutMs is suspected; the
  *   owner keeps asking until it answers or a majority declares it dead, which takes at most about
  *   deadAfterMs + heartbeatIntervalMs + callTimeoutMs (silence noticed, then one proposal round);
- * - so the longest legitimate serve (manager -> owner) is
+ * - so the longest legitimate serve (an owner invalidating its copies before it grants) is
  *     serveTimeoutMs = deadAfterMs + heartbeatIntervalMs + 2 * callTimeoutMs,
- *   and the manager gives the owner that long (derived, not an option);
- * - a request waits at most queueWaitMs in a manager's per-page queue before it is answered Busy;
+ *   and an owner runs a serve that long at most (derived, not an option);
+ * - a request waits at most queueWaitMs in an owner's per-page queue before it is answered Busy;
  * - a fault ends (installed, or failed with a typed error) within faultTimeoutMs, which by default
  *   is max(10 s, queueWaitMs + serveTimeoutMs + 2 * callTimeoutMs) and, when given, must exceed
  *   queueWaitMs + serveTimeoutMs.
