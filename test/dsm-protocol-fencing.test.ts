@@ -302,9 +302,15 @@ describe('a restarted node is a new node', () => {
 /** Two IvyNodes wired directly (no simulated network) with their own page stores and options. */
 function pair(pages: [FakePages, FakePages], sched: Scheduler, options: [IvyOptions, IvyOptions], events: string[]): IvyNode[] {
   const nodes: IvyNode[] = [];
-  for (const id of [0, 1]) {
-    nodes.push(new IvyNode({
-      id, nodes: [0, 1], local: pages[id]!, callerOf: (ctx) => Number(ctx.peer),
+  for (const id of [0, 1]) nodes.push(pairNode(nodes, id, pages[id]!, sched, options[id]!, events));
+  return nodes;
+}
+
+/** Node `id` of a pair (nodes[] is the pair, read at call time: a node may be replaced by a restart). */
+function pairNode(nodes: IvyNode[], id: number, local: FakePages, sched: Scheduler, options: IvyOptions, events: string[]): IvyNode {
+  {
+    return new IvyNode({
+      id, nodes: [0, 1], local, callerOf: (ctx) => Number(ctx.peer),
       peer: (to) => new IvyClient({
         call: async (_i, proc, args) => {
           const h = (nodes[to]!.handlers as unknown as Record<string, (...a: unknown[]) => unknown>)[proc.name]!;
@@ -316,10 +322,9 @@ function pair(pages: [FakePages, FakePages], sched: Scheduler, options: [IvyOpti
         },
       }),
       onEvent: (e) => events.push(`${id}: ${e.kind} ${e.node}: ${e.reason}`),
-      options: { ...options[id], timers: sched.timers },
-    }));
+      options: { ...options, timers: sched.timers },
+    });
   }
-  return nodes;
 }
 
 describe('every message is checked', () => {
@@ -351,6 +356,37 @@ describe('every message is checked', () => {
     expect(events.filter((e) => e.startsWith('0: mismatch 1:'))).toEqual([expect.stringMatching(which)]);
     expect(events.filter((e) => e.startsWith('1: mismatch 0:'))).toEqual([expect.stringMatching(which)]);
     expect(nodes.map((n) => n.mode)).toEqual(['fixed', 'dynamic']);
+    for (const n of nodes) n.close();
+  });
+
+  it('a node refused for another configuration and restarted with the right one is taken back both ways: the owner invalidates the copy it then grants it', async () => {
+    const sched = new Scheduler(1);
+    const events: string[] = [];
+    const pages: [FakePages, FakePages] = [new FakePages(64, 16, sched), new FakePages(64, 16, sched)];
+    const nodes = pair(pages, sched, [{ manager: 'fixed' }, { manager: 'dynamic' }], events);
+    await sched.run(() => false, 600);
+    expect(events.filter((e) => e.startsWith('0: mismatch 1:'))).toHaveLength(1);
+    // Node 1 is stopped and started again (a new process, a new incarnation) with node 0's configuration.
+    nodes[1]!.close();
+    pages[1] = new FakePages(64, 16, sched);
+    nodes[1] = pairNode(nodes, 1, pages[1], sched, { manager: 'fixed' }, events);
+    await sched.run(() => false, sched.now + 1_000);
+    expect(events).toContain('0: up 1: it runs this cluster\'s configuration now');
+    // Page 2 is node 0's (its manager, 2 mod 2 = node 0). Node 1 takes a read copy; node 0 writes its
+    // page, which must invalidate that copy (before, node 0 still took node 1 for misconfigured, never
+    // asked it, and its write failed DSM_ERR_FAULT_TIMEOUT waiting for node 1); node 1 reads the new value.
+    await sched.settle(nodes[1]!.fault(2, 'read'));
+    expect(pages[1].rights(2)).toBe('read');
+    await sched.settle(nodes[0]!.fault(2, 'write'));
+    expect(pages[0].failures.get(2)).toBeUndefined();
+    expect(pages[0].rights(2)).toBe('write');
+    expect(pages[1].rights(2)).toBe('none');
+    pages[0].writeU32(2, 0, 77);
+    await sched.settle(nodes[1]!.fault(2, 'read'));
+    expect(pages[1].readU32(2, 0)).toBe(77);
+    // And node 0's faults on node 1's pages are served, not refused as a mismatch.
+    await sched.settle(nodes[0]!.fault(1, 'read'));
+    expect(pages[0].failures.get(1)).toBeUndefined();
     for (const n of nodes) n.close();
   });
 

@@ -438,7 +438,18 @@ export class Membership {
 
   /** Checks a peer's configuration digest; records a mismatch (once) and returns false on one. */
   checkDigest(from: number, digest: number): boolean {
-    if (digest === this.digest) return true;
+    if (digest === this.digest) {
+      // The peer runs this configuration now (a misconfigured process was restarted right, on the
+      // same address): what it said before no longer holds. Left in place, the old mismatch would
+      // refuse the node one way only: it could take read copies of this node's pages that this
+      // node never invalidates, and every write of them would wait for it until its deadline.
+      const p = this.#peers.get(from);
+      if (p?.mismatch !== undefined) {
+        p.mismatch = undefined;
+        this.#emit('up', from, 'it runs this cluster\'s configuration now');
+      }
+      return true;
+    }
     this.#recordMismatch(from, `node ${from} runs another cluster configuration (node list, page size or page count; digest ${digest.toString(16)}, node ${this.self} ${this.digest.toString(16)})`);
     return false;
   }
