@@ -38,7 +38,7 @@ export function watchMembership(node: DsmNode, out: (line: string) => void, json
     out(json ? JSON.stringify({ event: 'membership', ...e }) : describeMembership(node.id, e));
     if (e.kind === 'majority-up') majority = true;
     if (e.kind === 'mismatch' && !majority) {
-      startupError(`node ${node.id} and node ${e.node} disagree on the cluster: ${e.reason}; every node must be given the same node list, page size and page count`);
+      startupError(`node ${node.id} and node ${e.node} disagree on the cluster: ${e.reason}; every node must be given the same node list, page size, page count and manager mode`);
     }
   });
 }
