@@ -432,7 +432,7 @@ export class ConsoleSession {
     else out(table(rows, ''));
     if (pages.length > LIMIT) out(`… ${pages.length - LIMIT} more pages (map all lists every page)`);
     const untouched = live.pageCount - 1 - pages.length;
-    if (!all && untouched > 0) out(`${untouched} other pages are untouched, each at its initial owner. rights: W owner with write, R owner with a read copy, r read copy, - none, x not running`);
+    if (!all && untouched > 0) out(`${untouched} other pages are untouched, each at its initial owner. rights: W owner with write, R owner with a read copy, r read copy, o owner holding no rights (handing the page over, or fenced), - none, x not running`);
   }
 
   #stats(out: (s: string) => void): void {

@@ -381,10 +381,13 @@ export class LiveCluster extends EventEmitter<{ change: []; event: [LiveEvent]; 
     }
     const gone = (id: number): boolean => this.nodes.get(id)!.process === 'killed' || this.status(id) === 'dead' || this.status(id) === 'fenced';
     const record = manager === undefined ? undefined : this.nodes.get(manager)!.table?.managed.find((m) => m.page === p);
-    const recorded = record?.owner ?? this.#initialOwner(p);
+    // A loss any node knows of (in dynamic mode there is no directory to say so).
+    let known: number | undefined;
+    for (const n of this.nodes.values()) known ??= n.table?.lost?.[p];
+    const recorded = record?.owner ?? known ?? this.#initialOwner(p);
     const live = claims.filter((id) => !gone(id));
     const owner = live.length === 1 ? live[0]! : claims.length === 1 ? claims[0]! : recorded;
-    const lost = record?.lost ?? (gone(owner) && live.length === 0 ? owner : undefined);
+    const lost = record?.lost ?? (live.length === 0 ? known : undefined) ?? (gone(owner) && live.length === 0 ? owner : undefined);
     return {
       page: p, manager, owner, recordedOwner: recorded, copies: copies.filter((c) => c !== owner || rights[c] === 'R'), rights, lost,
       pending: record?.pending ?? false, managerGone: manager !== undefined && gone(manager),

@@ -231,9 +231,13 @@ describe('pagewire console --script', () => {
       'owner 342',
       'map',
       'list new avoid 3 on 1',
+      // Node 3 takes node 1's page 1 (after the map: the console has not seen the move).
+      'write 0x1000 5 on 3',
       'kill 3',
       'read 0x156000 on 1',
       'read 0x2ab000 on 1',
+      'read 0x1000 on 2',
+      'owner 1',
     ], ['--manager', 'dynamic']);
     expect(t.code, t.stdout + t.stderr).toBe(0);
     expect(t.stdout).toMatch(/no managers: faults follow probable-owner chains \(--manager dynamic\)/);
@@ -248,10 +252,15 @@ describe('pagewire console --script', () => {
       ['owner 342', /^page 342 \(0x00156000\.\.0x00156fff\): owner node 2, no manager \(dynamic mode\)\n/],
       ['map', /^page +address +manager +owner/, /\n342 +0x00156000 +- +2 +/, /\n683 +0x002ab000 +- +3 +/],
       ['list new avoid 3 on 1', /CONSOLE_ERR_BAD_ARGUMENT.*in dynamic mode no node manages any/],
+      ['write 0x1000 5 on 3', /^node 3: wrote 5 \(0x5\) at 0x00001000\n {2}write fault on page 1/],
       ['kill 3', /^node 3 killed/],
       // Node 1's hint names node 3: once a majority declared it dead, node 1 asks every live node (a locate) and finds node 2.
       ['read 0x156000 on 1', /^node 1: read 0x00156000 = 44 \(0x2c\)\n {2}read fault on page 342: [\d.]+ s; messages: .*locate 1→2/],
       ['read 0x2ab000 on 1', /^node 1: DSM_ERR_PAGE_LOST at 0x002ab000 \(page 683, node 3\)/],
+      // Node 1 handed page 1 to node 3: node 2's request is sent there, finds it dead, and the locate settles it.
+      ['read 0x1000 on 2', /^node 2: DSM_ERR_PAGE_LOST at 0x00001000 \(page 1, node 3\)/],
+      // No directory knows it, but the nodes that learned of the loss say so.
+      ['owner 1', /^page 1 \(0x00001000\.\.0x00001fff\): owner node 3, no manager \(dynamic mode\)/, /LOST with node 3/],
     ]);
     expect(t.stdout).not.toMatch(/DSM_ERR_MANAGER_DEAD/);
     expect(t.stderr).toBe('');

@@ -75,7 +75,7 @@ export interface PageTable {
   readonly pageCount: number;
   /**
    * Character p is page p as this node holds it: 'W' owner with write rights, 'R' owner with a read
-   * copy (others may hold copies), 'r' a read copy, 'o' owner holding no rights (mid-transfer), '-'
+   * copy (others may hold copies), 'r' a read copy, 'o' owner holding no rights (handing the page over, or fenced), '-'
    * nothing; page 0 (null) is '.'.
    */
   readonly rights: string;
@@ -83,6 +83,8 @@ export interface PageTable {
   readonly copysets: Record<number, number[]>;
   /** Records this node keeps as manager that differ from the initial placement, are unsettled or lost. */
   readonly managed: { readonly page: number; readonly owner: number; readonly pending: boolean; readonly lost?: number }[];
+  /** Pages this node knows were lost, and the dead node each was lost with (in either manager mode). */
+  readonly lost: Record<number, number>;
 }
 
 /**
@@ -282,18 +284,20 @@ function pageTable(ivy: IvyNode, node: number, pageCount: number): PageTable {
   const chars: string[] = ['.'];
   const copysets: Record<number, number[]> = {};
   const managed: PageTable['managed'] = [];
+  const lost: Record<number, number> = {};
   const initial = initialOwner(ivy.nodes, pageCount);
   for (let p = 1; p < pageCount; p++) {
     const i = ivy.inspect(p);
     const owns = i.copyset !== null;
     chars.push(owns ? (i.rights === 'write' ? 'W' : i.rights === 'read' ? 'R' : 'o') : i.rights === 'read' ? 'r' : i.rights === 'write' ? 'W' : '-');
     if (i.copyset !== null && i.copyset.length > 0) copysets[p] = [...i.copyset];
+    if (i.lostWith !== undefined) lost[p] = i.lostWith;
     const m = i.manager;
     if (m !== undefined && (m.owner !== initial(p) || m.pending || m.lost !== undefined)) {
       managed.push(m.lost === undefined ? { page: p, owner: m.owner, pending: m.pending } : { page: p, owner: m.owner, pending: m.pending, lost: m.lost });
     }
   }
-  return { node, pageCount, rights: chars.join(''), copysets, managed };
+  return { node, pageCount, rights: chars.join(''), copysets, managed, lost };
 }
 
 /** A fault as the trace shows it: a fault-begin, the protocol's messages, a fault-end with its latency. */

@@ -150,6 +150,8 @@ export interface PageInspection {
   readonly copyset: readonly number[] | null;
   /** Where this node would send its next request for the page (its probable owner: hints.ts). */
   readonly probableOwner: number;
+  /** The dead node this node knows the page was lost with (any node, either mode), if it knows of a loss. */
+  readonly lostWith?: number;
   /**
    * Only on the page's manager, in fixed mode (the dynamic mode has none): the owner on record,
    * whether a transfer is unsettled, and the dead node it was lost with.
@@ -347,13 +349,17 @@ export class IvyNode implements PageFaultHandler {
    */
   inspect(page: number): PageInspection {
     if (!this.#validPage(page)) throw new DsmError('DSM_ERR_BAD_ADDRESS', `page ${page} is outside 1..${this.#local.pageCount - 1}`, { page });
-    const info: PageInspection = { page, rights: this.#local.rights(page), copyset: this.#owner.peek(page), probableOwner: this.#hints.route(page) };
+    const lostWith = this.#owner.lostWith(page);
+    const info: PageInspection = {
+      page, rights: this.#local.rights(page), copyset: this.#owner.peek(page), probableOwner: this.#hints.route(page),
+      ...(lostWith === undefined ? {} : { lostWith }),
+    };
     const r = this.mode === 'fixed' ? this.#manager.record(page) : undefined;
     if (r === undefined) return info;
     // The directory (fixed mode, on the page's manager): unsettled while the move it knows of was
     // only announced, or handed over from here and not confirmed.
     const pending = (r.via !== undefined && r.via !== r.node) || this.#owner.where(page).holding === Holding.Handed;
-    return { ...info, manager: { owner: r.node, pending, lost: this.#owner.lostWith(page) } };
+    return { ...info, manager: { owner: r.node, pending, lost: lostWith } };
   }
 
   get stats(): IvyNodeStats {
