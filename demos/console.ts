@@ -288,7 +288,7 @@ export class ConsoleSession {
   async #access(kind: 'read' | 'write', id: number, addr: number, value: number | undefined, out: (s: string) => void, count: boolean): Promise<void> {
     const page = Math.floor(addr / this.live.pageSize);
     const before = count ? await this.#calls() : undefined;
-    const messages = async (): Promise<string> => (before === undefined ? '' : this.#messages(before));
+    const messages = async (failed = false): Promise<string> => (before === undefined ? '' : this.#messages(before, failed));
     const t0 = performance.now();
     let r: { value: number; us: number; faulted: boolean };
     try {
@@ -297,7 +297,7 @@ export class ConsoleSession {
       const ms = performance.now() - t0;
       if (!(e instanceof ControlError)) throw e;
       out(describeError(id, e.error));
-      out(`  after ${formatMs(ms)}${e.code.startsWith('DSM_') ? await messages() : ''}`);
+      out(`  after ${formatMs(ms)}${e.code.startsWith('DSM_') ? await messages(true) : ''}`);
       return;
     }
     out(kind === 'read' ? `node ${id}: read ${hex(addr)} = ${r.value} (0x${r.value.toString(16)})` : `node ${id}: wrote ${r.value} (0x${r.value.toString(16)}) at ${hex(addr)}`);
@@ -306,7 +306,7 @@ export class ConsoleSession {
   }
 
   /** "; messages: request 1→2, invalidate 2→3 (4 messages)" from the nodes' counters before and now. */
-  async #messages(before: Map<number, Calls>): Promise<string> {
+  async #messages(before: Map<number, Calls>, failed = false): Promise<string> {
     const after = await this.#calls();
     const parts: string[] = [];
     let calls = 0;
@@ -330,7 +330,10 @@ export class ConsoleSession {
     // Nodes whose process exists but could not be asked (paused): their calls are not in the count.
     const missing = this.live.present().filter((id) => !after.has(id) || !before.has(id));
     const note = missing.length > 0 ? ` (not counted: node ${missing.join(', ')}, paused or not answering)` : '';
-    if (calls === 0) return `; no message between nodes (this node held the page, or owned it and had no copy holder to invalidate)${note}`;
+    if (calls === 0) {
+      return failed ? `; no message between nodes (this node already knew the answer)${note}`
+        : `; no message between nodes (this node owned the page and had no copy holder to invalidate)${note}`;
+    }
     return `; messages: ${parts.join(', ')} (${2 * calls} messages: each call a request and a reply)${note}`;
   }
 
