@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { TRANSPORT_DEFAULTS } from '../transport/index.js';
 import { ReassemblyBudget, ReceiveStream, HELD_FRAGMENT_OVERHEAD_BYTES, SMALL_ACK_EVERY, type ReceiveDrop } from '../transport/receive-stream.js';
-import { decodeDatagram, F_ACK, F_DATA, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, type Datagram } from '../transport/wire.js';
+import { decodeDatagram, F_ACK, F_BUNDLE, F_DATA, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, type Datagram } from '../transport/wire.js';
 import { SimNet, type SimNode } from './support/sim-transport.js';
 
 const A = '10.0.0.1:7001';
@@ -247,6 +247,19 @@ describe('what a sender can make a receiver hold', () => {
     s.onData(20, F_FIRST | F_LAST, frag(3));
     expect(drops).toEqual(['fragmentLimit']);
     expect(delivered.map((d) => d.length)).toEqual([3]);
+    expect(budget.used).toBe(0);
+  });
+
+  it('counts a message its sender abandoned (a new start or a bundle before its end) and a fragment that continues no message, and holds nothing for them', () => {
+    const { budget, delivered, drops, mk } = receiver(1 << 20);
+    const s = mk(0);
+    s.onData(0, F_FIRST, frag(10)); // a message begins...
+    s.onData(1, F_FIRST | F_LAST, frag(3)); // ...and a new one starts before its end
+    s.onData(2, 0, frag(10)); // a continuation of nothing
+    s.onData(3, F_FIRST, frag(10)); // another begins...
+    s.onData(4, F_FIRST | F_LAST | F_BUNDLE, Buffer.from([0, 1, 65, 0, 1, 66])); // ...and a bundle cuts it off
+    expect(drops).toEqual(['abandoned', 'abandoned', 'abandoned']);
+    expect(delivered.map((d) => Buffer.from(d).toString('latin1'))).toEqual(['\x07\x07\x07', 'A', 'B']);
     expect(budget.used).toBe(0);
   });
 

@@ -84,7 +84,7 @@ export class TransportCore {
   readonly sessions = new Map<string, PeerSession>();
   readonly counters: Counters = {
     truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0,
-    tooManyPeers: 0, peersEvicted: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0,
+    tooManyPeers: 0, peersEvicted: 0, challengesRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0, abandoned: 0,
     challengesSent: 0, proofs: 0, auth: 0, replay: 0, refusalsSent: 0, refusalsReceived: 0, keyDerivationsRateLimited: 0,
   };
   private readonly ctx: SessionContext;
@@ -250,7 +250,7 @@ export class TransportCore {
       lastAuthFailure: this.lastAuthFailure === undefined ? undefined : { ...this.lastAuthFailure },
       dropped: {
         tooManyPeers: c.tooManyPeers, challengesRateLimited: c.challengesRateLimited, keyDerivationsRateLimited: c.keyDerivationsRateLimited, beyondWindow: c.beyondWindow,
-        reassemblyBudget: c.reassemblyBudget, messageTooLarge: c.messageTooLarge, fragmentLimit: c.fragmentLimit,
+        reassemblyBudget: c.reassemblyBudget, messageTooLarge: c.messageTooLarge, fragmentLimit: c.fragmentLimit, abandoned: c.abandoned,
       },
       handshake: { challengesSent: c.challengesSent, proofs: c.proofs, refusalsSent: c.refusalsSent, refusalsReceived: c.refusalsReceived },
       reassemblyBytes: this.ctx.budget.used,

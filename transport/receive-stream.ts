@@ -66,7 +66,7 @@ export interface ReceiveConfig {
 }
 
 /** Why a data datagram was not taken in (the endpoint counts these in stats().dropped). */
-export type ReceiveDrop = 'beyondWindow' | 'reassemblyBudget' | 'messageTooLarge' | 'fragmentLimit';
+export type ReceiveDrop = 'beyondWindow' | 'reassemblyBudget' | 'messageTooLarge' | 'fragmentLimit' | 'abandoned';
 
 export interface ReceiveOutput {
   deliver(data: Uint8Array): void;
@@ -171,8 +171,7 @@ export class ReceiveStream {
   private consume(frag: number, payload: Uint8Array, charge: number): void {
     if (frag & F_BUNDLE) {
       // Several whole messages in one datagram (the codec checked the framing): each delivered.
-      this.dropParts(); // (a bundle also ends an unfinished message: only a broken sender does that)
-      this.inMessage = false;
+      this.abandonUnfinished(); // (a bundle also ends an unfinished message: only a broken sender does that)
       this.budget.release(charge);
       for (const m of splitBundle(payload) ?? []) {
         if (this.released) return;
@@ -184,13 +183,14 @@ export class ReceiveStream {
     }
     const last = (frag & F_LAST) !== 0;
     if (frag & F_FIRST) {
-      this.dropParts(); // a new start abandons an unfinished message (only a broken sender does that)
+      this.abandonUnfinished(); // a new start abandons an unfinished message (only a broken sender does that)
       this.inMessage = true;
       this.discarding = false;
       this.partBytes = 0;
       this.fragments = 0;
     } else if (!this.inMessage) {
       this.budget.release(charge); // a continuation with no start: only a broken or hostile sender does this
+      this.out.dropped('abandoned');
       return;
     }
     this.partBytes += payload.length;
@@ -219,6 +219,13 @@ export class ReceiveStream {
     }
     this.dropParts();
     this.out.deliver(data);
+  }
+
+  /** Drop the message being reassembled, if any, counting it (not one already discarded and counted). */
+  private abandonUnfinished(): void {
+    if (this.inMessage && !this.discarding) this.out.dropped('abandoned');
+    this.dropParts();
+    this.inMessage = false;
   }
 
   private dropParts(): void {

@@ -139,6 +139,11 @@ export interface EndpointStats {
     messageTooLarge: number;
     /** Messages discarded whole: more than maxFragmentsPerMessage fragments. */
     fragmentLimit: number;
+    /**
+     * Unfinished messages a sender abandoned (a new start or a bundle before their last fragment),
+     * and fragments that continue no message: only a broken or hostile sender sends either.
+     */
+    abandoned: number;
   };
   readonly handshake: {
     challengesSent: number;

@@ -195,7 +195,7 @@ export class MemoryEndpoint extends EventEmitter<TransportEvents> implements End
   stats(): EndpointStats {
     return {
       bad: { truncated: 0, badVersion: 0, badChecksum: 0, malformed: 0, oversized: 0, staleSession: 0, unproven: 0, badEcho: 0, auth: 0, replay: 0, injectedDrops: 0 },
-      dropped: { tooManyPeers: 0, challengesRateLimited: 0, keyDerivationsRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0 },
+      dropped: { tooManyPeers: 0, challengesRateLimited: 0, keyDerivationsRateLimited: 0, beyondWindow: 0, reassemblyBudget: 0, messageTooLarge: 0, fragmentLimit: 0, abandoned: 0 },
       handshake: { challengesSent: 0, proofs: 0, refusalsSent: 0, refusalsReceived: 0 }, socketErrors: 0, peersEvicted: 0, reassemblyBytes: 0,
       keyed: this.net.authenticated, lastAuthFailure: undefined,
       datagramsSent: this.messagesSent, datagramsReceived: this.messagesReceived, bytesSent: 0, bytesReceived: 0, peers: [],
