@@ -192,15 +192,10 @@ export class Requester {
           continue;
         }
         if (mode === 'fixed' && target === manager) throw managerDead(page, manager);
-        const found = await this.#locate(page, deadline);
-        if (found.kind === 'lost') {
-          owner.markLost(page, found.node);
-          throw pageLost(page, found.node);
-        }
+        const found = await this.#locateOrLose(page, deadline);
         if (found.kind === 'busy') {
           cause = found.why;
           blocker = found.node ?? blocker;
-          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
           continue;
         }
         [target, expect, handedBy] = [found.node, found.expect ?? 0, found.by ?? handedBy];
@@ -322,16 +317,11 @@ export class Requester {
             // A cycle of stale hints (the directory lags a heartbeat behind a move; a node that
             // redirected a write guessed its writer would own the page): ask everyone.
             hints.unguess(page);
-            const found = await this.#locate(page, deadline);
+            const found = await this.#locateOrLose(page, deadline);
             visited.clear();
-            if (found.kind === 'lost') {
-              owner.markLost(page, found.node);
-              throw pageLost(page, found.node);
-            }
             if (found.kind === 'busy') {
               cause = found.why;
               blocker = found.node ?? blocker;
-              await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
               target = hints.route(page);
               continue;
             }
@@ -440,6 +430,20 @@ export class Requester {
    * node's view, so each answerer knows of every death in `sent` before it answers, and from then
    * on acts on nothing from those nodes: a verdict "lost with D" is taken only for D in `sent`.
    */
+  /**
+   * A locate whose verdict "lost" ends the fault (the page is marked lost with that node); a
+   * "busy" one (no verdict yet) returns after the back-off, for the caller to try again.
+   */
+  async #locateOrLose(page: number, deadline: number): Promise<Exclude<Located, { kind: 'lost' }>> {
+    const found = await this.#locate(page, deadline);
+    if (found.kind === 'lost') {
+      this.#i.owner.markLost(page, found.node);
+      throw pageLost(page, found.node);
+    }
+    if (found.kind === 'busy') await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - this.#i.timers.now())));
+    return found;
+  }
+
   async #locate(page: number, deadline: number): Promise<Located> {
     const { id, membership, counters, owner, hints, nodes } = this.#i;
     counters.c.broadcasts++;
