@@ -34,6 +34,9 @@ Three DSM nodes on loopback build a shared linked list, walk it, lose a node, wa
   --kill ID      the node to SIGKILL: 1, 2 or 3 (default 3)
   --loss P       every node drops each datagram it sends with probability P (0..${MAX_LOSS}, default 0)
   --seed N       fault-injection seed (default 1)
+  --manager M    how the nodes find a page's owner: fixed (default; page p's directory is on the
+                 (p mod 3)-th node) or dynamic (no manager: probable-owner chains, a locate when one
+                 runs into the dead node)
   --trace DIR    every node writes its trace to DIR; the demo draws DIR/trace.html (a space-time diagram)
   --insecure     no cluster key: the nodes talk in clear text (default: a fresh key for this run,
                  every datagram encrypted and authenticated)
@@ -59,7 +62,7 @@ interface Stats {
 const say = (s = ''): void => void process.stdout.write(s + '\n');
 
 async function main(): Promise<number> {
-  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace', 'pace'], ['web', 'insecure']);
+  const { values: v, flags, help } = parseDemoArgs(process.argv.slice(2), ['elements', 'kill', 'loss', 'seed', 'trace', 'pace', 'manager'], ['web', 'insecure']);
   if (help) {
     process.stdout.write(USAGE);
     return 0;
@@ -68,6 +71,8 @@ async function main(): Promise<number> {
   const victim = intArg(v.kill, 'kill', 1, 3, 3);
   const loss = probabilityArg(v.loss, 'loss', MAX_LOSS, 0);
   const seed = intArg(v.seed, 'seed', 0, 2 ** 20, 1);
+  const manager = v.manager ?? 'fixed';
+  if (manager !== 'fixed' && manager !== 'dynamic') throw new UsageError(`--manager must be fixed or dynamic, got ${JSON.stringify(manager)}`);
   const traceDir = traceDirArg(v.trace);
   const webOn = flags.has('web');
   if (v.pace !== undefined && !webOn) throw new UsageError('--pace paces the steps for --web; give --web too');
@@ -82,7 +87,7 @@ async function main(): Promise<number> {
   const t0 = performance.now();
   const cluster = await startCluster({
     ids: IDS,
-    args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), ...(loss > 0 ? ['--loss', String(loss)] : []), ...(traceDir ? ['--trace', traceDir] : [])],
+    args: ['--pages', String(PAGE_COUNT), '--page-size', String(PAGE_SIZE), '--manager', manager, ...(loss > 0 ? ['--loss', String(loss)] : []), ...(traceDir ? ['--trace', traceDir] : [])],
     argsFor: (id) => ['--seed', String(seed * 16 + id)],
     insecure: flags.has('insecure'),
     debugLog: join(traceDir ?? tmpdir(), `pagewire-demo-debug-${process.pid}.log`),
@@ -93,7 +98,7 @@ async function main(): Promise<number> {
     say(`  ${securityLine(cluster)}`);
     if (loss > 0) say(`  fault injection: every node drops ${pct(loss)} of the datagrams it sends (seed ${seed})`);
     if (webOn) web = await startDemoWeb(cluster, { pageSize: PAGE_SIZE, pageCount: PAGE_COUNT, title: `pagewire demo: a shared linked list loses node ${victim}`, paceMs, say });
-    const code = await run(cluster, count, victim, survivors, check, failures, loss, () => web?.step() ?? Promise.resolve());
+    const code = await run(cluster, count, victim, survivors, check, failures, loss, manager, () => web?.step() ?? Promise.resolve());
     await web?.hold();
     return code;
   } finally {
@@ -106,26 +111,32 @@ async function main(): Promise<number> {
 
 async function run(
   cluster: Cluster, count: number, victim: number, survivors: number[],
-  check: (ok: boolean, what: string) => void, failures: string[], loss: number, step: () => Promise<void>,
+  check: (ok: boolean, what: string) => void, failures: string[], loss: number, manager: 'fixed' | 'dynamic', step: () => Promise<void>,
 ): Promise<number> {
   const owner = initialOwner([...IDS], PAGE_COUNT);
   const per = Math.floor((PAGE_COUNT - 1) / IDS.length);
   say(`  placement: each node allocates in the pages it owns (${IDS.map((id, k) => `node ${id}: ${1 + k * per}..${k === IDS.length - 1 ? PAGE_COUNT - 1 : (k + 1) * per}`).join(', ')});`);
-  say(`             list pages skip those node ${victim} manages (Ivy's fixed distributed manager: page mod ${IDS.length}), so its death`);
-  say(`             shows as lost pages even to a node whose probable-owner hint is wrong and must ask the page's`);
-  say(`             directory (which would fail DSM_ERR_MANAGER_DEAD with node ${victim}: see NOTES.md)`);
+  if (manager === 'fixed') {
+    say(`             list pages skip those node ${victim} manages (Ivy's fixed distributed manager: page mod ${IDS.length}), so its death`);
+    say(`             shows as lost pages even to a node whose probable-owner hint is wrong and must ask the page's`);
+    say(`             directory (which would fail DSM_ERR_MANAGER_DEAD with node ${victim}: see NOTES.md)`);
+  } else {
+    say(`             no managers (--manager dynamic): a fault follows probable-owner chains, and one that runs into`);
+    say(`             the dead node asks every live node (a locate), so only the pages node ${victim} owned are lost`);
+  }
+  const avoid = manager === 'fixed' ? { avoidManagedBy: victim } : {};
 
   // 1. Build: a header on a survivor, then prepends round-robin with the victim first in each round,
   //    so the list (newest first) starts with survivors' elements and then points into the victim's page.
   say('');
   const builder = cluster.node(survivors[0]!);
-  const header = await builder.call<number>({ cmd: 'list-create', avoidManagedBy: victim });
+  const header = await builder.call<number>({ cmd: 'list-create', ...avoid });
   const order = [victim, ...survivors];
   const creators: number[] = Array.from({ length: count }, (_, i) => order[i % order.length]!);
   const tb = performance.now();
   const expected: { value: number; node: number }[] = [];
   for (let i = 0; i < count; i++) {
-    const [addr] = await cluster.node(creators[i]!).call<number[]>({ cmd: 'list-prepend', header, values: [i + 1], avoidManagedBy: victim });
+    const [addr] = await cluster.node(creators[i]!).call<number[]>({ cmd: 'list-prepend', header, values: [i + 1], ...avoid });
     check(owner(Math.floor(addr! / PAGE_SIZE)) === creators[i], `element ${i + 1} was allocated outside node ${creators[i]}'s pages`);
     expected.unshift({ value: i + 1, node: creators[i]! });
   }

@@ -20,6 +20,21 @@ describe('npm run demo (DSM linked list, kill a node)', () => {
     expect(r.stdout).toMatch(/^as expected: every node saw the same 6-element list/m);
   });
 
+  it('with --manager dynamic (no directory at all) tells the same story: each survivor stops at node 3\'s page with DSM_ERR_PAGE_LOST; exits 0', async () => {
+    const r = await runNode('demos/dsm-demo.js', ['--elements', '6', '--manager', 'dynamic'], 40_000);
+    expect(r.stderr).not.toMatch(/failed/);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/no managers \(--manager dynamic\): a fault follows probable-owner chains/);
+    expect(r.stdout).not.toMatch(/list pages skip those node 3 manages/);
+    expect(r.stdout).toMatch(/node 1: reached 2 of 6 elements, then DSM_ERR_PAGE_LOST at 0x[0-9a-f]{8} \(page \d+, node 3\)/);
+    expect(r.stdout).toMatch(/node 2: reached 2 of 6 elements, then DSM_ERR_PAGE_LOST at 0x[0-9a-f]{8} \(page \d+, node 3\)/);
+    expect(r.stdout).not.toMatch(/DSM_ERR_MANAGER_DEAD/);
+    expect(r.stdout).toMatch(/^as expected: every node saw the same 6-element list/m);
+    const bad = await runNode('demos/dsm-demo.js', ['--manager', 'central']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--manager must be fixed or dynamic, got "central"/);
+  });
+
   it('with --loss 0.2 on every node builds the same list, shows retransmissions, and still stops at the dead node (--kill 2)', async () => {
     const r = await runNode('demos/dsm-demo.js', ['--loss', '0.2', '--elements', '6', '--kill', '2', '--seed', '4'], 40_000);
     expect(r.stderr).not.toMatch(/failed/);
