@@ -2,7 +2,6 @@
  * Several app worker threads sharing one node's page buffers, with a fault thread resolving
  * their faults (fake page source): concurrent faults on the same and different pages, no lost writes
  * while the runtime keeps taking the page away, and atomics/locks across threads.
- * 
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppMemory, createDsmBuffers, startFaultThread, type FaultThread } from '../dsm/memory/index.js';
@@ -16,10 +15,27 @@ afterEach(async () => {
   rt = undefined;
 });
 
-async function setup(delayMs = 2) {
+async function setup(delayMs = 2, more: Omit<FakeHandlerOptions, 'delayMs'> = {}) {
   const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
-  rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs } });
+  rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs, ...more } satisfies FakeHandlerOptions });
   return { buffers, rt };
+}
+
+/**
+ * Two reader threads race the version churn on one page (versionsStart) until it replaced the page
+ * `versions` times and each read `reads` times (maxReads: a backstop); what their checker found.
+ */
+async function raceVersions(versionsFault: FakeHandlerOptions['versionsFault'], versions: number, reads: number, maxReads: number) {
+  const progress = new SharedArrayBuffer(16);
+  const { buffers, rt } = await setup(0, { progress, ...(versionsFault === undefined ? {} : { versionsFault }) });
+  const page = 21;
+  await rt.call({ op: 'versionsStart', page });
+  const task = { kind: 'versions' as const, base: page * PS, pageSize: PS, progress, reads, churnRounds: versions, maxReads };
+  const results = await Promise.all([1, 2].map((seed) => runApp(buffers, { ...task, seed }, { timeoutMs: 50_000 })));
+  const done = (await rt.call({ op: 'versionsStop', page })) as number;
+  for (const r of results) expect(r.ok, JSON.stringify(r.error)).toBe(true);
+  const found = results.map((r) => r.value as { torn: number; stale: number; reads: number; firstBad: string });
+  return { done, found, faults: results.reduce((n, r) => n + r.stats.readFaults, 0), progress };
 }
 
 describe('dsm/memory with several app threads', () => {
@@ -66,8 +82,7 @@ describe('dsm/memory with several app threads', () => {
     const FAULTS = 20;
     const MAX_ROUNDS = 20_000;
     const progress = new SharedArrayBuffer(8);
-    const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
-    rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs: 1, progress } satisfies FakeHandlerOptions });
+    const { buffers, rt } = await setup(1, { progress });
     const page = 20;
     const base = page * PS;
     const words = PS / 4;
@@ -105,28 +120,27 @@ describe('dsm/memory with several app threads', () => {
     const VERSIONS = 200;
     const READS = 20_000;
     const MAX_READS = 20_000_000;
-    const progress = new SharedArrayBuffer(16);
-    const buffers = createDsmBuffers({ pageSize: PS, pageCount: 64, maxThreads: 8 });
-    rt = await startFaultThread(buffers, { handlerModule: fakeHandlerModule, handlerOptions: { delayMs: 0, progress } satisfies FakeHandlerOptions });
-    const page = 21;
-    await rt.call({ op: 'versionsStart', page });
-    const task = { kind: 'versions' as const, base: page * PS, pageSize: PS, progress, reads: READS, churnRounds: VERSIONS, maxReads: MAX_READS };
-    const results = await Promise.all([1, 2].map((seed) => runApp(buffers, { ...task, seed }, { timeoutMs: 50_000 })));
-    const versions = (await rt.call({ op: 'versionsStop', page })) as number;
-    let faults = 0;
-    for (const r of results) {
-      expect(r.ok, JSON.stringify(r.error)).toBe(true);
-      const v = r.value as { torn: number; stale: number; reads: number; firstBad: string };
+    const { done: versions, found, faults, progress } = await raceVersions(undefined, VERSIONS, READS, MAX_READS);
+    for (const v of found) {
       expect({ torn: v.torn, stale: v.stale, firstBad: v.firstBad }).toEqual({ torn: 0, stale: 0, firstBad: '' });
       expect(v.reads).toBeGreaterThanOrEqual(READS);
       expect(v.reads).toBeLessThan(MAX_READS);
-      faults += r.stats.readFaults;
     }
     expect(versions).toBeGreaterThanOrEqual(VERSIONS);
     expect(Atomics.load(new Int32Array(progress), CHURN_ROUNDS)).toBe(versions);
     // The reads really raced the invalidations: some found the page gone and faulted it back in.
     expect(faults).toBeGreaterThan(0);
-    console.log(`no-torn-read: ${versions} versions, reads ${results.map((r) => (r.value as { reads: number }).reads).join('/')}, read faults ${faults}`);
+    console.log(`no-torn-read: ${versions} versions, reads ${found.map((v) => v.reads).join('/')}, read faults ${faults}`);
+  });
+
+  it('the no-torn-read checker catches what it looks for: versions that mix two in a word (torn), and a version made current while the old one stays installed (stale)', async () => {
+    const torn = await raceVersions('torn', 50, 5_000, 2_000_000);
+    expect(torn.found.reduce((n, v) => n + v.torn, 0)).toBeGreaterThan(0);
+    expect(torn.found.map((v) => v.firstBad).join(' ')).toMatch(/mixes versions|come from two versions/);
+    await rt?.close();
+    const stale = await raceVersions('stale', 50, 5_000, 2_000_000);
+    expect(stale.found.reduce((n, v) => n + v.stale, 0)).toBeGreaterThan(0);
+    expect(stale.found.map((v) => v.firstBad).join(' ')).toMatch(/read between versions/);
   });
 
   it('add32 and cas32 are atomic across threads: N increments each end at exactly 2N (plus churn)', async () => {

@@ -229,8 +229,11 @@ export class PageStore implements LocalPages {
     Atomics.store(ctl, base + P_FAIL_CODE, 0);
     Atomics.store(ctl, base + P_FAIL_NODE, 0);
     Atomics.store(ctl, base + P_FAIL_TEXT, 0);
-    // V8 copies 8-byte words only when source and frame are both aligned: a reader racing this copy
-    // must never see an f64 half old, half new (app.ts, "Reads"), so an unaligned source is copied first.
+    // V8 copies into shared memory with relaxed word copies only when source and frame are equally
+    // aligned, byte by byte otherwise (base::Relaxed_Memcpy): a reader racing this copy must never see
+    // an f64 half old, half new (app.ts, "Reads"), so an unaligned source is copied first. (The
+    // no-torn-read test installs from unaligned buffers too; it has not seen a tear without this
+    // copy on this machine, so the reason is V8's code, not a measured failure.)
     if (data !== null) this.frames.set(data.byteOffset % 8 === 0 ? data : data.slice(), page * this.pageSize);
     Atomics.store(ctl, base + P_STATE, next);
     Atomics.add(ctl, base + P_GEN, 1);

@@ -22,6 +22,13 @@ export interface FakeHandlerOptions {
    * can bound its work by events instead of by time; see CHURN_ROUNDS).
    */
   progress?: SharedArrayBuffer;
+  /**
+   * Known-bad input for the readers' checker in the version churn (versionsStart), to show it
+   * catches what it looks for: 'torn' installs versions in which every eighth word of each half
+   * mixes version k with k - 1; 'stale' makes each version current (VERSION_DONE) while the first
+   * one stays installed. Default: whole versions, installed right.
+   */
+  versionsFault?: 'torn' | 'stale';
 }
 
 /** Words of FakeHandlerOptions.progress (an Int32Array): churn rounds done (bumped here), and faults
@@ -37,12 +44,23 @@ export const VERSION_DONE = 3;
  * four bytes are all k mod 256 (a word mixing two versions shows unequal bytes); the second half
  * holds f64s whose two 32-bit halves are both k (a torn f64 shows unequal halves).
  */
-export function versionBytes(k: number, pageSize: number): Uint8Array {
+export function versionBytes(k: number, pageSize: number, torn = false): Uint8Array {
   const b = new Uint8Array(pageSize);
   const w = new Uint32Array(b.buffer);
   const half = w.length / 2;
   w.fill(((k & 0xff) * 0x01010101) >>> 0, 0, half);
   w.fill(k >>> 0, half);
+  if (torn) {
+    for (let i = 0; i < half; i += 8) b[4 * i] = (k - 1) & 0xff; // one byte of the word from version k - 1
+    for (let i = half; i < w.length; i += 16) w[i] = (k - 1) >>> 0; // an f64's low half from version k - 1
+  }
+  return b;
+}
+
+/** The same bytes at an offset that is not a multiple of 8, as a page decoded from a message may be. */
+function unaligned(bytes: Uint8Array): Uint8Array {
+  const b = new Uint8Array(bytes.length + 4).subarray(4);
+  b.set(bytes);
   return b;
 }
 
@@ -89,6 +107,7 @@ export class FakePageSource implements FaultThreadHandler {
   private readonly perPage = new PerKeySerializer<number>();
   private readonly delayMs: number;
   private readonly progress: Int32Array | undefined;
+  private readonly versionsFault: FakeHandlerOptions['versionsFault'];
 
   constructor(
     private readonly pages: PageStore,
@@ -96,6 +115,7 @@ export class FakePageSource implements FaultThreadHandler {
   ) {
     this.delayMs = opts.delayMs ?? 1;
     this.progress = opts.progress === undefined ? undefined : new Int32Array(opts.progress);
+    this.versionsFault = opts.versionsFault;
   }
 
   async fault(page: number, access: Access): Promise<void> {
@@ -227,11 +247,15 @@ export class FakePageSource implements FaultThreadHandler {
       while (!state.stop) {
         await this.serialised(page, async () => {
           const k = state.rounds + 1;
-          if (this.pages.rights(page) !== 'none') await this.pages.invalidate(page);
+          const stale = this.versionsFault === 'stale';
+          if (this.pages.rights(page) !== 'none' && !stale) await this.pages.invalidate(page);
           Atomics.store(progress, VERSION_BEGIN, k);
-          const bytes = versionBytes(k, this.pages.pageSize);
-          this.remote.set(page, bytes);
-          if (k % 2 === 0) this.pages.install(page, bytes, 'read');
+          const bytes = versionBytes(k, this.pages.pageSize, this.versionsFault === 'torn');
+          if (!stale) this.remote.set(page, bytes);
+          else if (k === 1) this.remote.set(page, bytes); // version 1 is faulted in once and never replaced
+          // Every other install from a buffer at an unaligned offset, as a page decoded from a message
+          // may be (PageStore.install realigns it: a reader must still see whole f64s).
+          if (k % 2 === 0 && !stale) this.pages.install(page, k % 4 === 0 ? unaligned(bytes) : bytes, 'read');
           Atomics.store(progress, VERSION_DONE, k);
         });
         state.rounds++;
