@@ -18,7 +18,15 @@ export async function callChecked(
   caller: Caller, iface: InterfaceDescriptor, proc: ProcedureDescriptor, args: unknown[], opts: CallOptions | undefined,
 ): Promise<unknown> {
   if (opts !== undefined) {
-    const extra = !isPlainRecord(opts) ? 'it is not an object' : Object.keys(opts).filter((k) => !CALL_OPTION_KEYS.has(k)).map((k) => `it has no option '${k}'`)[0];
+    let extra: string | undefined = isPlainRecord(opts) ? undefined : 'it is not an object';
+    if (extra === undefined) {
+      for (const k in opts) {
+        if (Object.hasOwn(opts, k) && !CALL_OPTION_KEYS.has(k)) {
+          extra = `it has no option '${k}'`;
+          break;
+        }
+      }
+    }
     if (extra !== undefined) {
       const n = args.length;
       throw new RpcError('RPC_ERR_INVALID_ARGS', `${iface.name}.${proc.name} takes ${n} argument${n === 1 ? '' : 's'}, then optional call options { timeoutMs, signal }; ` +

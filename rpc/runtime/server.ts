@@ -345,7 +345,7 @@ export class RpcServer {
     }
     this.cache.begin(key, h.seq);
     this.st.executed++;
-    const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
+    const inPool = served.pool !== undefined && (served.poolAll || proc.pool === true);
     if (this.tn.rpc.on) {
       const l = callLabel(msg.iface, proc.name, args);
       this.tn.rpc.emit({
@@ -360,16 +360,14 @@ export class RpcServer {
         if (!this.closed && this.cache.lookup(key, h.seq).state === 'running') this.sendWorking(peer, h);
       }, this.workingAckAfterMs);
     }
-    void this.invoke(served, proc, args, ctx).then((outcome) => {
+    void this.invoke(served, proc, args, ctx, inPool).then((outcome) => {
       if (workingTimer !== undefined) this.timers.clearTimeout(workingTimer);
       this.finish(peer, h, key, served.desc, proc, outcome, args);
     });
   }
 
-  private async invoke(served: Served, proc: ProcedureDescriptor, args: unknown[], ctx: CallContext):
+  private async invoke(served: Served, proc: ProcedureDescriptor, args: unknown[], ctx: CallContext, inPool: boolean):
   Promise<{ ok: true; value: unknown } | { ok: false; message: string; code: string | undefined; failAs?: RpcErrorCode }> {
-    const inPool = served.pool !== undefined && (served.poolAll || proc.pool);
-
     if (inPool && served.pool !== undefined) {
       this.st.poolRuns++;
       try {
@@ -396,6 +394,8 @@ export class RpcServer {
     args: unknown[],
   ): void {
     let reply: Uint8Array;
+    /** The error frame's code (undefined: a reply), for the trace. */
+    let errCode: RpcErrorCode | undefined;
     const rh = this.replyHeader(h);
     const name = `${desc.name}.${proc.name}`;
     if (outcome.ok) {
@@ -403,12 +403,15 @@ export class RpcServer {
         const checked = proc.checkResult(outcome.value);
         reply = frame(MsgType.REPLY, rh, encodeReplyBody(checked));
       } catch (e) {
-        reply = this.errorFrame(rh, 'RPC_ERR_INVALID_RESULT', `${name}: result ${e instanceof Error ? e.message : String(e)}`, 'once');
+        errCode = 'RPC_ERR_INVALID_RESULT';
+        reply = this.errorFrame(rh, errCode, `${name}: result ${e instanceof Error ? e.message : String(e)}`, 'once');
       }
     } else if (outcome.failAs !== undefined) {
-      reply = this.errorFrame(rh, outcome.failAs, `${name}: ${outcome.message}`, 'once', outcome.code);
+      errCode = outcome.failAs;
+      reply = this.errorFrame(rh, errCode, `${name}: ${outcome.message}`, 'once', outcome.code);
     } else {
-      reply = this.errorFrame(rh, 'RPC_ERR_REMOTE', outcome.message, 'once', outcome.code);
+      errCode = 'RPC_ERR_REMOTE';
+      reply = this.errorFrame(rh, errCode, outcome.message, 'once', outcome.code);
     }
     const saved = this.cache.finish(key, h.seq, reply);
     if (this.closed) return;
@@ -419,9 +422,9 @@ export class RpcServer {
     this.st.replies++;
     let out = reply;
     if (this.tn.active) {
-      const isReply = reply[2] === MsgType.REPLY;
+      const isReply = errCode === undefined;
       const l = isReply ? resultLabel(desc.name, proc.name, (outcome as { value?: unknown }).value, args) : callLabel(desc.name, proc.name, args);
-      const code = isReply ? undefined : (this.errorCodeIn(reply) ?? 'error');
+      const code = errCode;
       out = this.traced(reply, peer, h, isReply ? 'reply' : 'error', () => (isReply ? l.text : `error ${l.text}: ${code}`),
         { iface: desc.name, proc: proc.name, ...(code !== undefined ? { code } : {}), ...(l.page !== undefined ? { page: l.page } : {}) });
     }
@@ -463,11 +466,6 @@ export class RpcServer {
   }
 
   /** The error code in an ERROR frame this server built (for traces). */
-  private errorCodeIn(frameBytes: Uint8Array): string | undefined {
-    const r = decodeMessage(frameBytes);
-    return r.ok && r.msg.kind === 'error' ? r.msg.code : undefined;
-  }
-
   private sendError(peer: string, h: Header, code: RpcErrorCode, message: string, executed: Executed): void {
     this.log('error %s to %s: %s', code, peer, message);
     this.st.replies++;
