@@ -25,8 +25,12 @@ describe('CRC32C', () => {
   });
 
   it('uses the native add-on on this machine (it ships a prebuilt binary for linux-x64)', () => {
-    expect(crc32cImplementation).toBe(process.platform === 'linux' && process.arch === 'x64' ? 'native' : crc32cImplementation);
-    if (process.platform === 'linux' && process.arch === 'x64') expect(loadNativeCrc32c()).toBeTypeOf('function');
+    if (process.platform === 'linux' && process.arch === 'x64') {
+      expect(crc32cImplementation).toBe('native');
+      expect(loadNativeCrc32c()).toBeTypeOf('function');
+    } else {
+      expect(['native', 'pure']).toContain(crc32cImplementation);
+    }
   });
 
   it('gives the pure answer for every range, length and running start (native from NATIVE_MIN_BYTES up)', () => {

@@ -270,8 +270,8 @@ describe('hostile input', () => {
       () => valid().subarray(0, int(34)), // truncated
       () => { const b = valid(); b[0] = 3 + int(250); return withCrc(b); }, // wrong version
       () => withCrc(Buffer.alloc(rand() < 0.9 ? 1300 + int(200) : 65_001 + int(500), 1)), // oversized (above 1,200; on loopback, above 65,000), valid CRC
-      () => { const b = valid(); b[1] = 0x80 | int(256); return withCrc(b); }, // unknown flags
-      () => { const b = valid(); b[29] = 65 + int(191); return withCrc(b); }, // accepts more than a UDP datagram can hold
+      () => { const b = valid(); b[1] = 0x80 | int(256); return withCrc(b); }, // a random flag combination (TRACE among them), fields not matching it
+      () => { const b = valid(); b[29] = 65 + int(191); return withCrc(b); }, // byte 29 out of range: accepts more than a UDP datagram holds, or a bundle bit on a payload that is no bundle
       () => valid(), // data (or a stream start) from an incarnation nobody proved
       () => encodeDatagram({ // a stream start asking to be challenged
         flags: F_SYN | F_DATA | F_FIRST | F_LAST | F_CHALLENGE, window: 64, srcInc: 1 + int(2 ** 31), dstInc: 0, stream: 1 + int(2 ** 31),

@@ -53,7 +53,7 @@ export interface CoreHooks {
   unreachable(ev: PeerUnreachableEvent): void;
   /** A session left the table (eviction): its owner drops its timer. */
   evicted(session: PeerSession): void;
-  /** Where received datagrams are described (decoded, after decryption) when it is enabled. */
+  /** Where the core logs refusals received and datagrams that failed authentication, when enabled. */
   readonly log?: Logger;
 }
 

@@ -12,7 +12,7 @@
  * advertises shrinks with the free budget: that is the flow control a sender sees.
  */
 import { seqAdd, seqDiff } from './seq.js';
-import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, splitBundle } from './wire.js';
+import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, forEachBundled } from './wire.js';
 
 /**
  * What a held fragment costs beyond its payload: the datagram header retained with the payload
@@ -173,12 +173,12 @@ export class ReceiveStream {
       // Several whole messages in one datagram (the codec checked the framing): each delivered.
       this.abandonUnfinished(); // (a bundle also ends an unfinished message: only a broken sender does that)
       this.budget.release(charge);
-      for (const m of splitBundle(payload) ?? []) {
-        if (this.released) return;
+      forEachBundled(payload, (m) => {
+        if (this.released) return false;
         // Each message of a bundle meets the limit a message alone meets (a receiver may take less than a datagram holds).
         if (m.length > this.cfg.maxMessageBytes) this.out.dropped('messageTooLarge');
         else this.out.deliver(m);
-      }
+      });
       return;
     }
     const last = (frag & F_LAST) !== 0;

@@ -46,7 +46,6 @@ export const F_ECHO = 0x40;
 export const F_TRACE = 0x80;
 /** The payload is a bundle of whole messages (byte 29, bit 7). */
 export const F_BUNDLE = 0x100;
-const KNOWN_FLAGS = F_DATA | F_SYN | F_ACK | F_FIRST | F_LAST | F_CHALLENGE | F_ECHO | F_TRACE | F_BUNDLE;
 /** Each message of a bundle is preceded by its length, a u16. */
 export const BUNDLE_ENTRY_BYTES = 2;
 /** Where F_BUNDLE travels: the top bit of byte 29 (its other bits carry `accept`). */
@@ -280,7 +279,6 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
 
   const b29 = buf[29]!;
   const flags = buf[1]! | (b29 & BYTE29_BUNDLE ? F_BUNDLE : 0);
-  if (flags & ~KNOWN_FLAGS) return 'malformed';
   if (flags & F_BUNDLE && (flags & (F_DATA | F_FIRST | F_LAST)) !== (F_DATA | F_FIRST | F_LAST)) return 'malformed';
   const hasData = (flags & F_DATA) !== 0;
   const hasAck = (flags & F_ACK) !== 0;
@@ -348,7 +346,7 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
   }
   const payloadLen = end - off;
   if (!hasData && payloadLen !== 0) return 'malformed';
-  if (flags & F_BUNDLE && bundleCount(buf.subarray(off, off + payloadLen)) < 2) return 'malformed';
+  if (flags & F_BUNDLE && bundleCount(buf, off, end) < 2) return 'malformed';
   setDatagram(out, flags, (buf[2]! << 8) | buf[3]!, srcInc, dstInc, stream, ackStream, seq, ack, isn, challenge, echo, accept, sacks,
     payloadLen === 0 ? EMPTY : buf.subarray(off, off + payloadLen));
   out.trace = trace;
@@ -358,55 +356,30 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
 /** Shared, never mutated: decoded datagrams without SACK blocks all point here. */
 const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
 
-const hex = (n: number): string => n.toString(16);
-
-/** A one-line rendering for logs and failing tests ("DATA|FIRST inc=1f>2e st=3 seq=12 ..."). */
-export function describeDatagram(d: Datagram): string {
-  const names: string[] = [];
-  if (d.flags & F_SYN) names.push('SYN');
-  if (d.flags & F_DATA) names.push('DATA');
-  if (d.flags & F_ACK) names.push('ACK');
-  if (d.flags & F_FIRST) names.push('FIRST');
-  if (d.flags & F_LAST) names.push('LAST');
-  if (d.flags & F_CHALLENGE) names.push('CHALLENGE');
-  if (d.flags & F_ECHO) names.push('ECHO');
-  if (d.flags & F_BUNDLE) names.push('BUNDLE');
-  let s = `${names.join('|') || 'NONE'} inc=${hex(d.srcInc)}>${hex(d.dstInc)}`;
-  if (d.flags & F_DATA) s += ` stream=${hex(d.stream)} seq=${d.seq} len=${d.payload.length}`;
-  if (d.flags & F_SYN) s += ` isn=${d.isn}`;
-  if (d.flags & F_ACK) s += ` ackStream=${hex(d.ackStream)} ack=${d.ack}`;
-  for (let i = 0; i < d.sacks.length; i += 2) s += ` sack=[${d.sacks[i]},${d.sacks[i + 1]})`;
-  if (d.flags & F_CHALLENGE) s += ` challenge=${d.challenge.toString(16)}`;
-  if (d.flags & F_ECHO) s += ` echo=${d.echo.toString(16)}`;
-  if (d.trace !== undefined) s += ` trace=${d.trace.inc.toString(16)}:${d.trace.lc}`;
-  return `${s} win=${d.window}`;
-}
 
 /**
- * The messages a bundle holds (a view each), or undefined when it is not one: two or more entries
- * of a non-zero u16 length and that many bytes, filling the payload exactly.
+ * Calls `each` with a view of every message of a bundle decodeInto accepted (it checked the
+ * framing: two or more entries of a non-zero u16 length and that many bytes, filling the payload
+ * exactly), in order; stops early when `each` returns false.
  */
-export function splitBundle(payload: Uint8Array): Uint8Array[] | undefined {
-  if (bundleCount(payload) < 2) return undefined;
-  const out: Uint8Array[] = [];
+export function forEachBundled(payload: Uint8Array, each: (message: Uint8Array) => boolean | void): void {
   for (let off = 0; off < payload.length;) {
     const n = (payload[off]! << 8) | payload[off + 1]!;
-    out.push(payload.subarray(off + BUNDLE_ENTRY_BYTES, off + BUNDLE_ENTRY_BYTES + n));
+    if (each(payload.subarray(off + BUNDLE_ENTRY_BYTES, off + BUNDLE_ENTRY_BYTES + n)) === false) return;
     off += BUNDLE_ENTRY_BYTES + n;
   }
-  return out;
 }
 
-/** Entries of a well-formed bundle, or -1. */
-function bundleCount(payload: Uint8Array): number {
+/** Entries of a well-formed bundle in buf[start, end), or -1. */
+function bundleCount(buf: Uint8Array, start: number, end: number): number {
   let k = 0;
-  let off = 0;
-  while (off < payload.length) {
-    if (off + BUNDLE_ENTRY_BYTES > payload.length) return -1;
-    const n = (payload[off]! << 8) | payload[off + 1]!;
+  let off = start;
+  while (off < end) {
+    if (off + BUNDLE_ENTRY_BYTES > end) return -1;
+    const n = (buf[off]! << 8) | buf[off + 1]!;
     if (n === 0) return -1; // an empty message always travels alone: 32,000 of them in one datagram would be a cheap flood
     off += BUNDLE_ENTRY_BYTES + n;
     k++;
   }
-  return off === payload.length ? k : -1;
+  return off === end ? k : -1;
 }
