@@ -21,7 +21,7 @@ import { createEndpoint, type UdpEndpoint } from '../transport/index.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { LabClient } from '../rpc/examples/lab.stubs.js';
 import { freeUdpPorts, startCluster, type Cluster, type NodeProc } from '../demos/cluster.js';
-import { waitForReady } from './child.js';
+import { waitForReady } from '../demos/child.js';
 import { parseBenchArgs, percentile, round, pad, lpad } from './stats.js';
 import { startBenchTrace } from './trace.js';
 

@@ -14,7 +14,7 @@ import { FIXED_HEADER_BYTES, CRC_BYTES } from '../transport/wire.js';
 import { RpcClient } from '../rpc/runtime/index.js';
 import { encodeRequestBody, frame, MsgType } from '../rpc/runtime/wire.js';
 import { LabClient, LabDescriptor } from '../rpc/examples/lab.stubs.js';
-import { waitForReady } from './child.js';
+import { waitForReady } from '../demos/child.js';
 import { parseBenchArgs, percentile, round, pad, lpad } from './stats.js';
 import { chainHash } from '../rpc/examples/lab-handlers.js';
 import { GRPC_SERVICE } from './rpc-server.js';

@@ -28,6 +28,7 @@ import { crc32c } from '../transport/crc32c.js';
 import { seededRandom } from '../transport/random.js';
 import { parseBenchArgs, percentile, round } from './stats.js';
 import { startBenchTrace } from './trace.js';
+import { firstLine } from '../demos/child.js';
 import { UdpProxy } from '../test/support/udp-proxy.js';
 import { canPin, canPinTo, pinnedNode, pinSelf, placement } from './affinity.js';
 import { ECHO_MAX, UdxEnd, udxPingPong, UdxServer, udxThroughput } from './udx-peer.js';
@@ -319,7 +320,7 @@ async function separateCores(key: Uint8Array, n: number, warm: number): Promise<
   const [cmd, argv] = pinnedNode(1, [fileURLToPath(import.meta.url), '--serve']);
   const child = spawn(cmd, argv, { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, PAGEWIRE_BENCH_KEY: Buffer.from(key).toString('hex') } });
   try {
-    const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    const line = await firstLine(child, createInterface({ input: child.stdout! }), 15_000, 'the pinned bench server');
     const ports = JSON.parse(line) as { transport: number; keyed: number };
     pinSelf(0);
     const ep = await createEndpoint({ nodeId: 'bench-client-pinned', giveUpMs: 10_000 });
@@ -394,7 +395,7 @@ async function main(): Promise<void> {
   });
   try {
     const rl = createInterface({ input: child.stdout! });
-    const [line] = (await once(rl, 'line')) as [string];
+    const line = await firstLine(child, rl, 15_000, 'the bench server');
     const server = new Server(child, rl);
     const ports = JSON.parse(line) as { raw: number; transport: number; defaults: number; keyed: number; udx: number };
     udxClient.connect(1, ports.udx);

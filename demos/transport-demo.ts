@@ -11,7 +11,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { waitForReady } from './child.js';
 import { fileURLToPath } from 'node:url';
 import { createEndpoint, type EndpointOptions, type EndpointStats, type UdpEndpoint } from '../transport/index.js';
 import { seededRandom } from '../transport/random.js';
@@ -71,7 +71,7 @@ async function echoNode(f: Faults, seed: number, traceDir: string | undefined): 
   const writer = traceDir !== undefined ? startTraceWriter(traceDir) : undefined;
   const ep = await createEndpoint({ nodeId: 'echo', ...endpointOptions(f, seed + 1, demoKeyFromEnv()) });
   ep.on('message', (m) => void ep.send(m.peer, m.data).catch(() => undefined));
-  process.stdout.write(`${ep.address}\n`);
+  process.stdout.write(`READY ${ep.address}\n`);
   process.stdin.resume();
   await once(process.stdin, 'end');
   const s = ep.stats();
@@ -109,7 +109,8 @@ async function main(): Promise<number> {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(sig === 'SIGINT' ? 130 : 143));
   let ep: UdpEndpoint | undefined;
   try {
-    const [peer] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+    // Bounded, and a child that dies first fails the demo (it must never exit 0 having sent nothing).
+    const peer = await waitForReady(child, once(child, 'exit'), 15_000, 'the echo node');
     ep = await createEndpoint({ nodeId: 'sender', ...endpointOptions(f, seed, key) });
     console.log(`pagewire transport demo: ${count} messages to an echo node at ${peer}`);
     console.log(`  ${keyLine(key)}`);

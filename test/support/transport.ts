@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { waitForReady } from '../../bench/child.js';
+import { waitForReady } from '../../demos/child.js';
 import { createEndpoint, type EndpointOptions, type EndpointStats, type MessageEvent, type UdpEndpoint } from '../../transport/index.js';
 import { seededRandom } from '../../transport/random.js';
 import { within } from './wait.js';
