@@ -74,7 +74,11 @@ export function simManager(seed: number): ManagerMode {
   return seed % 2 === 0 ? 'dynamic' : 'fixed';
 }
 
-export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace, manager: ManagerMode = simManager(seed)): Promise<SimReport> {
+/**
+ * `breakIt`, when given, damages the cluster before the run (a known-bad protocol, to show the
+ * checks catch it: test/dsm-sim-1.test.ts).
+ */
+export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace, manager: ManagerMode = simManager(seed), breakIt?: (c: Cluster) => void): Promise<SimReport> {
   const rnd = prng((seed * 0x9e3779b1) >>> 0 || 1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const between = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
@@ -93,6 +97,7 @@ export async function runSim(seed: number, durationMs = 10_000, trace?: SimTrace
     giveUpMs: 500, initialOwner: (p) => owners[p]!, ivy: { heartbeat: true, manager },
     ...(lateStart ? { start: { [lateStart.id]: lateStart.at } } : {}),
   });
+  breakIt?.(c);
   if (trace !== undefined) {
     const t = trace;
     c.onMessage = (m, phase) => {
