@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './support/dsm-cluster.js';
 import { IvyNode } from '../dsm/protocol/index.js';
-import { IvyClient } from '../dsm/protocol/ivy.stubs.js';
+import { IvyClient, Outcome } from '../dsm/protocol/ivy.stubs.js';
 import { FakePages, Scheduler } from './support/dsm-cluster.js';
 
 describe('Ivy: faults', () => {
@@ -138,7 +138,8 @@ for (const manager of ['fixed', 'dynamic'] as const) {
       await c.sched.settle(c.write(0, 1, 4, 6));
       expect(c.countSince(m0)).toEqual({ request: 2 });
       const reply = c.messages.slice(m0).find((m) => m.kind === 'reply')!;
-      expect(reply).toBeDefined();
+      expect(reply.result).toMatchObject({ outcome: Outcome.Granted });
+      expect((reply.result as { data?: unknown }).data).toBeUndefined();
       expect(await c.sched.settle(c.read(3, 1, 0))).toBe(5);
       expect(await c.sched.settle(c.read(3, 1, 4))).toBe(6);
     });

@@ -225,6 +225,8 @@ export interface MessageRecord {
   readonly kind: 'request' | 'reply';
   /** Request arguments (replies: the call's arguments too), for readable traces. */
   readonly args: readonly unknown[];
+  /** Replies: the result as it travelled (absent for an error). */
+  readonly result?: unknown;
 }
 
 export interface ClusterOptions {
@@ -506,7 +508,7 @@ export class Cluster {
               .then(
                 (result) => {
                   const wire = decode(encode(proc.checkResult(result) ?? null));
-                  this.#send({ from: to, to: from, proc: proc.name, kind: 'reply', args }, () => finish(() => resolve(wire)), unreachable);
+                  this.#send({ from: to, to: from, proc: proc.name, kind: 'reply', args, result: wire }, () => finish(() => resolve(wire)), unreachable);
                 },
                 (err: unknown) => {
                   const e = err as { message?: string; code?: string };
