@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLI } from '../demos/cluster.js';
-import { freePorts, killAllNodes, managerOf, spawnNode, startNodes, type DsmProc } from './support/dsm-procs.js';
+import { freePorts, killAllNodes, managerOf, pollUntil, spawnNode, startNodes, type DsmProc } from './support/dsm-procs.js';
 import { PairRelay } from './support/udp-relay.js';
 
 afterEach(killAllNodes);
@@ -153,7 +153,13 @@ describe('DSM processes: partitions, late starts, dead lock holders, mismatches'
     await n2.call({ cmd: 'lock', addr: lock });
     expect(await read32(n1, lock)).toBe(2 + 1); // the lock word names its holder
     const waiters = [n1, n3].map((n) => n.send({ cmd: 'lock', addr: lock, timeoutMs: 30_000 }, 40_000));
-    await new Promise((r) => setTimeout(r, 300)); // both are spinning on it now
+    // Wait (bounded) until a waiter has taken the lock page from its holder and read the holder's
+    // mark: before that, the page would die with node 2 and the waiters would see PAGE_LOST.
+    const page = Math.floor(lock / PAGE);
+    await pollUntil(async () => {
+      const tables = await Promise.all([n1, n3].map((n) => n.call<{ rights: string }>({ cmd: 'page-table' })));
+      return tables.some((t) => t.rights[page] === 'W') ? true : undefined;
+    }, 'a waiter holding the lock page', 10_000);
     const killedAt = Date.now();
     await n2.kill();
     for (const a of await Promise.all(waiters)) {

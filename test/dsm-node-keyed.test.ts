@@ -118,7 +118,6 @@ describe('a keyed DSM cluster under attack by an outsider without the key', () =
     }, 'every thrown datagram counted', 10_000);
     for (const [s, s0, mine, other, otherS0] of [[sa, sa0, thrown.a, sb, sb0], [sb, sb0, thrown.b, sa, sa0]] as const) {
       const extra = drops(s.transport) - drops(s0.transport) + s.transport.handshake.refusalsReceived - s0.transport.handshake.refusalsReceived - mine;
-      expect(extra).toBeGreaterThanOrEqual(0);
       expect(extra).toBeLessThanOrEqual(other.transport.handshake.refusalsSent - otherS0.transport.handshake.refusalsSent);
       expect(s.transport.bad.auth - s0.transport.bad.auth).toBeGreaterThan(mine / 2);
       expect(s.transport.bad.replay - s0.transport.bad.replay).toBeGreaterThan(0);

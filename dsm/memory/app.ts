@@ -284,7 +284,8 @@ export class AppMemory {
    * unlock() wakes local sleepers at once; an unlock on another node is seen at the next back-off
    * tick (<= 1 ms). Throws DSM_ERR_LOCK_HOLDER_DEAD naming the holder once a majority declared it
    * dead (the runtime publishes deaths to app threads), also when the lock's page was lost with
-   * it; DSM_ERR_FAULT_TIMEOUT after lockTimeoutMs. Not re-entrant.
+   * it once this thread had read the holder's mark (before that, the page's loss is
+   * DSM_ERR_PAGE_LOST); DSM_ERR_FAULT_TIMEOUT after lockTimeoutMs. Not re-entrant.
    */
   lock(addr: number, timeoutMs = this.lockTimeoutMs): void {
     const me = this.lockedValue;
