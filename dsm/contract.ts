@@ -14,11 +14,19 @@
  */
 export type Access = 'read' | 'write';
 
+/**
+ * The codes a page failure can carry, in the order the page store numbers them in shared memory
+ * (dsm/memory/layout.ts: 1 + index): append, never reorder.
+ */
+export const PAGE_FAILURE_CODES = [
+  'DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED',
+  'DSM_ERR_EVICTED', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_CLUSTER_MISMATCH', 'DSM_ERR_INTERNAL', 'DSM_ERR_UNAUTHENTICATED',
+] as const;
+export type PageFailureCode = (typeof PAGE_FAILURE_CODES)[number];
+
 /** A failure to report to the application threads waiting on (or later touching) a page. */
 export interface PageFailure {
-  readonly code:
-    | 'DSM_ERR_PAGE_LOST' | 'DSM_ERR_MANAGER_DEAD' | 'DSM_ERR_FAULT_TIMEOUT' | 'DSM_ERR_CLOSED'
-    | 'DSM_ERR_EVICTED' | 'DSM_ERR_NO_QUORUM' | 'DSM_ERR_CLUSTER_MISMATCH' | 'DSM_ERR_INTERNAL' | 'DSM_ERR_UNAUTHENTICATED';
+  readonly code: PageFailureCode;
   /** What happened, with the lower-level cause (an RPC error's message) folded in. */
   readonly message: string;
   /** The node the failure is about (dead holder or manager, fencing node, silent node), when known. */

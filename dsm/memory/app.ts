@@ -69,7 +69,8 @@
  * failure-text slot when the runtime's slot is still the one it wrote for this failure.
  */
 import { performance } from 'node:perf_hooks';
-import { DsmError, isDsmError, type DsmErrorCode } from '../errors.js';
+import { DsmError, isDsmError } from '../errors.js';
+import type { PageFailureCode } from '../contract.js';
 import {
   attachLayout,
   encodeRequest,
@@ -116,7 +117,7 @@ export interface AppMemoryStats {
 }
 
 /** P_FAIL_CODE values of failures that are no verdict on the page: a later fault asks again. */
-const RETRIABLE_FAIL_CODES = new Set(['DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_UNAUTHENTICATED'].map((c) => 1 + FAILURE_CODES.indexOf(c as (typeof FAILURE_CODES)[number])));
+const RETRIABLE_FAIL_CODES = new Set((['DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_UNAUTHENTICATED'] as const).map((c) => 1 + FAILURE_CODES.indexOf(c)));
 
 export class AppMemory {
   readonly pageSize: number;
@@ -416,11 +417,11 @@ export class AppMemory {
   }
 
   private failure(code: number, nodePlus1: number, page: number, addr: number, need: Need, gen: number): DsmError {
-    const c: DsmErrorCode = FAILURE_CODES[code - 1] ?? 'DSM_ERR_INTERNAL';
+    const c: PageFailureCode = FAILURE_CODES[code - 1] ?? 'DSM_ERR_INTERNAL';
     const node = nodePlus1 === 0 ? undefined : nodePlus1 - 1;
     const on = node === undefined ? '' : ` node ${node}`;
     const what = need === RIGHTS_WRITE ? 'write' : 'read';
-    const why: Record<(typeof FAILURE_CODES)[number], string> = {
+    const why: Record<PageFailureCode, string> = {
       DSM_ERR_PAGE_LOST: `its only valid copy was on dead${on || ' node (unknown)'}`,
       DSM_ERR_MANAGER_DEAD: `its manager${on} is dead`,
       DSM_ERR_FAULT_TIMEOUT: `the fault could not be resolved in time${on ? ` (waiting for${on})` : ''}`,
@@ -432,7 +433,7 @@ export class AppMemory {
       DSM_ERR_UNAUTHENTICATED: `${on ? on.trim() : 'a peer'} refused this node: it cannot authenticate it (not the same cluster key?)`,
     };
     const text = this.failText(page, gen);
-    return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why[c as (typeof FAILURE_CODES)[number]] ?? c}`, {
+    return new DsmError(c, `${what} fault at ${hex(addr)} (page ${page}) failed: ${why[c]}`, {
       address: addr, page, node, ...(text === undefined ? {} : { cause: new Error(text) }),
     });
   }

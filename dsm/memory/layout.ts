@@ -14,6 +14,7 @@
  * little-endian (the same as `DataView#getUint32(off, true)`); attaching on a big-endian host throws.
  */
 import { DsmError } from '../errors.js';
+import { PAGE_FAILURE_CODES } from '../contract.js';
 
 /** Options that fix the layout. Resolved once, by createDsmBuffers(). */
 export interface LayoutOptions {
@@ -98,10 +99,8 @@ export const RIGHTS_READ = 1;
 export const RIGHTS_WRITE = 2;
 export type Need = typeof RIGHTS_READ | typeof RIGHTS_WRITE;
 
-export const FAILURE_CODES = [
-  'DSM_ERR_PAGE_LOST', 'DSM_ERR_MANAGER_DEAD', 'DSM_ERR_FAULT_TIMEOUT', 'DSM_ERR_CLOSED',
-  'DSM_ERR_EVICTED', 'DSM_ERR_NO_QUORUM', 'DSM_ERR_CLUSTER_MISMATCH', 'DSM_ERR_INTERNAL', 'DSM_ERR_UNAUTHENTICATED',
-] as const;
+/** Failure codes as numbered in the control words (1 + index): the contract's list. */
+export const FAILURE_CODES = PAGE_FAILURE_CODES;
 
 /** A fault request as stored in a mailbox word: never 0, fits in an int32 for pages < 2^24. */
 export function encodeRequest(page: number, need: Need): number {
