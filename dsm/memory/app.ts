@@ -186,7 +186,7 @@ export class AppMemory {
 
   loadU8(addr: number): number {
     const base = this.pageBase(addr, 1);
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
     return this.r8[addr]!;
   }
   storeU8(addr: number, v: number): void {
@@ -196,7 +196,7 @@ export class AppMemory {
   }
   loadU16(addr: number): number {
     const base = this.pageBase(addr, 2);
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
     return this.r16[addr >>> 1]!;
   }
   storeU16(addr: number, v: number): void {
@@ -206,7 +206,7 @@ export class AppMemory {
   }
   loadU32(addr: number): number {
     const base = this.pageBase(addr, 4);
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
     return this.r32[addr >>> 2]!;
   }
   storeU32(addr: number, v: number): void {
@@ -216,7 +216,7 @@ export class AppMemory {
   }
   loadI32(addr: number): number {
     const base = this.pageBase(addr, 4);
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
     return this.ri32[addr >>> 2]!;
   }
   storeI32(addr: number, v: number): void {
@@ -226,7 +226,7 @@ export class AppMemory {
   }
   loadF64(addr: number): number {
     const base = this.pageBase(addr, 8);
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
     return this.rf64[addr >>> 3]!;
   }
   storeF64(addr: number, v: number): void {
@@ -242,7 +242,7 @@ export class AppMemory {
       this.leave(this.enterWrite(base, addr));
       return;
     }
-    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
+    this.enterRead(base, addr);
   }
 
   /**
@@ -355,6 +355,11 @@ export class AppMemory {
       });
     }
     return this.pagesBase + (addr >>> this.shift) * PAGE_STRIDE;
+  }
+
+  /** A read takes effect at this check of the rights (faulting until at least read rights are held; "Reads" above). */
+  private enterRead(base: number, addr: number): void {
+    while (Atomics.load(this.ctl, base + P_STATE) < RIGHTS_READ) this.fault(base, RIGHTS_READ, addr);
   }
 
   /** Announce a store, then check the rights (faulting until write rights are held); returns the counter to leave. */
