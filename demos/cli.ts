@@ -13,10 +13,9 @@
  * and the events come as JSON lines.
  */
 import { closeSync, fchmodSync, fstatSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { resolveDsmNodeOptions, startDsmNode, type DsmNode, type DsmNodeOptions, type DsmPeer, type SecurityEvent } from '../dsm/node/index.js';
 import { MANAGER_MODES, type ManagerMode } from '../dsm/protocol/index.js';
-import { formatClusterKey, generateClusterKey, parseClusterKey, parsePeer } from '../transport/index.js';
+import { formatClusterKey, generateClusterKey, isLoopbackHost, parseClusterKey, parsePeer } from '../transport/index.js';
 import { MAX_LOSS, parseCommandLine, probabilityArg, stopWithParent, usageFailure, UsageError, type OptionSpec } from './args.js';
 import { serveControl } from './control.js';
 import { runTraceCli } from '../trace/cli.js';
@@ -137,12 +136,6 @@ function managerMode(v: unknown, where: string): ManagerMode {
   throw new UsageError(`${where} must be ${MANAGER_MODES.join(' or ')}, got ${JSON.stringify(v)}`);
 }
 
-/** Is `host` a loopback address (127.0.0.0/8, ::1)? 0.0.0.0 and :: are every interface: not loopback. */
-export function isLoopback(host: string): boolean {
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1' || host === '0:0:0:0:0:0:0:1';
-}
-
 /**
  * Read a key file: the key, and a warning when other users may read it. Throws UsageError naming
  * the file and the option (or variable) it came from.
@@ -228,7 +221,7 @@ export function nodeOptionsFromArgs(argv: string[], env: NodeJS.ProcessEnv = pro
     const r = readKeyFile(file, values['key-file'] !== undefined ? '--key-file' : KEY_FILE_ENV);
     key = r.key;
     if (r.warning !== undefined) warnings.push(r.warning);
-  } else if (!isLoopback(parsePeer(listen).host)) {
+  } else if (!isLoopbackHost(parsePeer(listen).host)) {
     throw new UsageError(`--listen ${listen} is not a loopback address, and there is no cluster key: anyone who can reach it could read ` +
       `this node's pages and forge its messages. Give every node the same key (pagewire keygen --out cluster.key; --key-file cluster.key ` +
       `or ${KEY_FILE_ENV}), or add --insecure to run in clear text anyway`);

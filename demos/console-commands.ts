@@ -9,6 +9,7 @@
  *   kill 3                 pause 2 1.5                 partition 1,2|3     heal     loss 0.1
  *   read 0x2ac000 on 1 &   wait                        wait 3 dead
  */
+import { MAX_LOSS } from './args.js';
 
 /** What the parser checks commands against. */
 export interface ClusterShape {
@@ -59,8 +60,8 @@ export class ConsoleError extends Error {
   }
 }
 
-/** The loss the console accepts, like every demo (demos/args.ts MAX_LOSS). */
-export const CONSOLE_MAX_LOSS = 0.5;
+/** The loss the console accepts: every demo's (demos/args.ts). */
+export const CONSOLE_MAX_LOSS = MAX_LOSS;
 /** Longest pause, wait and sleep. */
 export const MAX_SECONDS = 600;
 /** Most values one `list push` takes. */

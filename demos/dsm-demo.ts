@@ -19,7 +19,6 @@ import type { DsmNodeStats } from '../dsm/node/index.js';
 import type { AppMemoryStats } from '../dsm/memory/index.js';
 import { securityLine, startCluster, type Cluster } from './cluster.js';
 import type { ListElement, Traversal } from './list.js';
-import { managerOf } from './placement.js';
 import { helpCommand, hex, histogramP50, intArg, MAX_LOSS, parseDemoArgs, probabilityArg, runMain, table, UsageError } from './args.js';
 import { traceDirArg, writeTraceHtml } from './trace-output.js';
 import { startDemoWeb, type DemoWeb } from './web.js';

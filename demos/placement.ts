@@ -15,8 +15,6 @@ import type { DsmThread } from '../dsm/node/index.js';
 import { DsmError } from '../dsm/errors.js';
 import { managerOf } from '../dsm/protocol/index.js';
 
-export { managerOf };
-
 
 /**
  * An allocator for `t` that never returns memory in a page managed by `avoid`: a block that lands

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../transport/crc32c.js';
+import { isLoopbackHost } from '../transport/address.js';
 import { RtoEstimator } from '../transport/rto.js';
 import { seqAdd, seqDiff, seqLt } from '../transport/seq.js';
 import {
@@ -255,5 +256,12 @@ describe('RTO estimator (RFC 6298)', () => {
     expect(e.rtoMs).toBe(8);
     for (let i = 0; i < 10; i++) e.backoff();
     expect(e.rtoMs).toBe(50);
+  });
+});
+
+describe('isLoopbackHost (loopback datagram sizes, and pagewire node\'s refusal to run unkeyed elsewhere)', () => {
+  it('takes 127.0.0.0/8, ::1 in both spellings and IPv4-mapped 127/8 for loopback; every-interface and real addresses are not', () => {
+    for (const h of ['127.0.0.1', '127.255.0.9', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1']) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ['0.0.0.0', '::', '10.1.2.3', '::ffff:10.0.0.1', 'fe80::1', '128.0.0.1']) expect(isLoopbackHost(h), h).toBe(false);
   });
 });

@@ -24,7 +24,12 @@ export function invalid(message: string): TransportError {
   return new TransportError('TRANSPORT_ERR_INVALID_ARGUMENT', message);
 }
 
-/** Is `host` (an IP literal) on loopback, where datagrams never cross a link with an MTU below 64 KiB? */
+/**
+ * Is `host` (an IP literal, as parsePeer gives it) on loopback: 127.0.0.0/8, ::1 in either
+ * spelling, or 127/8 mapped into IPv6? There datagrams never cross a link with an MTU below 64 KiB,
+ * and nobody off this host can send to it (pagewire node refuses other addresses without a key).
+ * 0.0.0.0 and :: are every interface: not loopback.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return host.startsWith('127.') || host === '::1' || host.startsWith('::ffff:127.');
+  return host.startsWith('127.') || host === '::1' || host === '0:0:0:0:0:0:0:1' || host.startsWith('::ffff:127.');
 }

@@ -3,6 +3,7 @@
  * The front door of the layer: a factory, its options, the event and stats types, the errors.
  */
 export { createEndpoint, parsePeer, type UdpEndpoint } from './endpoint.js';
+export { isLoopbackHost } from './address.js';
 export { DEFAULTS as TRANSPORT_DEFAULTS, type EndpointOptions } from './options.js';
 export type { FaultOptions, FaultSpec, FaultCounters } from './faults.js';
 export type { LinkRules, LinkRuleStats } from './link-rules.js';

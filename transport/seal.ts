@@ -110,11 +110,6 @@ export class Sealer {
     this.key = deriveKey(clusterKey, this.salt, id);
   }
 
-  /** Datagrams sealed so far (the next counter). */
-  get sealed(): number {
-    return this.counter;
-  }
-
   /** Seal one datagram (its inner form: no CRC). Undefined once the key's counters are used up (never in practice). */
   seal(d: Datagram): Buffer | undefined {
     if (this.counter > MAX_COUNTER) return undefined;

@@ -278,13 +278,6 @@ export class Membership {
     return this.#peers.get(node)?.deathReason;
   }
 
-  /** Milliseconds since anything was heard from `node` (Infinity: never). */
-  silenceMs(node: number): number {
-    const p = this.#peers.get(node);
-    if (p === undefined || !p.everHeard) return Infinity;
-    return this.#init.timers.now() - p.lastHeard;
-  }
-
   get deadNodes(): number[] {
     return [...this.#dead];
   }

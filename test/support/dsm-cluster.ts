@@ -318,8 +318,6 @@ export class Cluster {
   readonly events: { readonly at: number; readonly node: number; readonly e: MembershipEvent }[] = [];
   /** Earliest logical time any node knew that `id` had been declared dead. */
   readonly deadAt = new Map<number, number>();
-  /** Messages lost (dropped, parked past giveUpMs, sent to a down node). */
-  lost = 0;
   /** Called at every send (before the fate is decided; 'drop' loses the message) and every delivery. */
   onMessage: ((rec: Omit<MessageRecord, 'time'>, phase: 'send' | 'deliver') => 'drop' | void) | undefined;
 
@@ -434,7 +432,6 @@ export class Cluster {
     const verdict = this.onMessage?.(rec, 'send');
     const sentAt = this.sched.now;
     const loseAt = (): void => {
-      this.lost++;
       this.sched.at(Math.max(this.sched.now, sentAt + this.#opts.giveUpMs), lose);
     };
     if (verdict === 'drop') return loseAt();
