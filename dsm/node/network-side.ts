@@ -145,19 +145,20 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   tn.addAddress(ep.address);
   const server = new RpcServer(ep);
   const addressOf = new Map(o.peers.map((p) => [p.id, p.address]));
-  const idOf = new Map(o.peers.map((p) => [p.address, p.id]));
+  /** Per peer address: its node id, and the transport id its key must prove (built once, not per message). */
+  const idOf = new Map(o.peers.map((p) => [p.address, { id: p.id, proves: transportNodeId(p.id) }]));
   const keyed = o.key !== undefined;
   /** The peer at `address`, if the transport vouches for it: keyed, its key must prove that node. */
   const nodeAt = (address: string, peerId: string | undefined): number | undefined => {
-    const id = idOf.get(address);
-    return id !== undefined && (!keyed || peerId === transportNodeId(id)) ? id : undefined;
+    const p = idOf.get(address);
+    return p !== undefined && (!keyed || peerId === p.proves) ? p.id : undefined;
   };
   /** Why a keyed call is refused: the node its key proves is not the node its address stands for. */
   const unauthenticated = (ctx: CallContext): string | undefined => {
     if (!keyed || nodeAt(ctx.peer, ctx.peerId) !== undefined) return undefined;
     const claimed = /^(\d+)$/.exec(ctx.peerId ?? '');
     const proven = claimed !== null && o.peers.some((p) => p.id === Number(claimed[1])) ? `node ${claimed[1]}` : undefined;
-    const at = idOf.get(ctx.peer);
+    const at = idOf.get(ctx.peer)?.id;
     const where = at === undefined ? `${ctx.peer}, which is no node's address` : `${ctx.peer}, the address of node ${at}`;
     return proven === undefined
       ? `the caller's key proves ${JSON.stringify(ctx.peerId ?? '')}, which is not a node of this cluster; it calls from ${where}`
@@ -208,7 +209,7 @@ export async function createFaultHandler(ctx: FaultThreadContext): Promise<Fault
   security.unref();
   const network = (): NetworkState => {
     const l = ep.linkRuleStats();
-    return { blockedNodes: l.blocked.map((a) => idOf.get(a)!).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
+    return { blockedNodes: l.blocked.map((a) => idOf.get(a)?.id).filter((n) => n !== undefined), loss: l.loss, blockedOut: l.blockedOut, blockedIn: l.blockedIn, lossDrops: l.lossDrops };
   };
   return {
     fault: (page, access) => (tn.dsm.on ? tracedFault(tn, ivy, ctx, page, access) : ivy.fault(page, access)),
