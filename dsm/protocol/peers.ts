@@ -62,12 +62,10 @@ export function describeFailure(f: Failure): string {
   }
 }
 
-function evictionOf(m: Membership): { readonly by: number; readonly reason: string } | undefined {
-  return m.evicted;
-}
-
-function evictionReason(m: Membership): string {
-  return m.evicted?.reason ?? 'this node was fenced';
+/** This node's own eviction as a call's result (undefined while it is not fenced). */
+function evictedResult(m: Membership): Result<never> | undefined {
+  const e = m.evicted;
+  return e === undefined ? undefined : { ok: false, kind: 'evicted', node: e.by, message: e.reason };
 }
 
 export function messageOf(e: unknown): string {
@@ -96,7 +94,8 @@ export class Peers {
     node: number, proc: IvyProcedure, timeoutMs: number, invoke: (c: IvyClient, opts: CallOptions) => Promise<T>,
   ): Promise<Result<T>> {
     const m = this.#init.membership;
-    if (m.evicted !== undefined) return { ok: false, kind: 'evicted', node: m.evicted.by, message: m.evicted.reason };
+    const fencedBefore = evictedResult(m);
+    if (fencedBefore !== undefined) return fencedBefore;
     if (m.isDead(node)) return { ok: false, kind: 'dead', node };
     const mismatch = m.mismatch(node);
     if (mismatch !== undefined) return { ok: false, kind: 'mismatch', node, message: mismatch };
@@ -113,15 +112,15 @@ export class Peers {
     // Declared dead while the reply was on its way (this node learned it from another message):
     // nothing from it is acted on any more, so an answer to a locate is final (requester.ts).
     if (m.isDead(node)) return { ok: false, kind: 'dead', node };
-    const fenced = evictionOf(m); // (read again: it may have happened during the call)
-    if (fenced !== undefined) return { ok: false, kind: 'evicted', node: fenced.by, message: fenced.reason };
+    const fenced = evictedResult(m); // (read again: it may have happened during the call)
+    if (fenced !== undefined) return fenced;
     if (!m.checkDigest(node, value.view.config)) return { ok: false, kind: 'mismatch', node, message: m.mismatch(node) ?? 'configuration mismatch' };
     if (!m.checkIncarnation(node, value.view.incarnation)) {
       // A new process answered: the one that was asked is gone (and will be declared dead).
       return { ok: false, kind: 'silent', node, cause: new Error(`node ${node} restarted: its answer came from a new process`), notUp: false };
     }
     m.heard(node);
-    if (!m.mergeView(node, value.view)) return { ok: false, kind: 'evicted', node, message: evictionReason(m) };
+    if (!m.mergeView(node, value.view)) return { ok: false, kind: 'evicted', node, message: m.evicted?.reason ?? 'this node was fenced' };
     return { ok: true, value };
   }
 
@@ -130,15 +129,14 @@ export class Peers {
     try {
       return { ok: true, value: await fn() };
     } catch (e) {
-      const m = this.#init.membership;
-      if (m.evicted !== undefined) return { ok: false, kind: 'evicted', node: m.evicted.by, message: m.evicted.reason };
-      return { ok: false, kind: 'error', node: this.#init.self, cause: e };
+      return evictedResult(this.#init.membership) ?? { ok: false, kind: 'error', node: this.#init.self, cause: e };
     }
   }
 
   #failed(node: number, e: unknown): Result<never> {
     const m = this.#init.membership;
-    if (m.evicted !== undefined) return { ok: false, kind: 'evicted', node: m.evicted.by, message: m.evicted.reason };
+    const fenced = evictedResult(m);
+    if (fenced !== undefined) return fenced;
     if (m.isDead(node)) return { ok: false, kind: 'dead', node };
     if (isRpcError(e, 'RPC_ERR_REMOTE')) {
       m.heard(node); // an answer, if a refusal: the node is alive

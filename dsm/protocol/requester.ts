@@ -269,7 +269,7 @@ export class Requester {
           [expect, claim] = [ex, cl];
           cause = `node ${target}: ${g.why ?? 'busy'}`;
           blocker = g.node ?? blocker;
-          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          await this.#backOff(deadline);
           continue;
         case Outcome.Redirect: {
           const next = g.node;
@@ -349,7 +349,7 @@ export class Requester {
             // grant, or the grant was refused here before): discard, ask again, at once the first
             // time, then after a pause (the grants keep arriving stale: not a copy per round trip).
             counters.c.staleGrants++;
-            if (++staleGrants > 1) await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+            if (++staleGrants > 1) await this.#backOff(deadline);
             continue;
           }
           const installed = this.#install(page, access, g, target, have, holding);
@@ -361,7 +361,7 @@ export class Requester {
           // The store could not install it (app threads stayed inside an access): nothing was
           // recorded, so asking again, below the transfer, makes its owner take it back and serve anew.
           cause = `node ${target}'s grant could not be installed here: ${installed}`;
-          await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - timers.now())));
+          await this.#backOff(deadline);
           continue;
         }
         default:
@@ -430,6 +430,11 @@ export class Requester {
    * node's view, so each answerer knows of every death in `sent` before it answers, and from then
    * on acts on nothing from those nodes: a verdict "lost with D" is taken only for D in `sent`.
    */
+  /** Wait BUSY_BACKOFF_MS before asking again, or until `deadline` if that comes first. */
+  #backOff(deadline: number): Promise<void> {
+    return this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - this.#i.timers.now())));
+  }
+
   /**
    * A locate whose verdict "lost" ends the fault (the page is marked lost with that node); a
    * "busy" one (no verdict yet) returns after the back-off, for the caller to try again.
@@ -440,7 +445,7 @@ export class Requester {
       this.#i.owner.markLost(page, found.node);
       throw pageLost(page, found.node);
     }
-    if (found.kind === 'busy') await this.#sleep(Math.min(BUSY_BACKOFF_MS, Math.max(0, deadline - this.#i.timers.now())));
+    if (found.kind === 'busy') await this.#backOff(deadline);
     return found;
   }
 
