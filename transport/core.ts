@@ -29,7 +29,7 @@ import {
 } from './seal.js';
 import type { Logger } from './log.js';
 import {
-  CRC_BYTES, decodeInto, F_CHALLENGE, F_DATA, F_ECHO, Framer, MAX_OVERHEAD_BYTES, newDatagram, WIRE_VERSION,
+  CRC_BYTES, decodeInto, EMPTY, NO_SACKS, F_CHALLENGE, F_DATA, F_ECHO, Framer, MAX_OVERHEAD_BYTES, newDatagram, WIRE_VERSION,
   type Datagram, type DecodeFailure,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
@@ -77,8 +77,6 @@ const WHY_REFUSED = 'our datagrams did not authenticate under its cluster key (d
 const WHY_CLEAR_PEER = 'it sends clear-text datagrams: it has no cluster key and this endpoint has one, so neither can read the other';
 const WHY_SEALED_PEER = 'it sends sealed datagrams: it has a cluster key and this endpoint has none (give this endpoint the cluster\'s key)';
 
-const EMPTY = new Uint8Array(0);
-const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
 
 export class TransportCore {
   readonly sessions = new Map<string, PeerSession>();
@@ -305,9 +303,9 @@ export class TransportCore {
     return this.lastKey;
   }
 
-  /** Hand a datagram to the hook; a buffer it keeps is never written again (Framer.kept). */
+  /** Hand a datagram to the hook; a framed buffer it keeps is never written again (Framer.kept; a sealed one never came from the Framer). */
   private transmit(bytes: Buffer, to: Destination): void {
-    if (this.hooks.transmit(bytes, to) !== false) this.framer.kept(bytes);
+    if (this.hooks.transmit(bytes, to) !== false && this.opts.key === undefined) this.framer.kept(bytes);
   }
 
   /** A decoded datagram from a sender that got this far (its CRC or its tag checked): to its session, or the stateless path. */

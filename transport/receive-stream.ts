@@ -12,7 +12,7 @@
  * advertises shrinks with the free budget: that is the flow control a sender sees.
  */
 import { seqAdd, seqDiff } from './seq.js';
-import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, forEachBundled } from './wire.js';
+import { F_BUNDLE, F_FIRST, F_LAST, MAX_OVERHEAD_BYTES, MAX_SACK_BLOCKS, NO_SACKS, forEachBundled } from './wire.js';
 
 /**
  * What a held fragment costs beyond its payload: the datagram header retained with the payload
@@ -322,4 +322,3 @@ export class ReceiveStream {
   }
 }
 
-const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];

@@ -168,11 +168,11 @@ export class SendStream {
     const seq = this.sndNxt;
     if (k >= 2 && first.data.length > 0 && first.data.length <= MAX_BUNDLE_ENTRY_BYTES) {
       const payload = new Uint8Array(bytes);
-      const v = new DataView(payload.buffer);
       let off = 0;
       for (let i = 0; i < k; i++) {
         const m = q[this.queuedHead + i]!;
-        v.setUint16(off, m.data.length);
+        payload[off] = m.data.length >>> 8; // its length, big-endian u16 (wire.ts)
+        payload[off + 1] = m.data.length & 0xff;
         payload.set(m.data, off + BUNDLE_ENTRY_BYTES);
         off += BUNDLE_ENTRY_BYTES + m.data.length;
         this.pending.push({ lastSeq: seq, resolve: m.resolve, reject: m.reject });

@@ -39,7 +39,7 @@ import { seqLt } from './seq.js';
 import { isLoopbackHost } from './address.js';
 import type { PeerStats } from './types.js';
 import {
-  F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, setDatagram, type Datagram,
+  EMPTY, F_ACK, F_CHALLENGE, F_DATA, F_ECHO, F_SYN, NO_SACKS, setDatagram, type Datagram,
 } from './wire.js';
 import type { TraceNode } from '../trace/node.js';
 import { stampSend } from './trace.js';
@@ -97,8 +97,6 @@ export interface SessionHooks {
 /** Why onDatagram() did not take a datagram in, for the endpoint's counters. */
 export type Rejection = 'staleSession' | 'malformed' | 'unproven' | 'badEcho' | 'replay' | undefined;
 
-const EMPTY = new Uint8Array(0);
-const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
 const RETIRED_INCARNATIONS = 8;
 /** Sending keys of retired incarnations remembered (keyed endpoints). */
 const RETIRED_KEYS = 8;

@@ -147,7 +147,10 @@ export function newDatagram(): Datagram {
 }
 
 /** The payload of datagrams without one (shared: it has no bytes to change). */
-const EMPTY = Buffer.alloc(0);
+/** Shared, never written: every empty payload points here. */
+export const EMPTY = Buffer.alloc(0);
+/** Shared, never mutated: datagrams without SACK blocks all point here (decodeInto tells it apart by identity). */
+export const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
 
 function put32(buf: Uint8Array, off: number, v: number): void {
   buf[off] = v >>> 24;
@@ -353,8 +356,7 @@ export function decodeInto(buf: Uint8Array, maxDatagramBytes: number, crc: boole
   return out;
 }
 
-/** Shared, never mutated: decoded datagrams without SACK blocks all point here. */
-const NO_SACKS: number[] = Object.freeze([]) as unknown as number[];
+
 
 
 /**
