@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     }
   }
   log('');
-  log(`(every result checked against the plain computation: the grids agree to ${Math.max(...results.map((r) => r.sumError)).toExponential(1)} relative)`);
+  log(`(every result checked against the plain computation: the grid sums agree to ${Math.max(...results.map((r) => r.sumError)).toExponential(1)} relative)`);
   log(`On ${availableParallelism()} CPU${availableParallelism() === 1 ? '' : 's'}, n nodes are n processes of 2 threads each (application and fault thread) taking turns: past ${availableParallelism()} nodes` +
     ' a node waits for a core as well as for pages, so the time cannot fall with more nodes here; the faults, messages and bytes per node are what a machine with a core per node would pay.');
   log(`total ${round((performance.now() - t0) / 1000, 1)} s`);

@@ -89,50 +89,54 @@ function barrier(t: DsmThread, r: JacobiRun, step: number): void {
   }
 }
 
+/** `body`'s time and the faults this thread took during it. */
+function measured(t: DsmThread, body: () => void): JacobiResult {
+  const s = t.mem.stats;
+  const [r0, w0, t0] = [s.readFaults, s.writeFaults, performance.now()];
+  body();
+  return { ms: performance.now() - t0, readFaults: s.readFaults - r0, writeFaults: s.writeFaults - w0 };
+}
+
 /** Initialise this node's band of both grids (first touch: the pages come here) and meet the others. */
 export function jacobiInit(t: DsmThread, r: JacobiRun): JacobiResult {
   const mem = t.mem;
   const row = r.cols * 8;
-  const r0 = mem.stats.readFaults;
-  const w0 = mem.stats.writeFaults;
-  const t0 = performance.now();
-  for (let i = r.lo; i < r.hi; i++) {
-    const v = initial(i);
-    for (let j = 0; j < r.cols; j++) {
-      mem.storeF64(r.a + i * row + j * 8, v);
-      mem.storeF64(r.b + i * row + j * 8, v);
+  return measured(t, () => {
+    for (let i = r.lo; i < r.hi; i++) {
+      const v = initial(i);
+      for (let j = 0; j < r.cols; j++) {
+        mem.storeF64(r.a + i * row + j * 8, v);
+        mem.storeF64(r.b + i * row + j * 8, v);
+      }
     }
-  }
-  barrier(t, r, 1);
-  return { ms: performance.now() - t0, readFaults: mem.stats.readFaults - r0, writeFaults: mem.stats.writeFaults - w0 };
+    barrier(t, r, 1);
+  });
 }
 
 /** The iterations, each ended by a barrier (after jacobiInit on every node). */
 export function jacobiRun(t: DsmThread, r: JacobiRun): JacobiResult {
   const mem = t.mem;
   const row = r.cols * 8;
-  const r0 = mem.stats.readFaults;
-  const w0 = mem.stats.writeFaults;
-  const t0 = performance.now();
-  let src = r.a;
-  let dst = r.b;
-  const first = Math.max(r.lo, 1);
-  const last = Math.min(r.hi, r.rows - 1);
-  for (let it = 0; it < r.iterations; it++) {
-    for (let i = first; i < last; i++) {
-      const up = src + (i - 1) * row;
-      const mid = src + i * row;
-      const down = src + (i + 1) * row;
-      const out = dst + i * row;
-      for (let j = 1; j < r.cols - 1; j++) {
-        const o = j * 8;
-        mem.storeF64(out + o, 0.25 * (mem.loadF64(up + o) + mem.loadF64(down + o) + mem.loadF64(mid + o - 8) + mem.loadF64(mid + o + 8)));
+  return measured(t, () => {
+    let src = r.a;
+    let dst = r.b;
+    const first = Math.max(r.lo, 1);
+    const last = Math.min(r.hi, r.rows - 1);
+    for (let it = 0; it < r.iterations; it++) {
+      for (let i = first; i < last; i++) {
+        const up = src + (i - 1) * row;
+        const mid = src + i * row;
+        const down = src + (i + 1) * row;
+        const out = dst + i * row;
+        for (let j = 1; j < r.cols - 1; j++) {
+          const o = j * 8;
+          mem.storeF64(out + o, 0.25 * (mem.loadF64(up + o) + mem.loadF64(down + o) + mem.loadF64(mid + o - 8) + mem.loadF64(mid + o + 8)));
+        }
       }
+      barrier(t, r, it + 2);
+      [src, dst] = [dst, src];
     }
-    barrier(t, r, it + 2);
-    [src, dst] = [dst, src];
-  }
-  return { ms: performance.now() - t0, readFaults: mem.stats.readFaults - r0, writeFaults: mem.stats.writeFaults - w0 };
+  });
 }
 
 /** Sum of the grid the last iteration wrote (read from wherever its pages are now). */
