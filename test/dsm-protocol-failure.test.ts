@@ -8,11 +8,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './support/dsm-cluster.js';
+import { DECISION_BOUND_MS, startedCluster } from './support/ivy-scenarios.js';
 import { IVY_DEFAULTS } from '../dsm/protocol/index.js';
 
 const GIVE_UP_MS = 500;
-/** From a kill to the decision: deadAfterMs of silence, a heartbeat round to notice, a proposal round. */
-const DECISION_BOUND_MS = IVY_DEFAULTS.deadAfterMs + IVY_DEFAULTS.heartbeatIntervalMs + 50;
 const HEARTBEAT = { heartbeat: true };
 
 async function expectFailure(c: Cluster, p: Promise<unknown>, code: string, node: number): Promise<Error> {
@@ -28,12 +27,7 @@ async function expectFailure(c: Cluster, p: Promise<unknown>, code: string, node
 }
 
 /** A cluster whose nodes have exchanged a heartbeat round (everybody is up). */
-async function started(o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> {
-  const c = new Cluster({ giveUpMs: GIVE_UP_MS, ...o, ivy: { ...HEARTBEAT, ...o.ivy } });
-  await c.sched.run(() => false, 100);
-  for (const n of c.nodes) expect(n.peers().every((p) => p.status === 'up')).toBe(true);
-  return c;
-}
+const started = (o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> => startedCluster({ giveUpMs: GIVE_UP_MS, ...o, ivy: { ...HEARTBEAT, ...o.ivy } });
 
 describe('Ivy: a dead owner', () => {
   it('a fault on its page fails DSM_ERR_PAGE_LOST naming it, once a majority declared it dead', async () => {

@@ -11,6 +11,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './support/dsm-cluster.js';
+import { outcome, startedCluster } from './support/ivy-scenarios.js';
 import { IvyNode, type IvyOptions } from '../dsm/protocol/index.js';
 import { IvyClient } from '../dsm/protocol/ivy.stubs.js';
 import { configDigest } from '../dsm/protocol/membership.js';
@@ -19,20 +20,7 @@ import { FakePages, Scheduler } from './support/dsm-cluster.js';
 
 const DEFAULTS: IvyOptions = { heartbeat: true };
 
-async function started(o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> {
-  const c = new Cluster({ giveUpMs: 500, ...o, ivy: { ...DEFAULTS, ...o.ivy } });
-  await c.sched.run(() => false, 100);
-  return c;
-}
-
-async function outcome(c: Cluster, p: Promise<number | void>): Promise<{ ok: true; value: number | void } | { ok: false; code: string; node?: number; message: string }> {
-  try {
-    return { ok: true, value: await c.sched.settle(p) };
-  } catch (e) {
-    const x = e as { code: string; node?: number; message: string };
-    return { ok: false, code: x.code, node: x.node, message: x.message };
-  }
-}
+const started = (o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> => startedCluster({ ...o, ivy: { ...DEFAULTS, ...o.ivy } }, false);
 
 describe('a wrong suspicion never breaks consistency', () => {
   it('a copy holder paused for 1.3 s (less than deadAfterMs) is waited for, not skipped: nobody is declared dead', async () => {

@@ -8,32 +8,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './support/dsm-cluster.js';
-import { IVY_DEFAULTS, type ManagerMode } from '../dsm/protocol/index.js';
-import { configDigest } from '../dsm/protocol/membership.js';
-import { Holding, Outcome, Want, type Grant, type View, type Where } from '../dsm/protocol/ivy.stubs.js';
+import { DECISION_BOUND_MS, outcome, startedCluster, viewOf } from './support/ivy-scenarios.js';
+import { IVY_DEFAULTS } from '../dsm/protocol/index.js';
+import { Holding, Outcome, Want, type Grant, type Where } from '../dsm/protocol/ivy.stubs.js';
 
-const DECISION_BOUND_MS = IVY_DEFAULTS.deadAfterMs + IVY_DEFAULTS.heartbeatIntervalMs + 50;
 const MAX_U32 = 0xffffffff;
 
-async function started(o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> {
-  const c = new Cluster({ giveUpMs: 500, ...o, ivy: { heartbeat: true, ...o.ivy } });
-  await c.sched.run(() => false, 100);
-  return c;
-}
-
-function viewOf(n: number, id: number, mode: ManagerMode = 'fixed', dead: number[] = []): View {
-  const nodes = Array.from({ length: n }, (_, i) => i);
-  return { config: configDigest({ nodes, pageSize: 64, pageCount: 16, manager: mode === 'fixed' ? 1 : 2 }), incarnation: Cluster.incarnation(id), dead };
-}
-
-async function outcome(c: Cluster, p: Promise<unknown>): Promise<{ ok: true; value: unknown } | { ok: false; code: string; node?: number; message: string }> {
-  try {
-    return { ok: true, value: await c.sched.settle(p) };
-  } catch (e) {
-    const x = e as { code: string; node?: number; message: string };
-    return { ok: false, code: x.code, node: x.node, message: x.message };
-  }
-}
+const started = (o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> => startedCluster(o, false);
 
 /** Replaces node `id`'s handler of `proc` (the cluster dispatches to the node's handler table at each call). */
 function replaceHandler(c: Cluster, id: number, proc: 'request' | 'locate', fn: (...args: never[]) => unknown): () => void {

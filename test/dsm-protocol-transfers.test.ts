@@ -10,24 +10,12 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Cluster } from './support/dsm-cluster.js';
-import { IVY_DEFAULTS, type ManagerMode } from '../dsm/protocol/index.js';
-import { configDigest } from '../dsm/protocol/membership.js';
-import { Outcome, Want, type View } from '../dsm/protocol/ivy.stubs.js';
+import { DECISION_BOUND_MS, startedCluster, viewOf } from './support/ivy-scenarios.js';
+import type { ManagerMode } from '../dsm/protocol/index.js';
+import { Outcome, Want } from '../dsm/protocol/ivy.stubs.js';
 
-const DECISION_BOUND_MS = IVY_DEFAULTS.deadAfterMs + IVY_DEFAULTS.heartbeatIntervalMs + 50;
 
-async function started(o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> {
-  const c = new Cluster({ giveUpMs: 500, ...o, ivy: { heartbeat: true, ...o.ivy } });
-  await c.sched.run(() => false, 100);
-  for (const n of c.nodes) expect(n.peers().every((p) => p.status === 'up')).toBe(true);
-  return c;
-}
-
-/** The view node `id` of an n-node cluster (64-byte pages, 16 pages) sends. */
-function viewOf(n: number, id: number, mode: ManagerMode): View {
-  const nodes = Array.from({ length: n }, (_, i) => i);
-  return { config: configDigest({ nodes, pageSize: 64, pageCount: 16, manager: mode === 'fixed' ? 1 : 2 }), incarnation: Cluster.incarnation(id), dead: [] };
-}
+const started = (o: ConstructorParameters<typeof Cluster>[0]): Promise<Cluster> => startedCluster(o);
 
 /**
  * Node `to` serves a write request of node `from` whose reply `from` never takes: `from`'s fault
